@@ -1,0 +1,132 @@
+// Command labhooks delivers a diagnostics platform's events to its partners'
+// webhooks; see `labhooks help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/peterbourgon/ff/v3"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// command is one subcommand: its one-line summary and its entry point.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"serve":      {"run the API, the dashboard and the delivery workers", runServe},
+	"emit":       {"emit an event through the API", runEmit},
+	"partners":   {"list, create, show, update and delete partners", runPartners},
+	"datalinks":  {"list, create, show, update, delete and test data links", runDataLinks},
+	"deliveries": {"list, show and retry deliveries", runDeliveries},
+	"receive":    {"a ready receiver: verify, de-duplicate and store what arrives", runReceive},
+	"listen":     {"print what arrives, for development", runListen},
+	"version":    {"print the version", runVersion},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	default:
+		fmt.Fprintln(os.Stderr, "labhooks:", err)
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return nil
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		usage(stderr)
+		return usageError{fmt.Errorf("unknown command %q", args[0])}
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "labhooks delivers platform events to partners' webhooks, durably and signed.")
+	fmt.Fprintln(w, "\nUsage: labhooks COMMAND [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-11s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun `labhooks COMMAND --help` for a command's flags. Every flag can also be set")
+	fmt.Fprintln(w, "in the environment: --allow-private-targets is LABHOOKS_ALLOW_PRIVATE_TARGETS.")
+}
+
+// usageError marks errors in how a command was called (exit status 2).
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// newFlagSet returns a flag set whose --help prints synopsis, then the flags
+// with the environment variable each can be set from.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("labhooks "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nFlags (each also read from the environment variable shown):\n", strings.TrimSpace(synopsis))
+		fs.VisitAll(func(f *flag.Flag) {
+			kind, help := flag.UnquoteUsage(f)
+			fmt.Fprintf(stderr, "  --%s %s\t[%s]\n", f.Name, kind, envName(f.Name))
+			fmt.Fprintf(stderr, "    \t%s", strings.ReplaceAll(help, "\n", "\n    \t"))
+			if f.DefValue != "" && f.DefValue != "false" {
+				fmt.Fprintf(stderr, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(stderr)
+		})
+	}
+	return fs
+}
+
+// parseFlags parses args, then fills each flag not given on the command line
+// from its LABHOOKS_* environment variable.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := ff.Parse(fs, args, ff.WithEnvVarPrefix("LABHOOKS"))
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return usageError{err}
+	}
+	return err
+}
+
+func envName(flagName string) string {
+	return "LABHOOKS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "Usage: labhooks version\n\nPrints the version of this binary.", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "labhooks", version)
+	return nil
+}

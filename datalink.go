@@ -1,0 +1,182 @@
+package labhooks
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DataLink is a partner's webhook endpoint.
+type DataLink struct {
+	ID          string `json:"id"`
+	PartnerID   string `json:"partnerId"`
+	URL         string `json:"url"`
+	Description string `json:"description"`
+	// Secret is sent as x-api-key and keys the signature. Never serialised:
+	// the API shows it once, when it is created or rotated.
+	Secret string `json:"-"`
+	// PreviousSecret still signs, beside Secret, until PreviousSecretExpiresAt,
+	// so receivers can switch over during a rotation.
+	PreviousSecret          string     `json:"-"`
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+	// EventNames filters which events the link receives; empty means all the
+	// events its partner's role may receive.
+	EventNames     []string  `json:"eventNames"`
+	Enabled        bool      `json:"enabled"`
+	DisabledReason string    `json:"disabledReason,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+// SecretHint returns the last four characters of the secret, for display.
+func (d *DataLink) SecretHint() string {
+	if len(d.Secret) <= 4 {
+		return ""
+	}
+	return "…" + d.Secret[len(d.Secret)-4:]
+}
+
+// Accepts reports whether the link's event filter lets eventName through.
+func (d *DataLink) Accepts(eventName string) bool {
+	return len(d.EventNames) == 0 || slices.Contains(d.EventNames, eventName)
+}
+
+// Secrets returns the secrets that sign a request sent at now: the current
+// one, and the previous one while a rotation's overlap lasts.
+func (d *DataLink) Secrets(now time.Time) []string {
+	if d.PreviousSecret != "" && d.PreviousSecretExpiresAt != nil && now.Before(*d.PreviousSecretExpiresAt) {
+		return []string{d.Secret, d.PreviousSecret}
+	}
+	return []string{d.Secret}
+}
+
+// DataLinkUpdate holds the fields of a data link to change; nil leaves a field
+// as it is.
+type DataLinkUpdate struct {
+	URL         *string   `json:"url"`
+	Description *string   `json:"description"`
+	EventNames  *[]string `json:"eventNames"`
+	Enabled     *bool     `json:"enabled"`
+	// DisabledReason is set by labhooks itself when it disables a link.
+	DisabledReason *string `json:"-"`
+}
+
+// DataLinkFilter selects data links; nil fields do not filter.
+type DataLinkFilter struct {
+	PartnerID *string
+}
+
+// SecretRotation replaces a data link's secret; the old one keeps signing
+// until Overlap has passed.
+type SecretRotation struct {
+	DataLinkID string
+	NewSecret  string
+	Now        time.Time
+	Overlap    time.Duration
+}
+
+// Apply copies the fields set in u onto d.
+func (u DataLinkUpdate) Apply(d *DataLink) {
+	if u.URL != nil {
+		d.URL = *u.URL
+	}
+	if u.Description != nil {
+		d.Description = *u.Description
+	}
+	if u.EventNames != nil {
+		d.EventNames = *u.EventNames
+	}
+	if u.Enabled != nil {
+		d.Enabled = *u.Enabled
+		if d.Enabled {
+			d.DisabledReason = ""
+		}
+	}
+	if u.DisabledReason != nil {
+		d.DisabledReason = *u.DisabledReason
+	}
+}
+
+// Secret strength rules: the seed asks partners to "choose a long difficult
+// secret"; these make that a check rather than a hope.
+const (
+	MinSecretLength      = 24
+	MaxSecretLength      = 256
+	minDistinctInSecret  = 10
+	minWhsecKeyBytes     = 24
+	maxWhsecKeyBytes     = 64
+	whsecPrefix          = "whsec_"
+	generatedSecretBytes = 32
+)
+
+// ValidateSecret refuses a secret that is short, guessable, or cannot travel
+// in an HTTP header. A secret starting with whsec_ must be the Standard
+// Webhooks form: base64 of 24 to 64 random bytes. EWeakSecret.
+func ValidateSecret(secret string) error {
+	if len(secret) < MinSecretLength {
+		return Errorf(EWeakSecret, "secret: too short (%d characters); choose a long, difficult secret of at least %d characters, or leave it out and one is generated", len(secret), MinSecretLength)
+	}
+	if len(secret) > MaxSecretLength {
+		return Errorf(EWeakSecret, "secret: at most %d characters", MaxSecretLength)
+	}
+	counts := map[rune]int{}
+	for _, r := range secret {
+		if r <= ' ' || r > '~' {
+			return Errorf(EWeakSecret, "secret: only printable ASCII without spaces can travel in the x-api-key header")
+		}
+		counts[r]++
+	}
+	if len(counts) < minDistinctInSecret {
+		return Errorf(EWeakSecret, "secret: too easy to guess (only %d different characters); choose a long, difficult secret", len(counts))
+	}
+	for _, n := range counts {
+		if n*4 > len(secret) {
+			return Errorf(EWeakSecret, "secret: too easy to guess (one character makes up over a quarter of it)")
+		}
+	}
+	if rest, ok := strings.CutPrefix(secret, whsecPrefix); ok {
+		key, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil || len(key) < minWhsecKeyBytes || len(key) > maxWhsecKeyBytes {
+			return Errorf(EWeakSecret, "secret: a secret starting with whsec_ is read as a Standard Webhooks secret and must be whsec_ followed by base64 of %d to %d bytes", minWhsecKeyBytes, maxWhsecKeyBytes)
+		}
+	}
+	return nil
+}
+
+// GenerateSecret returns a new strong secret in the Standard Webhooks form,
+// so official Standard Webhooks libraries take it as it is.
+func GenerateSecret() string {
+	b := make([]byte, generatedSecretBytes)
+	rand.Read(b)
+	return whsecPrefix + base64.StdEncoding.EncodeToString(b)
+}
+
+// ValidateDataLinkURL checks a data link's URL: absolute http(s) with a host,
+// no credentials in it, no fragment. Plain http is refused unless allowHTTP,
+// since the secret travels in the x-api-key header. EInvalid.
+func ValidateDataLinkURL(raw string, allowHTTP bool) error {
+	if len(raw) > 2048 {
+		return Errorf(EInvalid, "url: at most 2048 characters")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		return Errorf(EInvalid, "url: a data link needs the URL of your webhook receiver")
+	case err != nil:
+		return Errorf(EInvalid, "url: %q is not a URL", raw)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return Errorf(EInvalid, "url: must start with https://")
+	case u.Scheme == "http" && !allowHTTP:
+		return Errorf(EInvalid, "url: must be https: the secret is sent in the x-api-key header and plain http would expose it")
+	case u.Host == "" || u.Hostname() == "":
+		return Errorf(EInvalid, "url: %q has no host", raw)
+	case u.User != nil:
+		return Errorf(EInvalid, "url: must not carry a user name or password; labhooks authenticates with x-api-key and a signature")
+	case u.Fragment != "":
+		return Errorf(EInvalid, "url: must not have a #fragment")
+	}
+	return nil
+}

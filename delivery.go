@@ -1,0 +1,124 @@
+package labhooks
+
+import "time"
+
+// DeliveryStatus is where a delivery stands.
+type DeliveryStatus string
+
+// Delivery statuses.
+const (
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliverySucceeded DeliveryStatus = "succeeded"
+	DeliveryFailed    DeliveryStatus = "failed"
+)
+
+// Valid reports whether s is a known status.
+func (s DeliveryStatus) Valid() bool {
+	return s == DeliveryPending || s == DeliverySucceeded || s == DeliveryFailed
+}
+
+// Delivery is one event to one data link. Its ID is the webhook-id receivers
+// see, the same on every attempt.
+type Delivery struct {
+	ID             string         `json:"id"`
+	EventID        string         `json:"eventId"`
+	EventName      string         `json:"eventName"`
+	PartnerID      string         `json:"partnerId"`
+	DataLinkID     string         `json:"datalinkId"`
+	Status         DeliveryStatus `json:"status"`
+	AttemptCount   int            `json:"attemptCount"`
+	NextAttemptAt  *time.Time     `json:"nextAttemptAt,omitempty"`
+	LastStatusCode int            `json:"lastStatusCode,omitempty"`
+	LastError      string         `json:"lastError,omitempty"`
+	CreatedAt      time.Time      `json:"createdAt"`
+	UpdatedAt      time.Time      `json:"updatedAt"`
+	// Attempts is filled only when a single delivery is read.
+	Attempts []*Attempt `json:"attempts,omitempty"`
+}
+
+// Attempt is one HTTP POST of a delivery.
+type Attempt struct {
+	DeliveryID string    `json:"deliveryId"`
+	Number     int       `json:"number"`
+	StartedAt  time.Time `json:"startedAt"`
+	StatusCode int       `json:"statusCode,omitempty"`
+	DurationMs int64     `json:"durationMs"`
+	Error      string    `json:"error,omitempty"`
+	// ResponseBody is the first KiB of what the receiver answered.
+	ResponseBody string `json:"responseBody"`
+}
+
+// MaxResponseBody is how much of a receiver's answer an attempt keeps.
+const MaxResponseBody = 1024
+
+// DeliveryFilter selects deliveries for a listing, newest first.
+type DeliveryFilter struct {
+	PartnerID  *string
+	DataLinkID *string
+	EventID    *string
+	Status     *DeliveryStatus
+	// Before is a cursor: only deliveries with a smaller ID are listed.
+	Before *string
+	Limit  int
+}
+
+// Job is a claimed delivery with all a worker needs to attempt it.
+type Job struct {
+	DeliveryID string
+	EventID    string
+	EventName  string
+	DataLinkID string
+	URL        string
+	Secrets    []string
+	Body       []byte
+	// Try is the number of the attempt about to be made within the current
+	// retry schedule (1-based); a manual retry starts the schedule afresh.
+	Try int
+	// LeaseToken identifies this claim; the result is recorded against it.
+	LeaseToken string
+	// CreatedAt is when the delivery was created, for latency figures.
+	CreatedAt time.Time
+}
+
+// ClaimParams bounds one claim of due deliveries.
+type ClaimParams struct {
+	// Owner names the claiming process; results are recorded only while it
+	// still holds the lease.
+	Owner string
+	Now   time.Time
+	// Lease is how long the claim lasts; a delivery whose lease expires (its
+	// worker died) is claimed again.
+	Lease time.Duration
+	Limit int
+	// PerDataLink caps how many deliveries of one data link one claim returns,
+	// so a backlog on one link cannot crowd out the others.
+	PerDataLink int
+	// ExcludeDataLinks are links that already have enough in flight.
+	ExcludeDataLinks []string
+}
+
+// AttemptResult is the outcome of one attempt and what follows from it.
+type AttemptResult struct {
+	// LeaseToken is the Job's: the delivery's state changes only while the
+	// claim that made the attempt still holds it.
+	LeaseToken string
+	Attempt    Attempt
+	// Status is the delivery's new status: pending (with NextAttemptAt),
+	// succeeded or failed.
+	Status        DeliveryStatus
+	NextAttemptAt *time.Time
+}
+
+// Listing page sizes.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// ClampLimit returns a page size within 1 and MaxLimit, DefaultLimit for 0.
+func ClampLimit(n int) int {
+	if n <= 0 {
+		return DefaultLimit
+	}
+	return min(n, MaxLimit)
+}

@@ -1,0 +1,66 @@
+package labhooks
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each maps to one HTTP status in the http layer's table.
+const (
+	EConflict       = "conflict"         // the request clashes with the current state
+	EInternal       = "internal"         // a fault on our side
+	EInvalid        = "invalid"          // the input is malformed or breaks a rule
+	ENotFound       = "not_found"        // no such object, or not visible to the caller
+	EUnauthorized   = "unauthorized"     // no or wrong API key
+	EForbidden      = "forbidden"        // the key may not do this
+	EUnavailable    = "unavailable"      // a dependency (the database) is down; try again
+	EPersonalData   = "personal_data"    // event data looks like it carries personal data
+	ERoleNotAllowed = "role_not_allowed" // the target's role may not receive this event
+	EWeakSecret     = "weak_secret"      // a data link secret too easy to guess
+	EPreview        = "event_preview"    // the event type is announced but not yet available
+)
+
+// Error is labhooks' application error: a machine-readable code and a message
+// written for the person who sent the request.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("labhooks: %s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EInternal for
+// any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	default:
+		return EInternal
+	}
+}
+
+// ErrorMessage returns the message of the first *Error in err's chain, or a
+// generic message for any other error, so internal details never reach a user.
+func ErrorMessage(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Message
+	default:
+		return "internal error"
+	}
+}

@@ -1,0 +1,20 @@
+// Package id makes labhooks' identifiers: a type prefix and a ULID, such as
+// dlv_01JDZ3M5X8Q2V9K7T4R6W1N0PA. They are opaque to users, unique, and sort
+// by creation time, which is what cursor paging and "newest first" rely on.
+package id
+
+import "github.com/oklog/ulid/v2"
+
+// Prefixes of each kind of object.
+const (
+	Partner  = "ptn"
+	DataLink = "dl"
+	Event    = "evt"
+	Delivery = "dlv"
+)
+
+// New returns a fresh identifier with the given prefix. Within one process,
+// identifiers made later sort after earlier ones even inside a millisecond.
+func New(prefix string) string {
+	return prefix + "_" + ulid.Make().String()
+}

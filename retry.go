@@ -1,0 +1,84 @@
+package labhooks
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultRetrySchedule is the delay before each retry after a failed attempt;
+// the first attempt is always immediate. Eight attempts in all over about 28
+// hours, then the delivery is failed.
+var DefaultRetrySchedule = []time.Duration{
+	5 * time.Second,
+	5 * time.Minute,
+	30 * time.Minute,
+	2 * time.Hour,
+	5 * time.Hour,
+	10 * time.Hour,
+	10 * time.Hour,
+}
+
+// RetryPolicy decides when a failed delivery is tried again.
+type RetryPolicy struct {
+	// Schedule is the delay before retry 1, 2, …; its length is the number of
+	// retries. Default: DefaultRetrySchedule.
+	Schedule []time.Duration
+	// Jitter spreads each delay uniformly by ± this fraction, so that many
+	// deliveries failing together do not retry together. Default 0.2.
+	Jitter float64
+	// MaxRetryAfter caps how long a receiver's Retry-After may push a retry
+	// out. Default: the longest delay in Schedule.
+	MaxRetryAfter time.Duration
+}
+
+// DefaultRetryPolicy returns the policy of SPEC §4.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{Schedule: DefaultRetrySchedule, Jitter: 0.2}
+}
+
+// Attempts is the total number of attempts the policy allows.
+func (p RetryPolicy) Attempts() int { return len(p.Schedule) + 1 }
+
+// NextDelay returns the delay before the attempt that follows attempt number
+// attempt (1-based), or ok=false when the delivery has run out of attempts.
+// rnd returns a uniform number in [0, 1) and drives the jitter; retryAfter is
+// the receiver's Retry-After (0 when absent) and is honoured as a minimum.
+func (p RetryPolicy) NextDelay(attempt int, retryAfter time.Duration, rnd func() float64) (delay time.Duration, ok bool) {
+	if attempt < 1 || attempt > len(p.Schedule) {
+		return 0, false
+	}
+	base := p.Schedule[attempt-1]
+	delay = base
+	if p.Jitter > 0 && base > 0 {
+		delay = time.Duration(float64(base) * (1 + p.Jitter*(2*rnd()-1)))
+	}
+	if retryAfter > 0 {
+		limit := p.MaxRetryAfter
+		if limit <= 0 {
+			for _, d := range p.Schedule {
+				limit = max(limit, d)
+			}
+		}
+		delay = max(delay, min(retryAfter, limit))
+	}
+	return delay, true
+}
+
+// ParseRetrySchedule reads a comma-separated list of Go durations such as
+// "1s,2s,5s". Each delay must be positive and the list non-empty.
+func ParseRetrySchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		d, err := time.ParseDuration(part)
+		if err != nil {
+			return nil, fmt.Errorf("retry schedule %q: %q is not a duration such as 5s or 2h", s, part)
+		}
+		if d <= 0 {
+			return nil, fmt.Errorf("retry schedule %q: %q must be positive", s, part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

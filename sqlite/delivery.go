@@ -1,0 +1,279 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/labhooks/labhooks"
+)
+
+const deliveryColumns = `id, event_id, event_name, partner_id, datalink_id, status, attempt_count, next_attempt_at,
+	last_status_code, last_error, created_at, updated_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (*labhooks.Delivery, error) {
+	var d labhooks.Delivery
+	var next sql.NullInt64
+	var created, updated int64
+	err := row.Scan(&d.ID, &d.EventID, &d.EventName, &d.PartnerID, &d.DataLinkID, &d.Status, &d.AttemptCount, &next,
+		&d.LastStatusCode, &d.LastError, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	if d.Status == labhooks.DeliveryPending {
+		d.NextAttemptAt = fromNullMs(next)
+	}
+	d.CreatedAt, d.UpdatedAt = fromMs(created), fromMs(updated)
+	return &d, nil
+}
+
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+func queryDeliveries(ctx context.Context, q querier, where string, args ...any) ([]*labhooks.Delivery, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries `+where, args...)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	defer rows.Close()
+	out := []*labhooks.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, dbError(err)
+		}
+		out = append(out, d)
+	}
+	return out, dbError(rows.Err())
+}
+
+// Delivery returns one delivery with all its attempts, oldest first. ENotFound.
+func (s *Store) Delivery(ctx context.Context, id string) (*labhooks.Delivery, error) {
+	ds, err := queryDeliveries(ctx, s.read, `WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", id)
+	}
+	d := ds[0]
+	rows, err := s.read.QueryContext(ctx, `SELECT number, started_at, status_code, duration_ms, error, response_body
+		FROM attempts WHERE delivery_id = ? ORDER BY number`, id)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	defer rows.Close()
+	d.Attempts = []*labhooks.Attempt{}
+	for rows.Next() {
+		a := &labhooks.Attempt{DeliveryID: id}
+		var started int64
+		if err := rows.Scan(&a.Number, &started, &a.StatusCode, &a.DurationMs, &a.Error, &a.ResponseBody); err != nil {
+			return nil, dbError(err)
+		}
+		a.StartedAt = fromMs(started)
+		d.Attempts = append(d.Attempts, a)
+	}
+	return d, dbError(rows.Err())
+}
+
+// Deliveries lists deliveries newest first, a page at a time.
+func (s *Store) Deliveries(ctx context.Context, f labhooks.DeliveryFilter) ([]*labhooks.Delivery, string, error) {
+	where, args := "WHERE 1 = 1", []any{}
+	add := func(cond string, v any) {
+		where += " AND " + cond
+		args = append(args, v)
+	}
+	if f.PartnerID != nil {
+		add("partner_id = ?", *f.PartnerID)
+	}
+	if f.DataLinkID != nil {
+		add("datalink_id = ?", *f.DataLinkID)
+	}
+	if f.EventID != nil {
+		add("event_id = ?", *f.EventID)
+	}
+	if f.Status != nil {
+		add("status = ?", string(*f.Status))
+	}
+	if f.Before != nil {
+		add("id < ?", *f.Before)
+	}
+	limit := labhooks.ClampLimit(f.Limit)
+	ds, err := queryDeliveries(ctx, s.read, where+" ORDER BY id DESC LIMIT ?", append(args, limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(ds) > limit {
+		ds = ds[:limit]
+		return ds, ds[limit-1].ID, nil
+	}
+	return ds, "", nil
+}
+
+// RetryDelivery makes a delivery due now with a fresh retry schedule.
+// ENotFound; EConflict when its data link was deleted or is disabled.
+func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*labhooks.Delivery, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var enabled sql.NullBool
+		err := tx.QueryRowContext(ctx, `SELECT l.enabled FROM deliveries d LEFT JOIN datalinks l ON l.id = d.datalink_id
+			WHERE d.id = ?`, id).Scan(&enabled)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", id)
+		case err != nil:
+			return dbError(err)
+		case !enabled.Valid:
+			return labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its data link was deleted", id)
+		case !enabled.Bool:
+			return labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its data link is disabled; enable it first", id)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_token = NULL,
+			attempt_base = attempt_count, updated_at = ? WHERE id = ?`, ms(now), ms(now), id)
+		return dbError(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Delivery(ctx, id)
+}
+
+// ClaimDeliveries leases up to p.Limit due deliveries, oldest due first, at
+// most p.PerDataLink of any one data link. Deliveries whose data link is gone
+// or disabled are failed instead of returned.
+func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]*labhooks.Job, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	token := p.Owner + ":" + randomHex(8)
+	now := ms(p.Now)
+	var jobs []*labhooks.Job
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		jobs = nil
+		query := `SELECT id, datalink_id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`
+		args := []any{now}
+		if len(p.ExcludeDataLinks) > 0 {
+			query += ` AND datalink_id NOT IN (` + placeholders(len(p.ExcludeDataLinks)) + `)`
+			for _, l := range p.ExcludeDataLinks {
+				args = append(args, l)
+			}
+		}
+		// Read more than needed so that a backlog on one link, capped below,
+		// leaves room for the others.
+		rows, err := tx.QueryContext(ctx, query+` ORDER BY next_attempt_at LIMIT ?`, append(args, p.Limit*4)...)
+		if err != nil {
+			return dbError(err)
+		}
+		perLink := map[string]int{}
+		var ids []any
+		for rows.Next() && len(ids) < p.Limit {
+			var id, link string
+			if err := rows.Scan(&id, &link); err != nil {
+				rows.Close()
+				return dbError(err)
+			}
+			if p.PerDataLink > 0 && perLink[link] >= p.PerDataLink {
+				continue
+			}
+			perLink[link]++
+			ids = append(ids, id)
+		}
+		if err := rows.Close(); err != nil {
+			return dbError(err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		upd := append([]any{now + p.Lease.Milliseconds(), token, now}, ids...)
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_token = ?, updated_at = ?
+			WHERE id IN (`+placeholders(len(ids))+`)`, upd...); err != nil {
+			return dbError(err)
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base,
+			d.created_at, e.data, l.url, l.secret, l.previous_secret, l.previous_secret_expires_at, l.enabled
+			FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN datalinks l ON l.id = d.datalink_id
+			WHERE d.lease_token = ? ORDER BY d.next_attempt_at, d.id`, token)
+		if err != nil {
+			return dbError(err)
+		}
+		defer rows.Close()
+		var unusable []any
+		for rows.Next() {
+			var j labhooks.Job
+			var count, base int
+			var created int64
+			var data string
+			var url, secret, prev sql.NullString
+			var prevExp sql.NullInt64
+			var enabled sql.NullBool
+			if err := rows.Scan(&j.DeliveryID, &j.EventID, &j.EventName, &j.DataLinkID, &count, &base, &created, &data,
+				&url, &secret, &prev, &prevExp, &enabled); err != nil {
+				return dbError(err)
+			}
+			if !enabled.Bool {
+				unusable = append(unusable, j.DeliveryID)
+				continue
+			}
+			link := labhooks.DataLink{Secret: secret.String, PreviousSecret: prev.String, PreviousSecretExpiresAt: fromNullMs(prevExp)}
+			e := labhooks.Event{EventName: j.EventName, Data: []byte(data)}
+			j.URL, j.Secrets, j.Body = url.String, link.Secrets(p.Now), e.Body()
+			j.Try, j.LeaseToken, j.CreatedAt = count-base+1, token, fromMs(created)
+			jobs = append(jobs, &j)
+		}
+		if err := rows.Err(); err != nil {
+			return dbError(err)
+		}
+		if len(unusable) > 0 {
+			_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
+				last_error = 'the data link is disabled', updated_at = ? WHERE id IN (`+placeholders(len(unusable))+`)`,
+				append([]any{now}, unusable...)...)
+			return dbError(err)
+		}
+		return nil
+	})
+	return jobs, err
+}
+
+// RecordAttempts stores attempts and the new state of their deliveries, all
+// in one transaction.
+func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, r := range rs {
+			a := r.Attempt
+			now := ms(a.StartedAt) + a.DurationMs
+			if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)
+				VALUES (?, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?), ?, ?, ?, ?, ?)`,
+				a.DeliveryID, a.DeliveryID, ms(a.StartedAt), a.StatusCode, a.DurationMs, a.Error, a.ResponseBody); err != nil {
+				return dbError(err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET attempt_count = attempt_count + 1, last_status_code = ?,
+				last_error = ?, updated_at = ? WHERE id = ?`, a.StatusCode, a.Error, now, a.DeliveryID); err != nil {
+				return dbError(err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_token = NULL
+				WHERE id = ? AND lease_token = ?`, string(r.Status), nullMs(r.NextAttemptAt), a.DeliveryID, r.LeaseToken); err != nil {
+				return dbError(err)
+			}
+		}
+		return nil
+	})
+}
+
+// NextDue returns when the earliest pending delivery becomes due.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := s.read.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'`).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, dbError(err)
+	}
+	return fromMs(next.Int64), true, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,531 @@
+// Package storetest is the conformance suite every labhooks.Store must pass:
+// the behaviour the rest of labhooks relies on, written once and run against
+// SQLite and PostgreSQL alike.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/id"
+)
+
+// NewStore returns an empty store for one test; it is closed by the suite.
+type NewStore func(t *testing.T) labhooks.Store
+
+// Run runs the whole suite against stores made by newStore.
+func Run(t *testing.T, newStore NewStore) {
+	tests := map[string]func(*testing.T, *bundle){
+		"Partners":               testPartners,
+		"DataLinks":              testDataLinks,
+		"RotateSecret":           testRotateSecret,
+		"EventTypes":             testEventTypes,
+		"CreateEventTargets":     testCreateEventTargets,
+		"CreateEventIdempotency": testCreateEventIdempotency,
+		"ClaimAndLease":          testClaimAndLease,
+		"ClaimFairness":          testClaimFairness,
+		"RecordAttempts":         testRecordAttempts,
+		"StaleLease":             testStaleLease,
+		"RetryDelivery":          testRetryDelivery,
+		"DeliveriesPaging":       testDeliveriesPaging,
+		"DeleteFailsPending":     testDeleteFailsPending,
+		"AdminKey":               testAdminKey,
+	}
+	for name, fn := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := newStore(t)
+			t.Cleanup(func() { s.Close() })
+			fn(t, &bundle{s: s, ctx: t.Context(), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
+		})
+	}
+}
+
+// bundle is what each test starts from.
+type bundle struct {
+	s   labhooks.Store
+	ctx context.Context
+	now time.Time
+	seq int
+}
+
+func (b *bundle) partner(t *testing.T, role labhooks.Role) *labhooks.Partner {
+	t.Helper()
+	b.seq++
+	p := &labhooks.Partner{ID: id.New(id.Partner), Name: fmt.Sprintf("%s %d", role, b.seq), Role: role, CreatedAt: b.now, UpdatedAt: b.now}
+	if err := b.s.CreatePartner(b.ctx, p, []byte(fmt.Sprintf("hash-%s", p.ID))); err != nil {
+		t.Fatalf("CreatePartner: %v", err)
+	}
+	return p
+}
+
+func (b *bundle) link(t *testing.T, p *labhooks.Partner, eventNames ...string) *labhooks.DataLink {
+	t.Helper()
+	d := &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://example.test/hook", Secret: labhooks.GenerateSecret(),
+		EventNames: eventNames, Enabled: true, CreatedAt: b.now, UpdatedAt: b.now}
+	if err := b.s.CreateDataLink(b.ctx, d); err != nil {
+		t.Fatalf("CreateDataLink: %v", err)
+	}
+	return d
+}
+
+// emit stores an event targeted as given and returns what was created.
+func (b *bundle) emit(t *testing.T, name string, roles []labhooks.Role, target func(*labhooks.Event)) *labhooks.CreateEventResult {
+	t.Helper()
+	e := &labhooks.Event{ID: id.New(id.Event), EventName: name, Data: json.RawMessage(`{"appointmentId":1}`), CreatedAt: b.now}
+	if target != nil {
+		target(e)
+	}
+	r, err := b.s.CreateEvent(b.ctx, labhooks.CreateEventParams{Event: e, Roles: roles, Now: b.now})
+	if err != nil {
+		t.Fatalf("CreateEvent: %v", err)
+	}
+	return r
+}
+
+func (b *bundle) claim(t *testing.T, at time.Time, limit int) []*labhooks.Job {
+	t.Helper()
+	jobs, err := b.s.ClaimDeliveries(b.ctx, labhooks.ClaimParams{Owner: "test", Now: at, Lease: time.Minute, Limit: limit})
+	if err != nil {
+		t.Fatalf("ClaimDeliveries: %v", err)
+	}
+	return jobs
+}
+
+func (b *bundle) record(t *testing.T, j *labhooks.Job, at time.Time, code int, status labhooks.DeliveryStatus, next *time.Time) {
+	t.Helper()
+	err := b.s.RecordAttempts(b.ctx, []labhooks.AttemptResult{{
+		LeaseToken: j.LeaseToken, Status: status, NextAttemptAt: next,
+		Attempt: labhooks.Attempt{DeliveryID: j.DeliveryID, StartedAt: at, StatusCode: code, DurationMs: 12, ResponseBody: "ok"},
+	}})
+	if err != nil {
+		t.Fatalf("RecordAttempts: %v", err)
+	}
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := labhooks.ErrorCode(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+}
+
+var samplerOnly = []labhooks.Role{labhooks.RoleSampler}
+
+func testPartners(t *testing.T, b *bundle) {
+	p := b.partner(t, labhooks.RoleLab)
+	got, err := b.s.Partner(b.ctx, p.ID)
+	if err != nil || got.Name != p.Name || got.Role != labhooks.RoleLab || !got.CreatedAt.Equal(b.now) {
+		t.Fatalf("Partner = %+v, %v; want %+v", got, err, p)
+	}
+	byKey, err := b.s.PartnerByKeyHash(b.ctx, []byte("hash-"+p.ID))
+	if err != nil || byKey.ID != p.ID {
+		t.Fatalf("PartnerByKeyHash = %+v, %v", byKey, err)
+	}
+	_, err = b.s.PartnerByKeyHash(b.ctx, []byte("nope"))
+	wantCode(t, err, labhooks.ENotFound)
+	_, err = b.s.Partner(b.ctx, "ptn_missing")
+	wantCode(t, err, labhooks.ENotFound)
+	err = b.s.CreatePartner(b.ctx, &labhooks.Partner{ID: id.New(id.Partner), Name: "x", Role: "doctor"}, []byte("h2"))
+	wantCode(t, err, labhooks.EInvalid)
+	err = b.s.CreatePartner(b.ctx, &labhooks.Partner{ID: id.New(id.Partner), Name: "dup key", Role: labhooks.RoleLab}, []byte("hash-"+p.ID))
+	wantCode(t, err, labhooks.EConflict)
+
+	name, role := "Renamed Lab", labhooks.RoleChecker
+	later := b.now.Add(time.Hour)
+	up, err := b.s.UpdatePartner(b.ctx, p.ID, labhooks.PartnerUpdate{Name: &name, Role: &role}, later)
+	if err != nil || up.Name != name || up.Role != role || !up.UpdatedAt.Equal(later) {
+		t.Fatalf("UpdatePartner = %+v, %v", up, err)
+	}
+	bad := labhooks.Role("nurse")
+	_, err = b.s.UpdatePartner(b.ctx, p.ID, labhooks.PartnerUpdate{Role: &bad}, later)
+	wantCode(t, err, labhooks.EInvalid)
+	if got, _ := b.s.Partner(b.ctx, p.ID); got.Role != role {
+		t.Fatalf("a refused update changed the role to %q", got.Role)
+	}
+	_, err = b.s.UpdatePartner(b.ctx, "ptn_missing", labhooks.PartnerUpdate{Name: &name}, later)
+	wantCode(t, err, labhooks.ENotFound)
+
+	q := b.partner(t, labhooks.RoleSampler)
+	all, err := b.s.Partners(b.ctx)
+	if err != nil || len(all) != 2 || all[0].ID != p.ID || all[1].ID != q.ID {
+		t.Fatalf("Partners = %v, %v", all, err)
+	}
+	if err := b.s.DeletePartner(b.ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, b.s.DeletePartner(b.ctx, p.ID), labhooks.ENotFound)
+	if all, _ := b.s.Partners(b.ctx); len(all) != 1 {
+		t.Fatalf("after delete, %d partners", len(all))
+	}
+}
+
+func testDataLinks(t *testing.T, b *bundle) {
+	p, q := b.partner(t, labhooks.RoleSampler), b.partner(t, labhooks.RoleLab)
+	d := b.link(t, p, "appointmentCreated")
+	b.link(t, q)
+	got, err := b.s.DataLink(b.ctx, d.ID)
+	if err != nil || got.URL != d.URL || got.Secret != d.Secret || !got.Enabled || len(got.EventNames) != 1 || got.EventNames[0] != "appointmentCreated" {
+		t.Fatalf("DataLink = %+v, %v", got, err)
+	}
+	list, err := b.s.DataLinks(b.ctx, labhooks.DataLinkFilter{PartnerID: &p.ID})
+	if err != nil || len(list) != 1 || list[0].ID != d.ID {
+		t.Fatalf("DataLinks(partner) = %v, %v", list, err)
+	}
+	if all, _ := b.s.DataLinks(b.ctx, labhooks.DataLinkFilter{}); len(all) != 2 {
+		t.Fatalf("DataLinks() = %d links, want 2", len(all))
+	}
+	err = b.s.CreateDataLink(b.ctx, &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: "ptn_missing", URL: "https://x.test", Secret: "s"})
+	wantCode(t, err, labhooks.ENotFound)
+
+	url, off, reason, none := "https://other.test/hook", false, "paused by admin", []string{}
+	up, err := b.s.UpdateDataLink(b.ctx, d.ID, labhooks.DataLinkUpdate{URL: &url, Enabled: &off, DisabledReason: &reason, EventNames: &none}, b.now.Add(time.Minute))
+	if err != nil || up.URL != url || up.Enabled || up.DisabledReason != reason || len(up.EventNames) != 0 || up.Secret != d.Secret {
+		t.Fatalf("UpdateDataLink = %+v, %v", up, err)
+	}
+	on := true
+	up, _ = b.s.UpdateDataLink(b.ctx, d.ID, labhooks.DataLinkUpdate{Enabled: &on}, b.now.Add(time.Minute))
+	if !up.Enabled || up.DisabledReason != "" {
+		t.Fatalf("re-enabled link = %+v", up)
+	}
+	_, err = b.s.UpdateDataLink(b.ctx, "dl_missing", labhooks.DataLinkUpdate{URL: &url}, b.now)
+	wantCode(t, err, labhooks.ENotFound)
+	if err := b.s.DeleteDataLink(b.ctx, d.ID, b.now); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.s.DataLink(b.ctx, d.ID)
+	wantCode(t, err, labhooks.ENotFound)
+	wantCode(t, b.s.DeleteDataLink(b.ctx, d.ID, b.now), labhooks.ENotFound)
+	// Deleting a partner takes its links with it.
+	if err := b.s.DeletePartner(b.ctx, q.ID); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := b.s.DataLinks(b.ctx, labhooks.DataLinkFilter{}); len(all) != 0 {
+		t.Fatalf("links outlived their partner: %v", all)
+	}
+}
+
+func testRotateSecret(t *testing.T, b *bundle) {
+	d := b.link(t, b.partner(t, labhooks.RoleLab))
+	next := labhooks.GenerateSecret()
+	got, err := b.s.RotateSecret(b.ctx, labhooks.SecretRotation{DataLinkID: d.ID, NewSecret: next, Now: b.now, Overlap: time.Hour})
+	if err != nil || got.Secret != next || got.PreviousSecret != d.Secret {
+		t.Fatalf("RotateSecret = %+v, %v", got, err)
+	}
+	if s := got.Secrets(b.now.Add(59 * time.Minute)); len(s) != 2 || s[0] != next || s[1] != d.Secret {
+		t.Fatalf("during overlap Secrets = %v", s)
+	}
+	stored, _ := b.s.DataLink(b.ctx, d.ID)
+	if s := stored.Secrets(b.now.Add(61 * time.Minute)); len(s) != 1 || s[0] != next {
+		t.Fatalf("after overlap Secrets = %v", s)
+	}
+	_, err = b.s.RotateSecret(b.ctx, labhooks.SecretRotation{DataLinkID: "dl_missing", NewSecret: next, Now: b.now})
+	wantCode(t, err, labhooks.ENotFound)
+}
+
+func testEventTypes(t *testing.T, b *bundle) {
+	et := &labhooks.EventType{Name: "kitShipped", Roles: []labhooks.Role{labhooks.RoleClient}, Status: labhooks.StatusAvailable,
+		Schema: json.RawMessage(`{"type":"object"}`), Example: json.RawMessage(`{"eventName":"kitShipped","data":{}}`)}
+	if err := b.s.CreateEventType(b.ctx, et); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, b.s.CreateEventType(b.ctx, et), labhooks.EConflict)
+	all, err := b.s.EventTypes(b.ctx)
+	if err != nil || len(all) != 1 || all[0].Name != "kitShipped" || !all[0].Custom || all[0].Roles[0] != labhooks.RoleClient {
+		t.Fatalf("EventTypes = %+v, %v", all, err)
+	}
+}
+
+func testCreateEventTargets(t *testing.T, b *bundle) {
+	s1, s2, lab := b.partner(t, labhooks.RoleSampler), b.partner(t, labhooks.RoleSampler), b.partner(t, labhooks.RoleLab)
+	l1 := b.link(t, s1)
+	l1b := b.link(t, s1, "appointmentUpdated") // filtered out
+	l2 := b.link(t, s2, "appointmentCreated")
+	b.link(t, lab)
+	off := false
+	disabled := b.link(t, s2)
+	if _, err := b.s.UpdateDataLink(b.ctx, disabled.ID, labhooks.DataLinkUpdate{Enabled: &off}, b.now); err != nil {
+		t.Fatal(err)
+	}
+	links := func(r *labhooks.CreateEventResult) map[string]bool {
+		m := map[string]bool{}
+		for _, d := range r.Deliveries {
+			m[d.DataLinkID] = true
+			if d.Status != labhooks.DeliveryPending || d.EventID != r.Event.ID || d.EventName != "appointmentCreated" {
+				t.Fatalf("new delivery %+v", d)
+			}
+		}
+		return m
+	}
+	all := b.emit(t, "appointmentCreated", samplerOnly, nil)
+	if got := links(all); len(got) != 2 || !got[l1.ID] || !got[l2.ID] || got[l1b.ID] {
+		t.Fatalf("to every sampler: deliveries to %v", got)
+	}
+	one := b.emit(t, "appointmentCreated", samplerOnly, func(e *labhooks.Event) { e.PartnerID = s2.ID })
+	if got := links(one); len(got) != 1 || !got[l2.ID] {
+		t.Fatalf("to partner s2: deliveries to %v", got)
+	}
+	byRole := b.emit(t, "appointmentCreated", []labhooks.Role{labhooks.RoleSampler, labhooks.RoleLab}, func(e *labhooks.Event) { e.Role = labhooks.RoleSampler })
+	if got := links(byRole); len(got) != 2 {
+		t.Fatalf("to role sampler: deliveries to %v", got)
+	}
+	none := b.emit(t, "appointmentCreated", samplerOnly, func(e *labhooks.Event) { e.PartnerID = lab.ID })
+	if len(none.Deliveries) != 0 {
+		t.Fatalf("a lab got a sampler-only event: %v", none.Deliveries)
+	}
+	_, err := b.s.CreateEvent(b.ctx, labhooks.CreateEventParams{Event: &labhooks.Event{ID: id.New(id.Event), EventName: "appointmentCreated",
+		Data: json.RawMessage(`{}`), PartnerID: "ptn_missing", CreatedAt: b.now}, Roles: samplerOnly, Now: b.now})
+	wantCode(t, err, labhooks.ENotFound)
+	e, err := b.s.Event(b.ctx, one.Event.ID)
+	if err != nil || e.PartnerID != s2.ID || !bytes.Equal(e.Data, []byte(`{"appointmentId":1}`)) {
+		t.Fatalf("Event = %+v, %v", e, err)
+	}
+	ds, _, err := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{EventID: &all.Event.ID})
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("Deliveries(event) = %v, %v", ds, err)
+	}
+}
+
+func testCreateEventIdempotency(t *testing.T, b *bundle) {
+	b.link(t, b.partner(t, labhooks.RoleSampler))
+	params := func(hash string) labhooks.CreateEventParams {
+		return labhooks.CreateEventParams{Event: &labhooks.Event{ID: id.New(id.Event), EventName: "appointmentCreated",
+			Data: json.RawMessage(`{}`), IdempotencyKey: "key-1", CreatedAt: b.now}, Roles: samplerOnly, RequestHash: hash, Now: b.now}
+	}
+	first, err := b.s.CreateEvent(b.ctx, params("h1"))
+	if err != nil || first.Replayed || len(first.Deliveries) != 1 {
+		t.Fatalf("first = %+v, %v", first, err)
+	}
+	again, err := b.s.CreateEvent(b.ctx, params("h1"))
+	if err != nil || !again.Replayed || again.Event.ID != first.Event.ID || len(again.Deliveries) != 1 || again.Deliveries[0].ID != first.Deliveries[0].ID {
+		t.Fatalf("replay = %+v, %v", again, err)
+	}
+	_, err = b.s.CreateEvent(b.ctx, params("h2"))
+	wantCode(t, err, labhooks.EConflict)
+	if ds, _, _ := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{}); len(ds) != 1 {
+		t.Fatalf("%d deliveries after three calls with one key, want 1", len(ds))
+	}
+}
+
+func testClaimAndLease(t *testing.T, b *bundle) {
+	d := b.link(t, b.partner(t, labhooks.RoleSampler))
+	r := b.emit(t, "appointmentCreated", samplerOnly, nil)
+	if jobs := b.claim(t, b.now.Add(-time.Second), 10); len(jobs) != 0 {
+		t.Fatalf("claimed %d deliveries before they were due", len(jobs))
+	}
+	jobs := b.claim(t, b.now, 10)
+	if len(jobs) != 1 {
+		t.Fatalf("claimed %d, want 1", len(jobs))
+	}
+	j := jobs[0]
+	want := `{"eventName":"appointmentCreated","data":{"appointmentId":1}}`
+	if j.DeliveryID != r.Deliveries[0].ID || j.URL != d.URL || string(j.Body) != want || j.Try != 1 || len(j.Secrets) != 1 || j.Secrets[0] != d.Secret || j.LeaseToken == "" {
+		t.Fatalf("job = %+v", j)
+	}
+	if again := b.claim(t, b.now.Add(30*time.Second), 10); len(again) != 0 {
+		t.Fatalf("a leased delivery was claimed again within its lease")
+	}
+	next, ok, err := b.s.NextDue(b.ctx)
+	if err != nil || !ok || !next.Equal(b.now.Add(time.Minute)) {
+		t.Fatalf("NextDue = %v, %v, %v; want the lease's end", next, ok, err)
+	}
+	// The worker died: once the lease runs out the delivery is due again.
+	re := b.claim(t, b.now.Add(61*time.Second), 10)
+	if len(re) != 1 || re[0].DeliveryID != j.DeliveryID || re[0].LeaseToken == j.LeaseToken {
+		t.Fatalf("after the lease expired, claimed %+v", re)
+	}
+}
+
+func testClaimFairness(t *testing.T, b *bundle) {
+	busy := b.link(t, b.partner(t, labhooks.RoleSampler))
+	for range 20 {
+		b.emit(t, "appointmentCreated", samplerOnly, nil)
+	}
+	quiet := b.link(t, b.partner(t, labhooks.RoleSampler))
+	b.emit(t, "appointmentCreated", samplerOnly, func(e *labhooks.Event) {
+		got, _ := b.s.DataLink(b.ctx, quiet.ID)
+		e.PartnerID = got.PartnerID
+	})
+	jobs, err := b.s.ClaimDeliveries(b.ctx, labhooks.ClaimParams{Owner: "t", Now: b.now, Lease: time.Minute, Limit: 10, PerDataLink: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, j := range jobs {
+		per[j.DataLinkID]++
+	}
+	if per[busy.ID] != 3 || per[quiet.ID] != 1 {
+		t.Fatalf("per-link claim = %v; want 3 for the busy link, 1 for the quiet one", per)
+	}
+	jobs, _ = b.s.ClaimDeliveries(b.ctx, labhooks.ClaimParams{Owner: "t", Now: b.now, Lease: time.Minute, Limit: 10, ExcludeDataLinks: []string{busy.ID}})
+	if len(jobs) != 0 {
+		t.Fatalf("claimed %d deliveries of an excluded link", len(jobs))
+	}
+	jobs, _ = b.s.ClaimDeliveries(b.ctx, labhooks.ClaimParams{Owner: "t", Now: b.now, Lease: time.Minute, Limit: 100})
+	if len(jobs) != 17 {
+		t.Fatalf("claimed %d of the 17 still due", len(jobs))
+	}
+}
+
+func testRecordAttempts(t *testing.T, b *bundle) {
+	b.link(t, b.partner(t, labhooks.RoleSampler))
+	b.emit(t, "appointmentCreated", samplerOnly, nil)
+	j := b.claim(t, b.now, 1)[0]
+	retryAt := b.now.Add(5 * time.Second)
+	b.record(t, j, b.now, 500, labhooks.DeliveryPending, &retryAt)
+	d, err := b.s.Delivery(b.ctx, j.DeliveryID)
+	if err != nil || d.Status != labhooks.DeliveryPending || d.AttemptCount != 1 || d.LastStatusCode != 500 || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(retryAt) {
+		t.Fatalf("after a failed attempt: %+v, %v", d, err)
+	}
+	if jobs := b.claim(t, retryAt.Add(-time.Millisecond), 1); len(jobs) != 0 {
+		t.Fatal("claimed before the retry was due")
+	}
+	j2 := b.claim(t, retryAt, 1)[0]
+	if j2.Try != 2 {
+		t.Fatalf("second claim Try = %d, want 2", j2.Try)
+	}
+	b.record(t, j2, retryAt, 200, labhooks.DeliverySucceeded, nil)
+	d, _ = b.s.Delivery(b.ctx, j.DeliveryID)
+	if d.Status != labhooks.DeliverySucceeded || d.AttemptCount != 2 || d.NextAttemptAt != nil || len(d.Attempts) != 2 {
+		t.Fatalf("after success: %+v", d)
+	}
+	a1, a2 := d.Attempts[0], d.Attempts[1]
+	if a1.Number != 1 || a1.StatusCode != 500 || a2.Number != 2 || a2.StatusCode != 200 || a2.DurationMs != 12 || a2.ResponseBody != "ok" || !a1.StartedAt.Equal(b.now) {
+		t.Fatalf("attempts %+v %+v", a1, a2)
+	}
+	if _, ok, _ := b.s.NextDue(b.ctx); ok {
+		t.Fatal("NextDue reports a pending delivery after the only one succeeded")
+	}
+}
+
+func testStaleLease(t *testing.T, b *bundle) {
+	b.link(t, b.partner(t, labhooks.RoleSampler))
+	b.emit(t, "appointmentCreated", samplerOnly, nil)
+	slow := b.claim(t, b.now, 1)[0]
+	fast := b.claim(t, b.now.Add(2*time.Minute), 1)[0] // slow's lease expired
+	b.record(t, fast, b.now.Add(2*time.Minute), 200, labhooks.DeliverySucceeded, nil)
+	later := b.now.Add(time.Hour)
+	b.record(t, slow, b.now.Add(3*time.Minute), 500, labhooks.DeliveryPending, &later)
+	d, _ := b.s.Delivery(b.ctx, slow.DeliveryID)
+	if d.Status != labhooks.DeliverySucceeded || len(d.Attempts) != 2 {
+		t.Fatalf("a stale lease's result overrode the current one: %+v", d)
+	}
+}
+
+func testRetryDelivery(t *testing.T, b *bundle) {
+	link := b.link(t, b.partner(t, labhooks.RoleSampler))
+	b.emit(t, "appointmentCreated", samplerOnly, nil)
+	j := b.claim(t, b.now, 1)[0]
+	b.record(t, j, b.now, 500, labhooks.DeliveryFailed, nil)
+	later := b.now.Add(time.Hour)
+	d, err := b.s.RetryDelivery(b.ctx, j.DeliveryID, later)
+	if err != nil || d.Status != labhooks.DeliveryPending || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(later) {
+		t.Fatalf("RetryDelivery = %+v, %v", d, err)
+	}
+	j2 := b.claim(t, later, 1)
+	if len(j2) != 1 || j2[0].Try != 1 {
+		t.Fatalf("after a manual retry claimed %+v; want Try 1", j2)
+	}
+	_, err = b.s.RetryDelivery(b.ctx, "dlv_missing", later)
+	wantCode(t, err, labhooks.ENotFound)
+	off := false
+	b.s.UpdateDataLink(b.ctx, link.ID, labhooks.DataLinkUpdate{Enabled: &off}, later)
+	_, err = b.s.RetryDelivery(b.ctx, j.DeliveryID, later)
+	wantCode(t, err, labhooks.EConflict)
+}
+
+func testDeliveriesPaging(t *testing.T, b *bundle) {
+	p := b.partner(t, labhooks.RoleSampler)
+	b.link(t, p)
+	other := b.partner(t, labhooks.RoleSampler)
+	b.link(t, other)
+	for range 7 {
+		b.emit(t, "appointmentCreated", samplerOnly, nil)
+	}
+	var seen []string
+	var cursor *string
+	for {
+		page, next, err := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{PartnerID: &p.ID, Before: cursor, Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page {
+			if d.PartnerID != p.ID {
+				t.Fatalf("filter by partner returned %+v", d)
+			}
+			seen = append(seen, d.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = &next
+	}
+	if len(seen) != 7 {
+		t.Fatalf("paged through %d deliveries, want 7", len(seen))
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] >= seen[i-1] {
+			t.Fatalf("not newest first: %v", seen)
+		}
+	}
+	j := b.claim(t, b.now, 1)[0]
+	b.record(t, j, b.now, 200, labhooks.DeliverySucceeded, nil)
+	ok := labhooks.DeliverySucceeded
+	done, _, _ := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{Status: &ok})
+	if len(done) != 1 || done[0].ID != j.DeliveryID {
+		t.Fatalf("filter by status = %v", done)
+	}
+	byLink, _, _ := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{DataLinkID: &j.DataLinkID})
+	if len(byLink) != 7 {
+		t.Fatalf("filter by data link = %d, want 7", len(byLink))
+	}
+}
+
+func testDeleteFailsPending(t *testing.T, b *bundle) {
+	link := b.link(t, b.partner(t, labhooks.RoleSampler))
+	r := b.emit(t, "appointmentCreated", samplerOnly, nil)
+	if err := b.s.DeleteDataLink(b.ctx, link.ID, b.now); err != nil {
+		t.Fatal(err)
+	}
+	d, err := b.s.Delivery(b.ctx, r.Deliveries[0].ID)
+	if err != nil || d.Status != labhooks.DeliveryFailed || d.LastError == "" {
+		t.Fatalf("pending delivery of a deleted link: %+v, %v", d, err)
+	}
+	if jobs := b.claim(t, b.now, 10); len(jobs) != 0 {
+		t.Fatalf("claimed %d deliveries of a deleted link", len(jobs))
+	}
+	// A link disabled after the event was stored: its delivery fails at claim.
+	link2 := b.link(t, b.partner(t, labhooks.RoleSampler))
+	r2 := b.emit(t, "appointmentCreated", samplerOnly, nil)
+	off := false
+	b.s.UpdateDataLink(b.ctx, link2.ID, labhooks.DataLinkUpdate{Enabled: &off}, b.now)
+	if jobs := b.claim(t, b.now, 10); len(jobs) != 0 {
+		t.Fatalf("claimed %d deliveries of a disabled link", len(jobs))
+	}
+	d, _ = b.s.Delivery(b.ctx, r2.Deliveries[0].ID)
+	if d.Status != labhooks.DeliveryFailed {
+		t.Fatalf("delivery to a disabled link: %+v", d)
+	}
+}
+
+func testAdminKey(t *testing.T, b *bundle) {
+	h, err := b.s.AdminKeyHash(b.ctx)
+	if err != nil || h != nil {
+		t.Fatalf("fresh store AdminKeyHash = %x, %v", h, err)
+	}
+	for _, v := range []string{"first", "second"} {
+		if err := b.s.SetAdminKeyHash(b.ctx, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := b.s.AdminKeyHash(b.ctx); string(h) != v {
+			t.Fatalf("AdminKeyHash = %q, want %q", h, v)
+		}
+	}
+	if err := b.s.Ping(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+}
