@@ -122,3 +122,12 @@ func ClampLimit(n int) int {
 	}
 	return min(n, MaxLimit)
 }
+
+// RequeueParams selects failed deliveries of one data link to send again.
+type RequeueParams struct {
+	DataLinkID string
+	Since      time.Time
+	// Until is exclusive; the zero time means no upper bound.
+	Until time.Time
+	Now   time.Time
+}

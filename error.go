@@ -23,8 +23,8 @@ const (
 // Error is labhooks' application error: a machine-readable code and a message
 // written for the person who sent the request.
 type Error struct {
-	Code    string
-	Message string
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // Error implements the error interface.

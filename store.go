@@ -62,6 +62,11 @@ type Store interface {
 	// gives it a fresh set of attempts. ENotFound.
 	RetryDelivery(ctx context.Context, id string, now time.Time) (*Delivery, error)
 
+	// RequeueFailed makes the failed deliveries of a data link created in
+	// [p.Since, p.Until) due now with a fresh retry schedule, and returns how
+	// many. ENotFound when the link does not exist.
+	RequeueFailed(ctx context.Context, p RequeueParams) (int, error)
+
 	// ClaimDeliveries leases up to p.Limit pending deliveries that are due,
 	// oldest due first.
 	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]*Job, error)

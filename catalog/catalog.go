@@ -245,7 +245,7 @@ func compileSchema(name string, schema json.RawMessage) (*jsonschema.Schema, err
 	}
 	sch, err := c.Compile(loc)
 	if err != nil {
-		return nil, labhooks.Errorf(labhooks.EInvalid, "schema does not compile: %v", err)
+		return nil, labhooks.Errorf(labhooks.EInvalid, "schema does not compile: %s", oneLine(err.Error()))
 	}
 	return sch, nil
 }
@@ -258,6 +258,16 @@ type noLoader struct{}
 // Load implements jsonschema.URLLoader.
 func (noLoader) Load(u string) (any, error) {
 	return nil, fmt.Errorf("%s: a schema must be self-contained (use $defs), it may not refer to other documents", u)
+}
+
+// oneLine folds the library's indented, multi-line reports into one line, as
+// an API error message is read in a JSON string, not a terminal.
+func oneLine(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(strings.TrimSpace(l), "- ")
+	}
+	return strings.Join(lines, "; ")
 }
 
 func roleList() string {

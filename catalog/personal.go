@@ -5,16 +5,19 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labhooks/labhooks"
 )
 
 var (
 	// emailRE finds an address anywhere in a value: an address inside a
-	// sentence or a URL leaks as much as one on its own.
-	emailRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`)
+	// sentence or a URL leaks as much as one on its own, and so does one
+	// percent-encoded in a query string.
+	emailRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]+(@|%40)[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`)
 	// phoneRE matches a value that is, as a whole, a phone number written any
-	// usual way; digits are counted separately so separators cannot hide one.
+	// usual way; its digits are counted apart, as a regexp cannot count them
+	// across separators.
 	phoneRE = regexp.MustCompile(`^\+?[0-9 ().\-]+$`)
 	// intlPhoneRE finds an international number inside a longer value. A UTC
 	// offset such as "+00" or "+01:00" has too few digits to match.
@@ -30,12 +33,16 @@ const minPhoneDigits = 7
 // personalData returns what s looks like ("an email address", "a phone
 // number"), or "" when it looks like neither.
 func personalData(s string) string {
-	switch {
-	case emailRE.MatchString(s):
+	// The byte checks first spare the regular expressions almost every value
+	// on the emit path: no address without an @, no phone number without
+	// enough digits.
+	if (strings.IndexByte(s, '@') >= 0 || strings.Contains(s, "%40")) && emailRE.MatchString(s) {
 		return "an email address"
-	case intlPhoneRE.MatchString(s):
-		return "a phone number"
-	case phoneRE.MatchString(s) && countDigits(s) >= minPhoneDigits && !dateRE.MatchString(s):
+	}
+	if countDigits(s) < minPhoneDigits {
+		return ""
+	}
+	if intlPhoneRE.MatchString(s) || phoneRE.MatchString(s) && !dateRE.MatchString(s) {
 		return "a phone number"
 	}
 	return ""

@@ -18,7 +18,7 @@ import (
 // at the person who sent the event; a test keeps the schemas in step.
 const (
 	datetimePattern   = `^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9][+-]([01][0-9]|2[0-3])(:[0-5][0-9])?$`
-	httpsPattern      = `^https://`
+	httpsPattern      = `^https://\S+$`
 	phonePattern      = `^\+[1-9][0-9]{6,14}$`
 	scopePattern      = `^[a-z][A-Za-z0-9]*$`
 	identifierPattern = `^[a-z][A-Za-z0-9_]*$`

@@ -277,3 +277,27 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// RequeueFailed makes a data link's failed deliveries created in the range
+// due now with a fresh retry schedule. ENotFound.
+func (s *Store) RequeueFailed(ctx context.Context, p labhooks.RequeueParams) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := dataLink(ctx, tx, p.DataLinkID); err != nil {
+			return err
+		}
+		until := int64(1<<63 - 1)
+		if !p.Until.IsZero() {
+			until = ms(p.Until)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_token = NULL,
+			attempt_base = attempt_count, updated_at = ? WHERE datalink_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`,
+			ms(p.Now), ms(p.Now), p.DataLinkID, ms(p.Since), until)
+		if err != nil {
+			return dbError(err)
+		}
+		n, err = res.RowsAffected()
+		return dbError(err)
+	})
+	return int(n), err
+}

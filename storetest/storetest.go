@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore NewStore) {
 		"RecordAttempts":         testRecordAttempts,
 		"StaleLease":             testStaleLease,
 		"RetryDelivery":          testRetryDelivery,
+		"RequeueFailed":          testRequeueFailed,
 		"DeliveriesPaging":       testDeliveriesPaging,
 		"DeleteFailsPending":     testDeleteFailsPending,
 		"AdminKey":               testAdminKey,
@@ -528,4 +529,34 @@ func testAdminKey(t *testing.T, b *bundle) {
 	if err := b.s.Ping(b.ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func testRequeueFailed(t *testing.T, b *bundle) {
+	link := b.link(t, b.partner(t, labhooks.RoleSampler))
+	other := b.link(t, b.partner(t, labhooks.RoleSampler))
+	b.emit(t, "appointmentCreated", samplerOnly, nil) // at b.now, to both links
+	b.now = b.now.Add(time.Hour)
+	b.emit(t, "appointmentCreated", samplerOnly, nil) // an hour later
+	for _, j := range b.claim(t, b.now, 10) {
+		b.record(t, j, b.now, 500, labhooks.DeliveryFailed, nil)
+	}
+	start := b.now.Add(-time.Hour)
+	n, err := b.s.RequeueFailed(b.ctx, labhooks.RequeueParams{DataLinkID: link.ID, Since: start, Until: start.Add(time.Minute), Now: b.now})
+	if err != nil || n != 1 {
+		t.Fatalf("RequeueFailed(first hour) = %d, %v; want 1", n, err)
+	}
+	jobs := b.claim(t, b.now, 10)
+	if len(jobs) != 1 || jobs[0].DataLinkID != link.ID || jobs[0].Try != 1 {
+		t.Fatalf("after requeue claimed %+v", jobs)
+	}
+	n, _ = b.s.RequeueFailed(b.ctx, labhooks.RequeueParams{DataLinkID: link.ID, Since: start, Now: b.now})
+	if n != 1 {
+		t.Fatalf("RequeueFailed(open range) = %d, want the 1 still failed", n)
+	}
+	failed := labhooks.DeliveryFailed
+	if ds, _, _ := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{DataLinkID: &other.ID, Status: &failed}); len(ds) != 2 {
+		t.Fatalf("another link's failed deliveries were touched: %d left failed, want 2", len(ds))
+	}
+	_, err = b.s.RequeueFailed(b.ctx, labhooks.RequeueParams{DataLinkID: "dl_missing", Since: start, Now: b.now})
+	wantCode(t, err, labhooks.ENotFound)
 }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/catalog"
+	"github.com/labhooks/labhooks/delivery"
+	"github.com/labhooks/labhooks/httpapi"
+	"github.com/labhooks/labhooks/sqlite"
+)
+
+const serveUsage = `Usage: labhooks serve [flags]
+
+Runs the HTTP API and the delivery workers in one process, on the embedded
+SQLite database by default (created if missing).
+
+The admin key comes from --admin-key (LABHOOKS_ADMIN_KEY). Without it, the
+first start creates one and prints it once; later starts use the stored one.
+
+By default labhooks refuses to deliver to loopback, private, link-local and
+cloud-metadata addresses, checked on every connection; use
+--allow-private-targets only for development and tests.`
+
+// serveConfig is what serve (and, later, worker) read from flags.
+type serveConfig struct {
+	addr          string
+	db            string
+	adminKey      string
+	allowPrivate  bool
+	retrySchedule string
+	timeout       time.Duration
+	workers       int
+	perDataLink   int
+	logLevel      string
+}
+
+func (c *serveConfig) flags(fs interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+	IntVar(*int, string, int, string)
+}) {
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to serve the API on")
+	fs.StringVar(&c.db, "db", "./labhooks.db", "SQLite database file")
+	fs.StringVar(&c.adminKey, "admin-key", "", "the admin API key (at least 24 characters); generated on first start when empty")
+	fs.BoolVar(&c.allowPrivate, "allow-private-targets", false, "deliver to loopback and private addresses, and accept http:// URLs (development and tests only)")
+	fs.StringVar(&c.retrySchedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays before each retry; the first attempt is immediate and each delay gets ±20% jitter")
+	fs.DurationVar(&c.timeout, "timeout", delivery.DefaultTimeout, "how long a receiver has to answer")
+	fs.IntVar(&c.workers, "workers", 256, "concurrent deliveries in this process; 0 runs the API only")
+	fs.IntVar(&c.perDataLink, "per-datalink", 16, "concurrent deliveries to any one data link")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (c *serveConfig) check() error {
+	if c.timeout <= 0 || c.timeout > 5*time.Minute {
+		return usageError{fmt.Errorf("--timeout %s: must be between 1ms and 5m", c.timeout)}
+	}
+	if c.workers < 0 {
+		return usageError{fmt.Errorf("--workers %d: must be 0 or more", c.workers)}
+	}
+	if c.perDataLink < 1 {
+		return usageError{fmt.Errorf("--per-datalink %d: must be 1 or more", c.perDataLink)}
+	}
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return usageError{fmt.Errorf("--addr %q: want host:port, such as 127.0.0.1:8080", c.addr)}
+	}
+	if _, err := labhooks.ParseRetrySchedule(c.retrySchedule); err != nil {
+		return usageError{fmt.Errorf("--retry-schedule: %w", err)}
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)}
+	}
+	return nil
+}
+
+func (c *serveConfig) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(c.logLevel))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+func openStore(ctx context.Context, dsn string) (labhooks.Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil, usageError{errors.New("--db: this build stores in SQLite only; PostgreSQL support is not built yet")}
+	}
+	return sqlite.Open(ctx, dsn)
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := newFlagSet("serve", serveUsage, stderr)
+	cfg.flags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	log := cfg.logger(stderr)
+	schedule, _ := labhooks.ParseRetrySchedule(cfg.retrySchedule)
+
+	store, err := openStore(ctx, cfg.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	adminHash, err := adminKeyHash(ctx, store, cfg.adminKey, stdout)
+	if err != nil {
+		return err
+	}
+	custom, err := store.EventTypes(ctx)
+	if err != nil {
+		return err
+	}
+	cat, err := catalog.New(custom)
+	if err != nil {
+		return fmt.Errorf("loading the event catalog: %w", err)
+	}
+	sender := delivery.NewSender(delivery.SenderConfig{
+		Timeout: cfg.timeout, AllowPrivateTargets: cfg.allowPrivate, UserAgent: "labhooks/" + version,
+	})
+	var engine *delivery.Engine
+	notify := func() {}
+	if cfg.workers > 0 {
+		engine = delivery.NewEngine(delivery.EngineConfig{
+			Store: store, Sender: sender, Logger: log,
+			Policy:      labhooks.RetryPolicy{Schedule: schedule, Jitter: 0.2},
+			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink,
+		})
+		notify = engine.Notify
+	}
+	api := httpapi.NewServer(httpapi.Config{
+		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Notify: notify,
+		AllowHTTPTargets: cfg.allowPrivate, Logger: log,
+	})
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", cfg.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.timeout + 30*time.Second, // the test button waits for a receiver
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "labhooks %s listening on http://%s (database %s, %d delivery workers)\n", version, ln.Addr(), cfg.db, cfg.workers)
+
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	if engine != nil {
+		wg.Go(func() { engine.Run(engineCtx) })
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info("shutting down: finishing requests and deliveries in flight")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(shutdownCtx)
+		cancel()
+	}
+	stopEngine()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// adminKeyHash returns the hash of the admin key in force: the configured one,
+// else the stored one, else a new one, printed this once.
+func adminKeyHash(ctx context.Context, store labhooks.Store, configured string, stdout io.Writer) ([]byte, error) {
+	if configured != "" {
+		if err := httpapi.ValidateAdminKey(configured); err != nil {
+			return nil, usageError{fmt.Errorf("--admin-key (LABHOOKS_ADMIN_KEY): %s", labhooks.ErrorMessage(err))}
+		}
+		return httpapi.KeyHash(configured), nil
+	}
+	stored, err := store.AdminKeyHash(ctx)
+	if err != nil || stored != nil {
+		return stored, err
+	}
+	key := httpapi.NewAPIKey(httpapi.AdminKeyPrefix)
+	h := httpapi.KeyHash(key)
+	if err := store.SetAdminKeyHash(ctx, h); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "\nCreated the admin API key. It is shown only this once; keep it safe:\n\n    %s\n\n", key)
+	fmt.Fprintf(stdout, "Use it as: Authorization: Bearer %s…   (or LABHOOKS_API_KEY for the CLI)\n\n", key[:8])
+	return h, nil
+}

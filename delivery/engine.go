@@ -1,0 +1,263 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/labhooks/labhooks"
+)
+
+// EngineConfig configures an Engine.
+type EngineConfig struct {
+	Store  labhooks.Store
+	Sender *Sender
+	// Policy decides retries. Default labhooks.DefaultRetryPolicy().
+	Policy labhooks.RetryPolicy
+	// Owner names this process in leases. Default: a random name.
+	Owner string
+	// MaxInFlight caps concurrent attempts in this process. Default 256.
+	MaxInFlight int
+	// PerDataLink caps concurrent attempts to one data link, so a slow or
+	// dead receiver cannot take every slot. Default 16.
+	PerDataLink int
+	// Lease is how long a claimed delivery stays with this process before
+	// another may take it. It must outlast an attempt. Default: the Sender's
+	// timeout plus 15 s.
+	Lease time.Duration
+	// PollInterval is the longest the engine sleeps before looking for due
+	// deliveries when nothing wakes it. Default 1 s.
+	PollInterval time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Rand drives retry jitter; default math/rand/v2.Float64.
+	Rand func() float64
+	// Logger receives operational messages; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Engine claims due deliveries, attempts them and records the outcomes.
+type Engine struct {
+	cfg     EngineConfig
+	wake    chan struct{}
+	results chan outcome
+	done    chan string // data link IDs of jobs whose result is recorded
+}
+
+// NewEngine returns an Engine for cfg.
+func NewEngine(cfg EngineConfig) *Engine {
+	if cfg.Policy.Schedule == nil {
+		cfg.Policy = labhooks.DefaultRetryPolicy()
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "worker-" + randomName()
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 256
+	}
+	if cfg.PerDataLink <= 0 {
+		cfg.PerDataLink = 16
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = cfg.Sender.Timeout() + 15*time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Engine{
+		cfg:     cfg,
+		wake:    make(chan struct{}, 1),
+		results: make(chan outcome, cfg.MaxInFlight),
+		done:    make(chan string, cfg.MaxInFlight),
+	}
+}
+
+// Notify tells the engine that deliveries may be due now, so it does not wait
+// for its next poll. It never blocks.
+func (e *Engine) Notify() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// outcome is an attempt's result on its way to the recorder, with the data
+// link whose in-flight slot it frees once recorded.
+type outcome struct {
+	result labhooks.AttemptResult
+	link   string
+}
+
+// shutdownGrace is how long results keep being offered to an unavailable
+// database after Run's context ends; what is still unrecorded then is
+// attempted again once its lease expires.
+const shutdownGrace = 10 * time.Second
+
+// Run delivers until ctx is cancelled, then lets attempts in flight finish,
+// records them, and returns.
+func (e *Engine) Run(ctx context.Context) {
+	recordCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
+	defer stop()
+	var attempts, recorder sync.WaitGroup
+	recorder.Go(func() { e.record(recordCtx) })
+	e.dispatch(ctx, &attempts)
+	attempts.Wait()
+	close(e.results)
+	recorder.Wait()
+}
+
+// dispatch is the claim loop. It alone owns the in-flight counts.
+func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
+	inFlight := 0
+	perLink := map[string]int{}
+	finished := func(link string) {
+		inFlight--
+		if perLink[link]--; perLink[link] <= 0 {
+			delete(perLink, link)
+		}
+	}
+	batch := min(e.cfg.MaxInFlight, 128)
+	for ctx.Err() == nil {
+		for drained := false; !drained; {
+			select {
+			case link := <-e.done:
+				finished(link)
+			default:
+				drained = true
+			}
+		}
+		claimed, full := 0, false
+		if free := e.cfg.MaxInFlight - inFlight; free > 0 {
+			var saturated []string
+			for link, n := range perLink {
+				if n >= e.cfg.PerDataLink {
+					saturated = append(saturated, link)
+				}
+			}
+			limit := min(free, batch)
+			jobs, err := e.cfg.Store.ClaimDeliveries(ctx, labhooks.ClaimParams{
+				Owner: e.cfg.Owner, Now: e.cfg.Now(), Lease: e.cfg.Lease,
+				Limit: limit, PerDataLink: e.cfg.PerDataLink, ExcludeDataLinks: saturated,
+			})
+			if err != nil && ctx.Err() == nil {
+				e.cfg.Logger.Error("claiming deliveries", "err", err)
+			}
+			for _, j := range jobs {
+				inFlight++
+				perLink[j.DataLinkID]++
+				attempts.Go(func() { e.attempt(j) })
+			}
+			claimed, full = len(jobs), len(jobs) == limit
+		}
+		if full {
+			continue
+		}
+		wait := e.cfg.PollInterval
+		if claimed == 0 && inFlight < e.cfg.MaxInFlight {
+			if next, ok, err := e.cfg.Store.NextDue(ctx); err == nil && ok {
+				wait = min(wait, max(next.Sub(e.cfg.Now()), 5*time.Millisecond))
+			}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-e.wake:
+		case link := <-e.done:
+			finished(link)
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// attempt sends one job and hands its result to the recorder. It does not
+// take the run's context: an attempt under way at shutdown is finished and
+// recorded rather than cut off and repeated.
+func (e *Engine) attempt(j *labhooks.Job) {
+	res := e.cfg.Sender.Send(context.Background(), Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Body: j.Body})
+	r := labhooks.AttemptResult{
+		LeaseToken: j.LeaseToken,
+		Status:     labhooks.DeliverySucceeded,
+		Attempt: labhooks.Attempt{
+			DeliveryID:   j.DeliveryID,
+			StartedAt:    res.StartedAt,
+			StatusCode:   res.StatusCode,
+			DurationMs:   res.Duration.Milliseconds(),
+			Error:        res.Summary(),
+			ResponseBody: res.ResponseBody,
+		},
+	}
+	if !res.OK() {
+		r.Status = labhooks.DeliveryFailed
+		if delay, ok := e.cfg.Policy.NextDelay(j.Try, res.RetryAfter, e.cfg.Rand); ok {
+			next := res.StartedAt.Add(res.Duration + delay)
+			r.Status, r.NextAttemptAt = labhooks.DeliveryPending, &next
+		}
+	}
+	e.results <- outcome{r, j.DataLinkID}
+}
+
+// record writes results in batches: one transaction for all the results that
+// arrived while the previous one committed.
+func (e *Engine) record(ctx context.Context) {
+	var batch []outcome
+	var rs []labhooks.AttemptResult
+	for o := range e.results {
+		batch = append(batch[:0], o)
+	collect:
+		for len(batch) < 256 {
+			select {
+			case o, ok := <-e.results:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, o)
+			default:
+				break collect
+			}
+		}
+		rs = rs[:0]
+		for _, o := range batch {
+			rs = append(rs, o.result)
+		}
+		for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
+			err := e.cfg.Store.RecordAttempts(ctx, rs)
+			if err == nil {
+				break
+			}
+			// Until the database is back, results wait here; their leases
+			// may expire meanwhile and the deliveries be sent again, which
+			// at-least-once allows.
+			e.cfg.Logger.Error("recording attempts; retrying", "err", err, "attempts", len(rs))
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+		}
+		for _, o := range batch {
+			e.done <- o.link
+		}
+	}
+}
+
+func randomName() string {
+	const letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = letters[rand.IntN(len(letters))]
+	}
+	return string(b)
+}

@@ -1,0 +1,101 @@
+package delivery
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// blockedPrefixes are address ranges that are not on the public internet and
+// that netip's own predicates do not cover.
+var blockedPrefixes = []struct {
+	prefix netip.Prefix
+	reason string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "a 'this network' address"},
+	{netip.MustParsePrefix("100.64.0.0/10"), "a carrier-grade NAT (shared) address"},
+	{netip.MustParsePrefix("192.0.0.0/24"), "an IETF protocol address"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "a documentation address"},
+	{netip.MustParsePrefix("198.18.0.0/15"), "a benchmarking address"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "a documentation address"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "a documentation address"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "a reserved address"},
+	{netip.MustParsePrefix("2001:db8::/32"), "a documentation address"},
+	{netip.MustParsePrefix("100::/64"), "a discard-only address"},
+}
+
+// metadataAddrs are cloud instance-metadata endpoints, named apart because
+// reaching one is the usual goal of a server-side request forgery.
+var metadataAddrs = map[netip.Addr]bool{
+	netip.MustParseAddr("169.254.169.254"): true, // AWS, GCP, Azure, OpenStack…
+	netip.MustParseAddr("169.254.170.2"):   true, // AWS ECS task metadata
+	netip.MustParseAddr("100.100.100.200"): true, // Alibaba Cloud
+	netip.MustParseAddr("fd00:ec2::254"):   true, // AWS over IPv6
+}
+
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// Forbidden reports whether labhooks must not connect to ip by default, and
+// why, in words for the partner.
+func Forbidden(ip netip.Addr) (reason string, forbidden bool) {
+	ip = ip.Unmap()
+	if nat64.Contains(ip) {
+		// A NAT64 address reaches the IPv4 address in its last four bytes.
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte(b[12:]))
+	}
+	switch {
+	case !ip.IsValid():
+		return "not a valid address", true
+	case metadataAddrs[ip]:
+		return "a cloud metadata address", true
+	case ip.IsLoopback():
+		return "a loopback address", true
+	case ip.IsPrivate():
+		return "a private-network address", true
+	case ip.IsLinkLocalUnicast():
+		return "a link-local address", true
+	case ip.IsUnspecified():
+		return "an unspecified address", true
+	case ip.IsMulticast(), ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast():
+		return "a multicast address", true
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "the broadcast address", true
+	}
+	for _, b := range blockedPrefixes {
+		if b.prefix.Contains(ip) {
+			return b.reason, true
+		}
+	}
+	return "", false
+}
+
+// BlockedError is returned when a data link's host resolves to an address
+// labhooks refuses to connect to.
+type BlockedError struct {
+	Addr   netip.Addr
+	Reason string
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("refused to connect to %s: it is %s", e.Addr, e.Reason)
+}
+
+// guardControl is a net.Dialer Control function. It runs after DNS
+// resolution, on the very address about to be dialled, so a host name that
+// resolves (or re-resolves) to a private address is caught too.
+func guardControl(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return &BlockedError{Reason: "not an IP address"}
+	}
+	if reason, bad := Forbidden(ip); bad {
+		return &BlockedError{Addr: ip.Unmap(), Reason: reason}
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/signature"
+)
+
+// DefaultTimeout is how long a receiver has to answer an attempt.
+const DefaultTimeout = 15 * time.Second
+
+// SenderConfig configures a Sender.
+type SenderConfig struct {
+	// Timeout bounds one attempt, from dialling to the end of the response
+	// headers and body excerpt. Default DefaultTimeout.
+	Timeout time.Duration
+	// AllowPrivateTargets lets data links reach loopback, private and
+	// link-local addresses: for development and tests only. Default false.
+	AllowPrivateTargets bool
+	// UserAgent is sent with every request. Default "labhooks".
+	UserAgent string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Sender makes the POSTs of SPEC §3. Safe for concurrent use; it keeps
+// connections to each receiver alive between attempts.
+type Sender struct {
+	cfg    SenderConfig
+	client *http.Client
+}
+
+// NewSender returns a Sender for cfg.
+func NewSender(cfg SenderConfig) *Sender {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "labhooks"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+	if !cfg.AllowPrivateTargets {
+		dialer.Control = guardControl
+	}
+	transport := &http.Transport{
+		// No proxy from the environment: a proxy would dial for us, out of
+		// the guard's sight, and could see the secrets.
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	client := &http.Client{
+		Transport: transport,
+		Timeout:   cfg.Timeout,
+		// A redirect is answered as a failure: following it would send the
+		// secret and the event to an address the partner never configured.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &Sender{cfg: cfg, client: client}
+}
+
+// Timeout is the per-attempt timeout in force.
+func (s *Sender) Timeout() time.Duration { return s.cfg.Timeout }
+
+// Request is one POST to make.
+type Request struct {
+	// ID is the webhook-id: the delivery's ID, the same on every attempt.
+	ID      string
+	URL     string
+	Secrets []string
+	Body    []byte
+}
+
+// Result is the outcome of one POST.
+type Result struct {
+	StartedAt  time.Time
+	Duration   time.Duration
+	StatusCode int
+	// ResponseBody is the first KiB of the answer, as valid UTF-8.
+	ResponseBody string
+	// Location is the redirect target of a 3xx answer.
+	Location string
+	// RetryAfter is the receiver's Retry-After on a 429 or 503, else 0.
+	RetryAfter time.Duration
+	// Err is set when no HTTP answer came back (DNS, refused, TLS, timeout…).
+	Err error
+}
+
+// OK reports whether the receiver took the event: any 2xx.
+func (r *Result) OK() bool { return r.Err == nil && r.StatusCode >= 200 && r.StatusCode < 300 }
+
+// Send makes one signed POST and never returns an error of its own: every
+// failure is in the Result, for the attempt record.
+func (s *Sender) Send(ctx context.Context, req Request) *Result {
+	started := s.cfg.Now()
+	res := &Result{StartedAt: started}
+	defer func() { res.Duration = s.cfg.Now().Sub(started) }()
+	ts := started.Unix()
+	sig, err := signature.Sign(req.Secrets, req.ID, ts, req.Body)
+	if err != nil {
+		res.Err = fmt.Errorf("signing: %w", err)
+		return res
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL, bytes.NewReader(req.Body))
+	if err != nil {
+		res.Err = fmt.Errorf("building the request: %w", err)
+		return res
+	}
+	h := hr.Header
+	h["Content-Type"] = []string{"application/json"}
+	h["User-Agent"] = []string{s.cfg.UserAgent}
+	h["X-Api-Key"] = []string{req.Secrets[0]}
+	h["Webhook-Id"] = []string{req.ID}
+	h["Webhook-Timestamp"] = []string{strconv.FormatInt(ts, 10)}
+	h["Webhook-Signature"] = []string{sig}
+	resp, err := s.client.Do(hr)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer resp.Body.Close()
+	res.StatusCode = resp.StatusCode
+	res.Location = resp.Header.Get("Location")
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), started)
+	}
+	excerpt, err := io.ReadAll(io.LimitReader(resp.Body, labhooks.MaxResponseBody))
+	res.ResponseBody = validUTF8(excerpt)
+	if err != nil && !res.OK() {
+		res.Err = err
+	}
+	// Drain a little more so the connection can be reused; a receiver that
+	// sends more than that is cut off.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return res
+}
+
+// validUTF8 cuts b to valid UTF-8, dropping a rune split by the excerpt's end.
+func validUTF8(b []byte) string {
+	for len(b) > 0 && !utf8.Valid(b) {
+		r, size := utf8.DecodeLastRune(b)
+		if r == utf8.RuneError && size <= 1 {
+			b = b[:len(b)-1]
+			continue
+		}
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	return string(b)
+}
+
+// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(7*24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Summary returns a short account of a failed result for the attempt record,
+// such as "HTTP 500" or "connection refused"; "" for a success.
+func (r *Result) Summary() string {
+	if r.OK() {
+		return ""
+	}
+	if r.Err != nil {
+		return kindOf(r.Err).summary
+	}
+	if r.StatusCode >= 300 && r.StatusCode < 400 {
+		return fmt.Sprintf("HTTP %d redirect (not followed)", r.StatusCode)
+	}
+	return fmt.Sprintf("HTTP %d", r.StatusCode)
+}

@@ -1,0 +1,181 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"slices"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/catalog"
+	"github.com/labhooks/labhooks/id"
+)
+
+// eventAccepted is the 202 answer to an emit, and its replay.
+type eventAccepted struct {
+	ID         string             `json:"id"`
+	EventName  string             `json:"eventName"`
+	Deliveries []deliveryAccepted `json:"deliveries"`
+}
+
+type deliveryAccepted struct {
+	ID         string `json:"id"`
+	PartnerID  string `json:"partnerId"`
+	DataLinkID string `json:"datalinkId"`
+}
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		EventName string          `json:"eventName"`
+		Data      json.RawMessage `json:"data"`
+		PartnerID string          `json:"partnerId"`
+		Role      labhooks.Role   `json:"role"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey {
+		return labhooks.Errorf(labhooks.EInvalid, "Idempotency-Key: at most %d characters", maxIdempotencyKey)
+	}
+	if in.EventName == "" {
+		return labhooks.Errorf(labhooks.EInvalid, "eventName: required")
+	}
+	t, ok := s.cfg.Catalog.Lookup(in.EventName)
+	if !ok {
+		// Validate words the error with the names that are close.
+		_, err := s.cfg.Catalog.Validate(in.EventName, in.Data)
+		return err
+	}
+	if t.Status == labhooks.StatusPreview {
+		return labhooks.Errorf(labhooks.EPreview, "eventName: %s is announced as coming soon and cannot be emitted yet", t.Name)
+	}
+	if len(in.Data) == 0 {
+		return labhooks.Errorf(labhooks.EInvalid, "data: required")
+	}
+	data, err := s.cfg.Catalog.Validate(t.Name, in.Data)
+	if err != nil {
+		return err
+	}
+	roles, err := s.targetRoles(r, t, in.PartnerID, in.Role)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	e := &labhooks.Event{ID: id.New(id.Event), EventName: t.Name, Data: data, PartnerID: in.PartnerID, Role: in.Role,
+		IdempotencyKey: key, CreatedAt: now}
+	res, err := s.cfg.Store.CreateEvent(r.Context(), labhooks.CreateEventParams{
+		Event: e, Roles: roles, RequestHash: requestHash(e), Now: now,
+	})
+	if err != nil {
+		return err
+	}
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else if len(res.Deliveries) > 0 {
+		s.cfg.Notify()
+	}
+	out := eventAccepted{ID: res.Event.ID, EventName: res.Event.EventName, Deliveries: make([]deliveryAccepted, len(res.Deliveries))}
+	for i, d := range res.Deliveries {
+		out.Deliveries[i] = deliveryAccepted{d.ID, d.PartnerID, d.DataLinkID}
+	}
+	return writeJSON(w, http.StatusAccepted, out)
+}
+
+// targetRoles checks the event's target against the roles that may receive
+// it and returns those roles. Naming a partner or role that may not receive
+// it is an error, not a silent nothing.
+func (s *Server) targetRoles(r *http.Request, t *labhooks.EventType, partnerID string, role labhooks.Role) ([]labhooks.Role, error) {
+	switch {
+	case partnerID != "" && role != "":
+		return nil, labhooks.Errorf(labhooks.EInvalid, "give partnerId or role, not both")
+	case partnerID != "":
+		p, err := s.cfg.Store.Partner(r.Context(), partnerID)
+		if err != nil {
+			return nil, err
+		}
+		if !t.AllowsRole(p.Role) {
+			return nil, labhooks.Errorf(labhooks.ERoleNotAllowed, "partnerId: %s is a %s, and %s goes only to %s", p.ID, p.Role, t.Name, roleList(t.Roles))
+		}
+	case role != "":
+		if !role.Valid() {
+			return nil, labhooks.Errorf(labhooks.EInvalid, "role: %q is not a role; use one of sampler, lab, client, provider, checker", role)
+		}
+		if !t.AllowsRole(role) {
+			return nil, labhooks.Errorf(labhooks.ERoleNotAllowed, "role: %s goes only to %s", t.Name, roleList(t.Roles))
+		}
+	}
+	return slices.Clone(t.Roles), nil
+}
+
+func roleList(roles []labhooks.Role) string {
+	s := ""
+	for i, r := range roles {
+		if i > 0 {
+			s += ", "
+		}
+		s += string(r)
+	}
+	return s
+}
+
+// requestHash identifies what an emit asked for, so that an Idempotency-Key
+// reused for something else is refused.
+func requestHash(e *labhooks.Event) string {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(e.EventName), e.Data, []byte(e.PartnerID), []byte(e.Role)} {
+		h.Write(part)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// eventDetail is an event with its deliveries.
+type eventDetail struct {
+	*labhooks.Event
+	Deliveries []*labhooks.Delivery `json:"deliveries"`
+}
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.cfg.Store.Event(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	ds, _, err := s.cfg.Store.Deliveries(r.Context(), labhooks.DeliveryFilter{EventID: &e.ID, Limit: labhooks.MaxLimit})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, eventDetail{e, ds})
+}
+
+func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, list[*labhooks.EventType]{Data: s.cfg.Catalog.Types()})
+}
+
+func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
+	var t labhooks.EventType
+	if err := decode(w, r, &t); err != nil {
+		return err
+	}
+	t.Custom = true
+	if t.Status == "" {
+		t.Status = labhooks.StatusAvailable
+	}
+	if err := catalog.Check(&t); err != nil {
+		return err
+	}
+	if _, ok := s.cfg.Catalog.Lookup(t.Name); ok {
+		return labhooks.Errorf(labhooks.EConflict, "name: event type %s exists", t.Name)
+	}
+	if err := s.cfg.Store.CreateEventType(r.Context(), &t); err != nil {
+		return err
+	}
+	if err := s.cfg.Catalog.Add(&t); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, &t)
+}

@@ -1,0 +1,229 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/catalog"
+	"github.com/labhooks/labhooks/delivery"
+)
+
+// Config holds what the API needs.
+type Config struct {
+	Store   labhooks.Store
+	Catalog *catalog.Catalog
+	// Sender makes the data link test's POST.
+	Sender *delivery.Sender
+	// AdminKeyHash is KeyHash of the admin key.
+	AdminKeyHash []byte
+	// Notify wakes the delivery engine after deliveries are stored; may be
+	// nil when this process runs no workers.
+	Notify func()
+	// AllowHTTPTargets accepts plain-http data link URLs (development).
+	AllowHTTPTargets bool
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// NewServer returns the API for cfg.
+func NewServer(cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func() {}
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	s.mux.Handle("GET /healthz", s.public(s.healthz))
+	s.mux.Handle("GET /readyz", s.public(s.readyz))
+
+	s.mux.Handle("POST /v1/partners", s.admin(s.createPartner))
+	s.mux.Handle("GET /v1/partners", s.auth(s.listPartners))
+	s.mux.Handle("GET /v1/partners/{id}", s.auth(s.getPartner))
+	s.mux.Handle("PATCH /v1/partners/{id}", s.auth(s.updatePartner))
+	s.mux.Handle("DELETE /v1/partners/{id}", s.admin(s.deletePartner))
+
+	s.mux.Handle("POST /v1/partners/{id}/datalinks", s.auth(s.createDataLink))
+	s.mux.Handle("GET /v1/partners/{id}/datalinks", s.auth(s.listDataLinks))
+	s.mux.Handle("GET /v1/datalinks/{id}", s.auth(s.getDataLink))
+	s.mux.Handle("PATCH /v1/datalinks/{id}", s.auth(s.updateDataLink))
+	s.mux.Handle("DELETE /v1/datalinks/{id}", s.auth(s.deleteDataLink))
+	s.mux.Handle("POST /v1/datalinks/{id}/test", s.auth(s.testDataLink))
+	s.mux.Handle("POST /v1/datalinks/{id}/rotate-secret", s.auth(s.rotateSecret))
+	s.mux.Handle("POST /v1/datalinks/{id}/replay", s.auth(s.replayDataLink))
+
+	s.mux.Handle("POST /v1/events", s.admin(s.createEvent))
+	s.mux.Handle("GET /v1/events/{id}", s.admin(s.getEvent))
+
+	s.mux.Handle("GET /v1/deliveries", s.auth(s.listDeliveries))
+	s.mux.Handle("GET /v1/deliveries/{id}", s.auth(s.getDelivery))
+	s.mux.Handle("POST /v1/deliveries/{id}/retry", s.auth(s.retryDelivery))
+
+	s.mux.Handle("GET /v1/event-types", s.auth(s.listEventTypes))
+	s.mux.Handle("POST /v1/event-types", s.admin(s.createEventType))
+
+	s.mux.Handle("/v1/", s.public(func(w http.ResponseWriter, r *http.Request) error {
+		return labhooks.Errorf(labhooks.ENotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)
+	}))
+}
+
+// statusOf is the one table from error codes to HTTP statuses.
+var statusOf = map[string]int{
+	labhooks.EInvalid:        http.StatusBadRequest,
+	labhooks.EUnauthorized:   http.StatusUnauthorized,
+	labhooks.EForbidden:      http.StatusForbidden,
+	labhooks.ENotFound:       http.StatusNotFound,
+	labhooks.EConflict:       http.StatusConflict,
+	labhooks.EPersonalData:   http.StatusUnprocessableEntity,
+	labhooks.ERoleNotAllowed: http.StatusUnprocessableEntity,
+	labhooks.EWeakSecret:     http.StatusUnprocessableEntity,
+	labhooks.EPreview:        http.StatusUnprocessableEntity,
+	labhooks.EUnavailable:    http.StatusServiceUnavailable,
+	labhooks.EInternal:       http.StatusInternalServerError,
+}
+
+// handlerFunc is an API handler: it writes a response, or returns an error
+// for writeError to answer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) serve(h handlerFunc, w http.ResponseWriter, r *http.Request) {
+	if err := h(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) public(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(h, w, r) })
+}
+
+// writeError answers with err's status and the SPEC's error shape; internal
+// errors are logged and their details kept from the caller.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := labhooks.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": labhooks.ErrorMessage(err)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// maxRequestBody bounds every request body; events are small.
+const maxRequestBody = 1 << 20
+
+// decode reads a JSON request body into v, refusing unknown fields, trailing
+// data and oversized bodies with a message that says what is wrong.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		if dec.More() {
+			return labhooks.Errorf(labhooks.EInvalid, "body: more than one JSON value")
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return labhooks.Errorf(labhooks.EInvalid, "body: unexpected data after the JSON object")
+		}
+		return nil
+	case errors.Is(err, io.EOF):
+		return labhooks.Errorf(labhooks.EInvalid, "body: a JSON object is required")
+	case errors.As(err, &tooBig):
+		return labhooks.Errorf(labhooks.EInvalid, "body: larger than %d bytes", maxRequestBody)
+	case errors.As(err, &syntax):
+		return labhooks.Errorf(labhooks.EInvalid, "body: invalid JSON at byte %d: %v", syntax.Offset, err)
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return labhooks.Errorf(labhooks.EInvalid, "body: must be a JSON object")
+		}
+		return labhooks.Errorf(labhooks.EInvalid, "body: %s must be %s", field, jsonKind(typeErr.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return labhooks.Errorf(labhooks.EInvalid, "body: unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return labhooks.Errorf(labhooks.EInvalid, "body: %v", err)
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "an array"
+	case "int", "int64", "float64":
+		return "a number"
+	case "ptr", "struct", "map":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// queryInt reads an optional integer query parameter.
+func queryInt(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	var n int
+	if _, err := fmt.Sscan(v, &n); err != nil || n < 0 {
+		return 0, labhooks.Errorf(labhooks.EInvalid, "%s: %q is not a positive whole number", name, v)
+	}
+	return n, nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if err := s.cfg.Store.Ping(r.Context()); err != nil {
+		return labhooks.Errorf(labhooks.EUnavailable, "the database is not reachable")
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
