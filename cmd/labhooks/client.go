@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -24,14 +23,11 @@ type clientFlags struct {
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the labhooks server")
-	fs.StringVar(&c.key, "key", "", "API key, admin or partner (environment: LABHOOKS_API_KEY)")
+	fs.StringVar(&c.key, "key", "", "API key, admin or partner")
 	fs.BoolVar(&c.json, "json", false, "print the API's JSON answer instead of a table")
 }
 
 func (c *clientFlags) client() (*httpapi.Client, error) {
-	if c.key == "" {
-		c.key = os.Getenv("LABHOOKS_API_KEY")
-	}
 	if c.key == "" {
 		return nil, usageError{fmt.Errorf("no API key: pass --key or set LABHOOKS_API_KEY")}
 	}

@@ -14,8 +14,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-
-	"github.com/peterbourgon/ff/v3"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -107,16 +105,41 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parseFlags parses args, then fills each flag not given on the command line
-// from its LABHOOKS_* environment variable.
+// from its environment variable (see envName). A bad value in the
+// environment is reported with the variable's name.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := ff.Parse(fs, args, ff.WithEnvVarPrefix("LABHOOKS"))
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return usageError{err}
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		v, ok := os.LookupEnv(envName(f.Name))
+		if given[f.Name] || !ok || err != nil {
+			return
+		}
+		if fs.Set(f.Name, v) != nil {
+			kind, _ := flag.UnquoteUsage(f)
+			if kind == "" {
+				kind = "true or false"
+			}
+			err = usageError{fmt.Errorf("%s=%q: want a %s", envName(f.Name), v, kind)}
+		}
+	})
 	return err
 }
 
+// envName is the environment variable a flag is read from: LABHOOKS_ and its
+// name in capitals with - as _, except --key, which SPEC §6 names
+// LABHOOKS_API_KEY.
 func envName(flagName string) string {
+	if flagName == "key" {
+		return "LABHOOKS_API_KEY"
+	}
 	return "LABHOOKS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
