@@ -123,11 +123,11 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 			return
 		}
 		if fs.Set(f.Name, v) != nil {
-			kind, _ := flag.UnquoteUsage(f)
-			if kind == "" {
-				kind = "true or false"
+			want := "true or false"
+			if kind, _ := flag.UnquoteUsage(f); kind != "" {
+				want = "a " + kind
 			}
-			err = usageError{fmt.Errorf("%s=%q: want a %s", envName(f.Name), v, kind)}
+			err = usageError{fmt.Errorf("%s=%q: want %s", envName(f.Name), v, want)}
 		}
 	})
 	return err
