@@ -46,7 +46,9 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			if err != nil {
 				return err
 			}
-			var out struct{ Data []dataLinkOut }
+			var out struct {
+				Data []dataLinkOut `json:"data"`
+			}
 			if err := cl.Do(ctx, "GET", httpapi.Path("/v1/partners/%s/datalinks", *partner), nil, &out, nil); err != nil {
 				return err
 			}

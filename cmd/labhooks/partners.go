@@ -19,7 +19,9 @@ func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			if err != nil {
 				return err
 			}
-			var out struct{ Data []*labhooks.Partner }
+			var out struct {
+				Data []*labhooks.Partner `json:"data"`
+			}
 			if err := cl.Do(ctx, "GET", "/v1/partners", nil, &out, nil); err != nil {
 				return err
 			}
