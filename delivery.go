@@ -90,9 +90,13 @@ type ClaimParams struct {
 	// worker died) is claimed again.
 	Lease time.Duration
 	Limit int
-	// PerDataLink caps how many deliveries of one data link one claim returns,
-	// so a backlog on one link cannot crowd out the others.
+	// PerDataLink caps how many deliveries of one data link may be in flight
+	// in the claiming process, counting InFlight, so a backlog or a slow
+	// receiver on one link cannot crowd out the others. 0: no cap.
 	PerDataLink int
+	// InFlight is how many deliveries of each data link the claiming process
+	// already has in flight.
+	InFlight map[string]int
 	// ExcludeDataLinks are links that already have enough in flight.
 	ExcludeDataLinks []string
 }

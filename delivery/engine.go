@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -99,9 +100,9 @@ type outcome struct {
 	link   string
 }
 
-// shutdownGrace is how long results keep being offered to an unavailable
-// database after Run's context ends; what is still unrecorded then is
-// attempted again once its lease expires.
+// shutdownGrace is how long, once the last attempt has finished, results keep
+// being offered to an unavailable database at shutdown; what is still
+// unrecorded then is attempted again once its lease expires.
 const shutdownGrace = 10 * time.Second
 
 // Run delivers until ctx is cancelled, then lets attempts in flight finish,
@@ -109,12 +110,14 @@ const shutdownGrace = 10 * time.Second
 func (e *Engine) Run(ctx context.Context) {
 	recordCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
-	defer stop()
 	var attempts, recorder sync.WaitGroup
 	recorder.Go(func() { e.record(recordCtx) })
 	e.dispatch(ctx, &attempts)
 	attempts.Wait()
+	// Every attempt is done; give the recorder a bounded time to write them
+	// if the database is down.
+	grace := time.AfterFunc(shutdownGrace, cancel)
+	defer grace.Stop()
 	close(e.results)
 	recorder.Wait()
 }
@@ -139,8 +142,8 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 				drained = true
 			}
 		}
-		claimed, full := 0, false
-		if free := e.cfg.MaxInFlight - inFlight; free > 0 {
+		claimed, full, free := 0, false, e.cfg.MaxInFlight-inFlight
+		if free > 0 {
 			var saturated []string
 			for link, n := range perLink {
 				if n >= e.cfg.PerDataLink {
@@ -150,7 +153,7 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 			limit := min(free, batch)
 			jobs, err := e.cfg.Store.ClaimDeliveries(ctx, labhooks.ClaimParams{
 				Owner: e.cfg.Owner, Now: e.cfg.Now(), Lease: e.cfg.Lease,
-				Limit: limit, PerDataLink: e.cfg.PerDataLink, ExcludeDataLinks: saturated,
+				Limit: limit, PerDataLink: e.cfg.PerDataLink, InFlight: maps.Clone(perLink), ExcludeDataLinks: saturated,
 			})
 			if err != nil && ctx.Err() == nil {
 				e.cfg.Logger.Error("claiming deliveries", "err", err)
@@ -165,10 +168,15 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 		if full {
 			continue
 		}
+		// Sleep until the next delivery falls due. One due already but not
+		// claimed belongs to a link with all its slots taken: a finished
+		// attempt (e.done) wakes the loop for it.
 		wait := e.cfg.PollInterval
-		if claimed == 0 && inFlight < e.cfg.MaxInFlight {
+		if claimed == 0 && free > 0 {
 			if next, ok, err := e.cfg.Store.NextDue(ctx); err == nil && ok {
-				wait = min(wait, max(next.Sub(e.cfg.Now()), 5*time.Millisecond))
+				if d := next.Sub(e.cfg.Now()); d > 0 {
+					wait = min(wait, d)
+				}
 			}
 		}
 		timer := time.NewTimer(wait)

@@ -23,6 +23,7 @@ var blockedPrefixes = []struct {
 	{netip.MustParsePrefix("240.0.0.0/4"), "a reserved address"},
 	{netip.MustParsePrefix("2001:db8::/32"), "a documentation address"},
 	{netip.MustParsePrefix("100::/64"), "a discard-only address"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local-use NAT64 address"},
 }
 
 // metadataAddrs are cloud instance-metadata endpoints, named apart because

@@ -153,17 +153,24 @@ func (s *Sender) Send(ctx context.Context, req Request) *Result {
 	return res
 }
 
-// validUTF8 cuts b to valid UTF-8, dropping a rune split by the excerpt's end.
+// validUTF8 returns the excerpt as valid UTF-8 of at most MaxResponseBody
+// bytes: a rune cut by the excerpt's end is dropped, other invalid bytes
+// become U+FFFD.
 func validUTF8(b []byte) string {
-	for len(b) > 0 && !utf8.Valid(b) {
-		r, size := utf8.DecodeLastRune(b)
-		if r == utf8.RuneError && size <= 1 {
-			b = b[:len(b)-1]
-			continue
+	for back := 1; back <= utf8.UTFMax && back <= len(b); back++ {
+		if start := len(b) - back; utf8.RuneStart(b[start]) {
+			if !utf8.FullRune(b[start:]) {
+				b = b[:start]
+			}
+			break
 		}
-		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
-	return string(b)
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	for len(s) > labhooks.MaxResponseBody {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 // parseRetryAfter reads Retry-After as delay-seconds or an HTTP date.

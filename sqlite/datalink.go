@@ -158,7 +158,7 @@ func (s *Store) CreateEventType(ctx context.Context, t *labhooks.EventType) erro
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO event_types (name, definition, created_at) VALUES (?, ?, ?)`,
+	err = s.exec(ctx, `INSERT INTO event_types (name, definition, created_at) VALUES (?, ?, ?)`,
 		t.Name, string(def), ms(time.Now()))
 	if isUnique(err) {
 		return labhooks.Errorf(labhooks.EConflict, "event type %s exists", t.Name)

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -151,9 +152,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 	token := p.Owner + ":" + randomHex(8)
 	now := ms(p.Now)
 	var jobs []*labhooks.Job
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inQueueTx(ctx, func(tx *sql.Tx) error {
 		jobs = nil
-		query := `SELECT id, datalink_id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`
+		// Without statistics the planner prefers the status index and sorts
+		// every pending row; the due index reads only what is claimed.
+		query := `SELECT id, datalink_id FROM deliveries INDEXED BY deliveries_due WHERE status = 'pending' AND next_attempt_at <= ?`
 		args := []any{now}
 		if len(p.ExcludeDataLinks) > 0 {
 			query += ` AND datalink_id NOT IN (` + placeholders(len(p.ExcludeDataLinks)) + `)`
@@ -167,7 +170,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		if err != nil {
 			return dbError(err)
 		}
-		perLink := map[string]int{}
+		perLink := maps.Clone(p.InFlight)
+		if perLink == nil {
+			perLink = map[string]int{}
+		}
 		var ids []any
 		for rows.Next() && len(ids) < p.Limit {
 			var id, link string
@@ -195,7 +201,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		rows, err = tx.QueryContext(ctx, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base,
 			d.created_at, e.data, l.url, l.secret, l.previous_secret, l.previous_secret_expires_at, l.enabled
 			FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN datalinks l ON l.id = d.datalink_id
-			WHERE d.lease_token = ? ORDER BY d.next_attempt_at, d.id`, token)
+			WHERE d.id IN (`+placeholders(len(ids))+`) ORDER BY d.id`, ids...)
 		if err != nil {
 			return dbError(err)
 		}
@@ -240,21 +246,34 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 // RecordAttempts stores attempts and the new state of their deliveries, all
 // in one transaction.
 func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inQueueTx(ctx, func(tx *sql.Tx) error {
+		// Prepared once per batch: preparing is most of a statement's cost.
+		insert, err := tx.PrepareContext(ctx, `INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)
+			VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, ?4, ?5, ?6)`)
+		if err != nil {
+			return dbError(err)
+		}
+		defer insert.Close()
+		// Every attempt counts; only the lease's holder moves the delivery on.
+		// SET expressions all see the row as it was, so lease_token is
+		// compared before it is cleared.
+		update, err := tx.PrepareContext(ctx, `UPDATE deliveries SET attempt_count = attempt_count + 1,
+			last_status_code = ?2, last_error = ?3, updated_at = ?4,
+			status = CASE WHEN lease_token = ?5 THEN ?6 ELSE status END,
+			next_attempt_at = CASE WHEN lease_token = ?5 THEN ?7 ELSE next_attempt_at END,
+			lease_token = CASE WHEN lease_token = ?5 THEN NULL ELSE lease_token END
+			WHERE id = ?1`)
+		if err != nil {
+			return dbError(err)
+		}
+		defer update.Close()
 		for _, r := range rs {
 			a := r.Attempt
-			now := ms(a.StartedAt) + a.DurationMs
-			if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)
-				VALUES (?, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?), ?, ?, ?, ?, ?)`,
-				a.DeliveryID, a.DeliveryID, ms(a.StartedAt), a.StatusCode, a.DurationMs, a.Error, a.ResponseBody); err != nil {
+			if _, err := insert.ExecContext(ctx, a.DeliveryID, ms(a.StartedAt), a.StatusCode, a.DurationMs, a.Error, a.ResponseBody); err != nil {
 				return dbError(err)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET attempt_count = attempt_count + 1, last_status_code = ?,
-				last_error = ?, updated_at = ? WHERE id = ?`, a.StatusCode, a.Error, now, a.DeliveryID); err != nil {
-				return dbError(err)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_token = NULL
-				WHERE id = ? AND lease_token = ?`, string(r.Status), nullMs(r.NextAttemptAt), a.DeliveryID, r.LeaseToken); err != nil {
+			if _, err := update.ExecContext(ctx, a.DeliveryID, a.StatusCode, a.Error, ms(a.StartedAt)+a.DurationMs,
+				r.LeaseToken, string(r.Status), nullMs(r.NextAttemptAt)); err != nil {
 				return dbError(err)
 			}
 		}
@@ -265,7 +284,7 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult)
 // NextDue returns when the earliest pending delivery becomes due.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'`).Scan(&next)
+	err := s.read.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due WHERE status = 'pending'`).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, dbError(err)
 	}

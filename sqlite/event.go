@@ -10,54 +10,151 @@ import (
 	"github.com/labhooks/labhooks/id"
 )
 
-// CreateEvent stores an event and its deliveries in one transaction, or
-// returns what an earlier call with the same idempotency key stored.
-// EConflict, ENotFound.
+// CreateEvent stores an event and its deliveries, or returns what an earlier
+// call with the same idempotency key stored. EConflict, ENotFound.
+//
+// Concurrent calls are committed together (group commit): one transaction
+// and one fsync for every event that arrived while the previous group was
+// being written, each event in a savepoint of its own so that one refused
+// event does not undo the others. A call returns only once its event is on
+// disk.
 func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (*labhooks.CreateEventResult, error) {
-	var out *labhooks.CreateEventResult
+	req := &createRequest{ctx: ctx, p: p, done: make(chan createResult, 1)}
+	select {
+	case s.creates <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.closed:
+		return nil, errClosed
+	}
+	select {
+	case r := <-req.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		// The event may still be committed; the caller was not told it was
+		// accepted, and an idempotency key makes its retry harmless.
+		return nil, ctx.Err()
+	case <-s.closed:
+		return nil, errClosed
+	}
+}
+
+// maxGroup bounds how many events one group commit writes.
+const maxGroup = 256
+
+var errClosed = labhooks.Errorf(labhooks.EUnavailable, "the database is closed")
+
+// createRequest is one CreateEvent waiting for its group's commit.
+type createRequest struct {
+	ctx  context.Context
+	p    labhooks.CreateEventParams
+	done chan createResult
+}
+
+type createResult struct {
+	res *labhooks.CreateEventResult
+	err error
+}
+
+// commitEvents is the group-commit loop: it runs until the store is closed.
+func (s *Store) commitEvents() {
+	var group []*createRequest
+	for {
+		select {
+		case r := <-s.creates:
+			group = append(group[:0], r)
+		case <-s.closed:
+			return
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.creates:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+func (s *Store) commitGroup(group []*createRequest) {
+	results := make([]createResult, len(group))
+	// The group's statements do not take any one caller's context: a caller
+	// giving up must not interrupt the transaction of the others.
+	ctx := context.Background()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		e := p.Event
-		if e.IdempotencyKey != "" {
-			prev, err := replay(ctx, tx, e.IdempotencyKey, p.RequestHash)
-			if prev != nil || err != nil {
-				out = prev
-				return err
+		for i, r := range group {
+			if err := r.ctx.Err(); err != nil {
+				results[i].err = err
+				continue
 			}
-		}
-		links, err := targetLinks(ctx, tx, p)
-		if err != nil {
-			return err
-		}
-		var key sql.NullString
-		if e.IdempotencyKey != "" {
-			key = sql.NullString{String: e.IdempotencyKey, Valid: true}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.EventName, string(e.Data), e.PartnerID, e.Role, key, p.RequestHash, ms(e.CreatedAt)); err != nil {
-			return dbError(err)
-		}
-		out = &labhooks.CreateEventResult{Event: e, Deliveries: make([]*labhooks.Delivery, 0, len(links))}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
-			next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`)
-		if err != nil {
-			return dbError(err)
-		}
-		defer stmt.Close()
-		now := ms(p.Now)
-		for _, l := range links {
-			d := &labhooks.Delivery{
-				ID: id.New(id.Delivery), EventID: e.ID, EventName: e.EventName, PartnerID: l.PartnerID, DataLinkID: l.ID,
-				Status: labhooks.DeliveryPending, NextAttemptAt: &p.Now, CreatedAt: p.Now, UpdatedAt: p.Now,
-			}
-			if _, err := stmt.ExecContext(ctx, d.ID, d.EventID, d.DataLinkID, d.PartnerID, d.EventName, now, now, now); err != nil {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT event"); err != nil {
 				return dbError(err)
 			}
-			out.Deliveries = append(out.Deliveries, d)
+			res, err := createEvent(ctx, tx, r.p)
+			if err != nil {
+				if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO event"); rbErr != nil {
+					return dbError(rbErr)
+				}
+				results[i].err = err
+			}
+			results[i].res = res
+			if _, err := tx.ExecContext(ctx, "RELEASE event"); err != nil {
+				return dbError(err)
+			}
 		}
 		return nil
 	})
-	return out, err
+	for i, r := range group {
+		if err != nil && results[i].err == nil {
+			results[i] = createResult{err: err}
+		}
+		r.done <- results[i]
+	}
+}
+
+// createEvent stores one event and its deliveries inside tx.
+func createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) (*labhooks.CreateEventResult, error) {
+	e := p.Event
+	if e.IdempotencyKey != "" {
+		if prev, err := replay(ctx, tx, e.IdempotencyKey, p.RequestHash); prev != nil || err != nil {
+			return prev, err
+		}
+	}
+	links, err := targetLinks(ctx, tx, p)
+	if err != nil {
+		return nil, err
+	}
+	var key sql.NullString
+	if e.IdempotencyKey != "" {
+		key = sql.NullString{String: e.IdempotencyKey, Valid: true}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.EventName, string(e.Data), e.PartnerID, e.Role, key, p.RequestHash, ms(e.CreatedAt)); err != nil {
+		return nil, dbError(err)
+	}
+	out := &labhooks.CreateEventResult{Event: e, Deliveries: make([]*labhooks.Delivery, 0, len(links))}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
+		next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	defer stmt.Close()
+	now := ms(p.Now)
+	for _, l := range links {
+		d := &labhooks.Delivery{
+			ID: id.New(id.Delivery), EventID: e.ID, EventName: e.EventName, PartnerID: l.PartnerID, DataLinkID: l.ID,
+			Status: labhooks.DeliveryPending, NextAttemptAt: &p.Now, CreatedAt: p.Now, UpdatedAt: p.Now,
+		}
+		if _, err := stmt.ExecContext(ctx, d.ID, d.EventID, d.DataLinkID, d.PartnerID, d.EventName, now, now, now); err != nil {
+			return nil, dbError(err)
+		}
+		out.Deliveries = append(out.Deliveries, d)
+	}
+	return out, nil
 }
 
 // replay returns what was stored under an idempotency key, nil if nothing.

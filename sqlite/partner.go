@@ -26,7 +26,7 @@ func (s *Store) CreatePartner(ctx context.Context, p *labhooks.Partner, apiKeyHa
 	if err := labhooks.ValidatePartner(p); err != nil {
 		return err
 	}
-	_, err := s.write.ExecContext(ctx,
+	err := s.exec(ctx,
 		`INSERT INTO partners (id, name, role, api_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		p.ID, p.Name, p.Role, apiKeyHash, ms(p.CreatedAt), ms(p.UpdatedAt))
 	if isUnique(err) {
@@ -126,7 +126,7 @@ func (s *Store) AdminKeyHash(ctx context.Context) ([]byte, error) {
 
 // SetAdminKeyHash stores the hash of the admin key.
 func (s *Store) SetAdminKeyHash(ctx context.Context, h []byte) error {
-	_, err := s.write.ExecContext(ctx,
+	err := s.exec(ctx,
 		`INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, h)
 	return dbError(err)
 }

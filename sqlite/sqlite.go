@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -34,6 +35,11 @@ type Store struct {
 	// beside it on their own connections thanks to WAL.
 	write *sql.DB
 	read  *sql.DB
+
+	creates   chan *createRequest // CreateEvent calls awaiting a group commit
+	closed    chan struct{}
+	closeOnce sync.Once
+	committer sync.WaitGroup
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
@@ -61,16 +67,19 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	s := &Store{write: write, read: read}
+	s := &Store{write: write, read: read, creates: make(chan *createRequest, maxGroup), closed: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		errors.Join(read.Close(), write.Close())
 		return nil, err
 	}
+	s.committer.Go(s.commitEvents)
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	s.committer.Wait()
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
@@ -125,9 +134,33 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// inTx runs fn in a write transaction, committing when it returns nil.
+// inTx runs fn in a durable write transaction, committing when it returns
+// nil: the commit reaches the disk before inTx returns.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	return s.inTxSync(ctx, "FULL", fn)
+}
+
+// inQueueTx runs fn in a write transaction whose commit is durable against a
+// crash of the process but may be lost with the machine's power: for leases
+// and attempt records, whose loss only means a delivery is sent again. The
+// next durable commit makes it durable too, since the WAL is written in order.
+func (s *Store) inQueueTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.inTxSync(ctx, "NORMAL", fn)
+}
+
+func (s *Store) inTxSync(ctx context.Context, level string, fn func(tx *sql.Tx) error) error {
+	// synchronous is a property of the connection and cannot change inside a
+	// transaction, so take the one write connection, set the level, then
+	// begin.
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return dbError(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+level); err != nil {
+		return dbError(err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return dbError(err)
 	}
@@ -136,6 +169,14 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return dbError(tx.Commit())
+}
+
+// exec runs one durable write statement.
+func (s *Store) exec(ctx context.Context, query string, args ...any) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	})
 }
 
 // dbError turns driver errors users can act on into *labhooks.Error and wraps
