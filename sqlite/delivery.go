@@ -154,19 +154,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 	var jobs []*labhooks.Job
 	err := s.inQueueTx(ctx, func(tx *sql.Tx) error {
 		jobs = nil
-		// Without statistics the planner prefers the status index and sorts
-		// every pending row; the due index reads only what is claimed.
-		query := `SELECT id, datalink_id FROM deliveries INDEXED BY deliveries_due WHERE status = 'pending' AND next_attempt_at <= ?`
-		args := []any{now}
-		if len(p.ExcludeDataLinks) > 0 {
-			query += ` AND datalink_id NOT IN (` + placeholders(len(p.ExcludeDataLinks)) + `)`
-			for _, l := range p.ExcludeDataLinks {
-				args = append(args, l)
-			}
-		}
 		// Read more than needed so that a backlog on one link, capped below,
 		// leaves room for the others.
-		rows, err := tx.QueryContext(ctx, query+` ORDER BY next_attempt_at LIMIT ?`, append(args, p.Limit*4)...)
+		rows, err := tx.StmtContext(ctx, s.st.claimDue).QueryContext(ctx, now, jsonList(p.ExcludeDataLinks), p.Limit*4)
 		if err != nil {
 			return dbError(err)
 		}
@@ -174,7 +164,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		if perLink == nil {
 			perLink = map[string]int{}
 		}
-		var ids []any
+		var ids []string
 		for rows.Next() && len(ids) < p.Limit {
 			var id, link string
 			if err := rows.Scan(&id, &link); err != nil {
@@ -193,15 +183,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		if len(ids) == 0 {
 			return nil
 		}
-		upd := append([]any{now + p.Lease.Milliseconds(), token, now}, ids...)
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_token = ?, updated_at = ?
-			WHERE id IN (`+placeholders(len(ids))+`)`, upd...); err != nil {
+		idList := jsonList(ids)
+		if _, err := tx.StmtContext(ctx, s.st.claimLease).ExecContext(ctx, now+p.Lease.Milliseconds(), token, now, idList); err != nil {
 			return dbError(err)
 		}
-		rows, err = tx.QueryContext(ctx, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base,
-			d.created_at, e.data, l.url, l.secret, l.previous_secret, l.previous_secret_expires_at, l.enabled
-			FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN datalinks l ON l.id = d.datalink_id
-			WHERE d.id IN (`+placeholders(len(ids))+`) ORDER BY d.id`, ids...)
+		rows, err = tx.StmtContext(ctx, s.st.claimJobs).QueryContext(ctx, idList)
 		if err != nil {
 			return dbError(err)
 		}
@@ -247,26 +233,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 // in one transaction.
 func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult) error {
 	return s.inQueueTx(ctx, func(tx *sql.Tx) error {
-		// Prepared once per batch: preparing is most of a statement's cost.
-		insert, err := tx.PrepareContext(ctx, `INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)
-			VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, ?4, ?5, ?6)`)
-		if err != nil {
-			return dbError(err)
-		}
-		defer insert.Close()
-		// Every attempt counts; only the lease's holder moves the delivery on.
-		// SET expressions all see the row as it was, so lease_token is
-		// compared before it is cleared.
-		update, err := tx.PrepareContext(ctx, `UPDATE deliveries SET attempt_count = attempt_count + 1,
-			last_status_code = ?2, last_error = ?3, updated_at = ?4,
-			status = CASE WHEN lease_token = ?5 THEN ?6 ELSE status END,
-			next_attempt_at = CASE WHEN lease_token = ?5 THEN ?7 ELSE next_attempt_at END,
-			lease_token = CASE WHEN lease_token = ?5 THEN NULL ELSE lease_token END
-			WHERE id = ?1`)
-		if err != nil {
-			return dbError(err)
-		}
-		defer update.Close()
+		insert, update := tx.StmtContext(ctx, s.st.insertAttempt), tx.StmtContext(ctx, s.st.updateAfterAttempt)
 		for _, r := range rs {
 			a := r.Attempt
 			if _, err := insert.ExecContext(ctx, a.DeliveryID, ms(a.StartedAt), a.StatusCode, a.DurationMs, a.Error, a.ResponseBody); err != nil {

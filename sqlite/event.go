@@ -90,18 +90,18 @@ func (s *Store) commitGroup(group []*createRequest) {
 				results[i].err = err
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT event"); err != nil {
+			if _, err := tx.StmtContext(ctx, s.st.savepoint).ExecContext(ctx); err != nil {
 				return dbError(err)
 			}
-			res, err := createEvent(ctx, tx, r.p)
+			res, err := s.createEvent(ctx, tx, r.p)
 			if err != nil {
-				if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO event"); rbErr != nil {
+				if _, rbErr := tx.StmtContext(ctx, s.st.rollbackTo).ExecContext(ctx); rbErr != nil {
 					return dbError(rbErr)
 				}
 				results[i].err = err
 			}
 			results[i].res = res
-			if _, err := tx.ExecContext(ctx, "RELEASE event"); err != nil {
+			if _, err := tx.StmtContext(ctx, s.st.release).ExecContext(ctx); err != nil {
 				return dbError(err)
 			}
 		}
@@ -116,14 +116,14 @@ func (s *Store) commitGroup(group []*createRequest) {
 }
 
 // createEvent stores one event and its deliveries inside tx.
-func createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) (*labhooks.CreateEventResult, error) {
+func (s *Store) createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) (*labhooks.CreateEventResult, error) {
 	e := p.Event
 	if e.IdempotencyKey != "" {
 		if prev, err := replay(ctx, tx, e.IdempotencyKey, p.RequestHash); prev != nil || err != nil {
 			return prev, err
 		}
 	}
-	links, err := targetLinks(ctx, tx, p)
+	links, err := s.targetLinks(ctx, tx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -131,25 +131,18 @@ func createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) 
 	if e.IdempotencyKey != "" {
 		key = sql.NullString{String: e.IdempotencyKey, Valid: true}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.EventName, string(e.Data), e.PartnerID, e.Role, key, p.RequestHash, ms(e.CreatedAt)); err != nil {
+	if _, err := tx.StmtContext(ctx, s.st.insertEvent).ExecContext(ctx, e.ID, e.EventName, string(e.Data), e.PartnerID, e.Role, key, p.RequestHash, ms(e.CreatedAt)); err != nil {
 		return nil, dbError(err)
 	}
 	out := &labhooks.CreateEventResult{Event: e, Deliveries: make([]*labhooks.Delivery, 0, len(links))}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
-		next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`)
-	if err != nil {
-		return nil, dbError(err)
-	}
-	defer stmt.Close()
+	stmt := tx.StmtContext(ctx, s.st.insertDelivery)
 	now := ms(p.Now)
 	for _, l := range links {
 		d := &labhooks.Delivery{
 			ID: id.New(id.Delivery), EventID: e.ID, EventName: e.EventName, PartnerID: l.PartnerID, DataLinkID: l.ID,
 			Status: labhooks.DeliveryPending, NextAttemptAt: &p.Now, CreatedAt: p.Now, UpdatedAt: p.Now,
 		}
-		if _, err := stmt.ExecContext(ctx, d.ID, d.EventID, d.DataLinkID, d.PartnerID, d.EventName, now, now, now); err != nil {
+		if _, err := stmt.ExecContext(ctx, d.ID, d.EventID, d.DataLinkID, d.PartnerID, d.EventName, now); err != nil {
 			return nil, dbError(err)
 		}
 		out.Deliveries = append(out.Deliveries, d)
@@ -181,11 +174,11 @@ func replay(ctx context.Context, tx *sql.Tx, key, requestHash string) (*labhooks
 }
 
 // targetLinks returns the enabled data links that should receive the event.
-func targetLinks(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) ([]*labhooks.DataLink, error) {
+func (s *Store) targetLinks(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) ([]*labhooks.DataLink, error) {
 	e := p.Event
 	if e.PartnerID != "" {
 		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM partners WHERE id = ?`, e.PartnerID).Scan(&one)
+		err := tx.StmtContext(ctx, s.st.partnerExists).QueryRowContext(ctx, e.PartnerID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, labhooks.Errorf(labhooks.ENotFound, "partner %s not found", e.PartnerID)
 		} else if err != nil {
@@ -195,21 +188,7 @@ func targetLinks(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) 
 	if len(p.Roles) == 0 {
 		return nil, nil
 	}
-	query := `SELECT ` + prefixed("l.", dataLinkColumns) + ` FROM datalinks l JOIN partners p ON p.id = l.partner_id
-		WHERE l.enabled = 1 AND p.role IN (` + placeholders(len(p.Roles)) + `)`
-	args := make([]any, 0, len(p.Roles)+2)
-	for _, r := range p.Roles {
-		args = append(args, string(r))
-	}
-	if e.PartnerID != "" {
-		query += ` AND p.id = ?`
-		args = append(args, e.PartnerID)
-	}
-	if e.Role != "" {
-		query += ` AND p.role = ?`
-		args = append(args, string(e.Role))
-	}
-	rows, err := tx.QueryContext(ctx, query+` ORDER BY l.id`, args...)
+	rows, err := tx.StmtContext(ctx, s.st.targetLinks).QueryContext(ctx, jsonList(p.Roles), e.PartnerID, string(e.Role))
 	if err != nil {
 		return nil, dbError(err)
 	}

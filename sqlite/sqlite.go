@@ -36,6 +36,8 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 
+	st *statements
+
 	creates   chan *createRequest // CreateEvent calls awaiting a group commit
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -72,6 +74,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		errors.Join(read.Close(), write.Close())
 		return nil, err
 	}
+	if s.st, err = prepareStatements(ctx, write); err != nil {
+		errors.Join(read.Close(), write.Close())
+		return nil, err
+	}
 	s.committer.Go(s.commitEvents)
 	return s, nil
 }
@@ -80,6 +86,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	s.committer.Wait()
+	s.st.close()
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 

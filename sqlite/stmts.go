@@ -1,0 +1,91 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+)
+
+// statements are the hot paths' SQL, prepared once: parsing a statement
+// costs more than running it. They are prepared on the write pool's one
+// connection and used inside transactions with tx.StmtContext. Lists travel
+// as one JSON array argument (json_each) so that every statement's text is
+// fixed.
+type statements struct {
+	savepoint, rollbackTo, release *sql.Stmt
+
+	partnerExists, targetLinks, insertEvent, insertDelivery *sql.Stmt
+
+	claimDue, claimLease, claimJobs *sql.Stmt
+
+	insertAttempt, updateAfterAttempt *sql.Stmt
+}
+
+func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
+	var st statements
+	for _, s := range []struct {
+		dst  **sql.Stmt
+		text string
+	}{
+		{&st.savepoint, `SAVEPOINT event`},
+		{&st.rollbackTo, `ROLLBACK TO event`},
+		{&st.release, `RELEASE event`},
+		{&st.partnerExists, `SELECT 1 FROM partners WHERE id = ?`},
+		{&st.targetLinks, `SELECT ` + prefixed("l.", dataLinkColumns) + ` FROM datalinks l JOIN partners p ON p.id = l.partner_id
+			WHERE l.enabled = 1 AND p.role IN (SELECT value FROM json_each(?1))
+			AND (?2 = '' OR p.id = ?2) AND (?3 = '' OR p.role = ?3) ORDER BY l.id`},
+		{&st.insertEvent, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertDelivery, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
+			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)`},
+		// Without statistics the planner prefers the status index and sorts
+		// every pending row; the due index reads only what is claimed.
+		{&st.claimDue, `SELECT id, datalink_id FROM deliveries INDEXED BY deliveries_due
+			WHERE status = 'pending' AND next_attempt_at <= ?1 AND datalink_id NOT IN (SELECT value FROM json_each(?2))
+			ORDER BY next_attempt_at LIMIT ?3`},
+		{&st.claimLease, `UPDATE deliveries SET next_attempt_at = ?1, lease_token = ?2, updated_at = ?3
+			WHERE id IN (SELECT value FROM json_each(?4))`},
+		{&st.claimJobs, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base,
+			d.created_at, e.data, l.url, l.secret, l.previous_secret, l.previous_secret_expires_at, l.enabled
+			FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN datalinks l ON l.id = d.datalink_id
+			WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.id`},
+		{&st.insertAttempt, `INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)
+			VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, ?4, ?5, ?6)`},
+		// Every attempt counts; only the lease's holder moves the delivery
+		// on. SET expressions all see the row as it was, so lease_token is
+		// compared before it is cleared.
+		{&st.updateAfterAttempt, `UPDATE deliveries SET attempt_count = attempt_count + 1,
+			last_status_code = ?2, last_error = ?3, updated_at = ?4,
+			status = CASE WHEN lease_token = ?5 THEN ?6 ELSE status END,
+			next_attempt_at = CASE WHEN lease_token = ?5 THEN ?7 ELSE next_attempt_at END,
+			lease_token = CASE WHEN lease_token = ?5 THEN NULL ELSE lease_token END
+			WHERE id = ?1`},
+	} {
+		stmt, err := db.PrepareContext(ctx, s.text)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("sqlite: preparing %q: %w", s.text, err)
+		}
+		*s.dst = stmt
+	}
+	return &st, nil
+}
+
+func (st *statements) close() {
+	for _, s := range []*sql.Stmt{st.savepoint, st.rollbackTo, st.release, st.partnerExists, st.targetLinks,
+		st.insertEvent, st.insertDelivery, st.claimDue, st.claimLease, st.claimJobs, st.insertAttempt, st.updateAfterAttempt} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// jsonList encodes a list for a json_each argument.
+func jsonList[T any](items []T) string {
+	if len(items) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(items)
+	return string(b)
+}
