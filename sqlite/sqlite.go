@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -36,7 +38,8 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 
-	st *statements
+	st   *statements
+	lock *os.File // held while open: see Open
 
 	creates   chan *createRequest // CreateEvent calls awaiting a group commit
 	closed    chan struct{}
@@ -46,10 +49,57 @@ type Store struct {
 
 // Open opens (creating if needed) the database at path and brings its schema
 // up to date. It refuses a database whose schema is newer than this binary.
+//
+// The file belongs to this process alone while it is open: a second Open of
+// the same file, in this process or another, fails. So leases left by a
+// process that died are known to be abandoned, and Open releases them: what
+// that process had in flight is due again at once rather than when its
+// leases would have run out.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlite: empty database path")
 	}
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, path)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	if err := s.releaseLeases(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// lockFile takes an exclusive lock on path, created if needed; the kernel
+// drops it when the process ends, however it ends.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("sqlite: %s is in use by another labhooks process; one process owns a SQLite database (use PostgreSQL to run several)", strings.TrimSuffix(path, ".lock"))
+		}
+		return nil, fmt.Errorf("sqlite: locking %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// releaseLeases makes deliveries leased by a previous process due now.
+func (s *Store) releaseLeases(ctx context.Context) error {
+	return s.exec(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_token = NULL
+		WHERE status = 'pending' AND lease_token IS NOT NULL`, ms(time.Now()))
+}
+
+func open(ctx context.Context, path string) (*Store, error) {
 	// FULL makes each commit durable against power loss, not just a crash of
 	// the process: an event acknowledged with 202 must survive both.
 	pragmas := []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"}
@@ -87,7 +137,11 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	s.committer.Wait()
 	s.st.close()
-	return errors.Join(s.read.Close(), s.write.Close())
+	err := errors.Join(s.read.Close(), s.write.Close())
+	if s.lock != nil {
+		err = errors.Join(err, s.lock.Close())
+	}
+	return err
 }
 
 // Ping checks that the database answers.

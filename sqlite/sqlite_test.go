@@ -2,9 +2,12 @@ package sqlite_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/id"
 	"github.com/labhooks/labhooks/sqlite"
 	"github.com/labhooks/labhooks/storetest"
 )
@@ -31,5 +34,58 @@ func TestRefusesNewerSchema(t *testing.T) {
 	s.Close()
 	if _, err := sqlite.Open(t.Context(), path); err == nil {
 		t.Fatal("opened a database newer than the binary")
+	}
+}
+
+func TestOneProcessOwnsTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "labhooks.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Open(t.Context(), path); err == nil || !strings.Contains(err.Error(), "in use by another labhooks process") {
+		t.Fatalf("a second Open of an open database: %v", err)
+	}
+	s.Close()
+	s, err = sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("reopening after Close: %v", err)
+	}
+	s.Close()
+}
+
+func TestOpenReleasesAbandonedLeases(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "labhooks.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	p := &labhooks.Partner{ID: id.New(id.Partner), Name: "p", Role: labhooks.RoleLab, CreatedAt: now, UpdatedAt: now}
+	s.CreatePartner(ctx, p, []byte("k"))
+	s.CreateDataLink(ctx, &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://x.test", Secret: "s", Enabled: true, CreatedAt: now, UpdatedAt: now})
+	e := &labhooks.Event{ID: id.New(id.Event), EventName: "sampleReceived", Data: []byte(`{}`), CreatedAt: now}
+	if _, err := s.CreateEvent(ctx, labhooks.CreateEventParams{Event: e, Roles: []labhooks.Role{labhooks.RoleLab}, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(s *sqlite.Store) []*labhooks.Job {
+		jobs, err := s.ClaimDeliveries(ctx, labhooks.ClaimParams{Owner: "t", Now: time.Now(), Lease: time.Hour, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobs
+	}
+	if n := len(claim(s)); n != 1 {
+		t.Fatalf("claimed %d", n)
+	}
+	s.Close() // as if the process died with the delivery in flight
+	s, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := len(claim(s)); n != 1 {
+		t.Fatalf("after reopening, claimed %d; the abandoned lease should be released at once", n)
 	}
 }
