@@ -37,6 +37,9 @@ type EngineConfig struct {
 	Rand func() float64
 	// Logger receives operational messages; default slog.Default().
 	Logger *slog.Logger
+	// OnAttempt, if set, is told of every attempt and the delivery's status
+	// after it (for metrics). It must not block.
+	OnAttempt func(j *labhooks.Job, res *Result, status labhooks.DeliveryStatus)
 }
 
 // Engine claims due deliveries, attempts them and records the outcomes.
@@ -214,6 +217,9 @@ func (e *Engine) attempt(j *labhooks.Job) {
 			next := res.StartedAt.Add(res.Duration + delay)
 			r.Status, r.NextAttemptAt = labhooks.DeliveryPending, &next
 		}
+	}
+	if e.cfg.OnAttempt != nil {
+		e.cfg.OnAttempt(j, res, r.Status)
 	}
 	e.results <- outcome{r, j.DataLinkID}
 }

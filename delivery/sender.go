@@ -191,6 +191,16 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// Outcome classifies the result in one word for metrics: "2xx", "3xx",
+// "4xx", "5xx", or the kind of failure ("timeout", "refused", "dns", "tls",
+// "blocked", "reset", "unreachable", "other").
+func (r *Result) Outcome() string {
+	if r.Err != nil {
+		return kindOf(r.Err).kind
+	}
+	return strconv.Itoa(r.StatusCode/100) + "xx"
+}
+
 // Summary returns a short account of a failed result for the attempt record,
 // such as "HTTP 500" or "connection refused"; "" for a success.
 func (r *Result) Summary() string {
