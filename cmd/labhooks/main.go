@@ -27,6 +27,8 @@ type command struct {
 
 var commands = map[string]command{
 	"serve":      {"run the API, the dashboard and the delivery workers", runServe},
+	"worker":     {"run delivery workers only, on a shared PostgreSQL database", runWorker},
+	"migrate":    {"bring the database's schema up to date", runMigrate},
 	"emit":       {"emit an event through the API", runEmit},
 	"partners":   {"list, create, show, update and delete partners", runPartners},
 	"datalinks":  {"list, create, show, update, delete and test data links", runDataLinks},
@@ -94,7 +96,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 		fmt.Fprintf(stderr, "%s\n\nFlags (each also read from the environment variable shown):\n", strings.TrimSpace(synopsis))
 		fs.VisitAll(func(f *flag.Flag) {
 			kind, help := flag.UnquoteUsage(f)
-			fmt.Fprintf(stderr, "  --%s %s\t[%s]\n", f.Name, kind, envName(f.Name))
+			fmt.Fprintf(stderr, "  --%s %s\t[%s]\n", f.Name, kind, envName(fs, f.Name))
 			fmt.Fprintf(stderr, "    \t%s", strings.ReplaceAll(help, "\n", "\n    \t"))
 			if f.DefValue != "" && f.DefValue != "false" {
 				fmt.Fprintf(stderr, " (default %s)", f.DefValue)
@@ -119,7 +121,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		v, ok := os.LookupEnv(envName(f.Name))
+		v, ok := os.LookupEnv(envName(fs, f.Name))
 		if given[f.Name] || !ok || err != nil {
 			return
 		}
@@ -128,20 +130,27 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 			if kind, _ := flag.UnquoteUsage(f); kind != "" {
 				want = "a " + kind
 			}
-			err = usageError{fmt.Errorf("%s=%q: want %s", envName(f.Name), v, want)}
+			err = usageError{fmt.Errorf("%s=%q: want %s", envName(fs, f.Name), v, want)}
 		}
 	})
 	return err
 }
 
-// envName is the environment variable a flag is read from: LABHOOKS_ and its
-// name in capitals with - as _, except --key, which SPEC §6 names
-// LABHOOKS_API_KEY.
-func envName(flagName string) string {
+// envName is the environment variable a flag of fs is read from: the
+// command's prefix, then the flag's name in capitals with - as _; --key is
+// LABHOOKS_API_KEY, as SPEC §6 names it. The partner-side commands (receive,
+// listen) read LABHOOKS_RECEIVER_*, so that a shell set up for serve
+// (LABHOOKS_DB, LABHOOKS_ADDR) does not point a receiver at labhooks' own
+// database or port.
+func envName(fs *flag.FlagSet, flagName string) string {
 	if flagName == "key" {
 		return "LABHOOKS_API_KEY"
 	}
-	return "LABHOOKS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+	prefix := "LABHOOKS_"
+	if fs.Name() == "labhooks receive" || fs.Name() == "labhooks listen" {
+		prefix = "LABHOOKS_RECEIVER_"
+	}
+	return prefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {

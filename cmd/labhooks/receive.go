@@ -85,7 +85,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // and listen.
 func newVerifier(secrets secretsFlag, tolerance time.Duration) (*receiver.Verifier, error) {
 	if len(secrets) == 0 {
-		return nil, usageError{errors.New("--secret is required: the secret of the data link that sends here (LABHOOKS_SECRET)")}
+		return nil, usageError{errors.New("--secret is required: the secret of the data link that sends here (LABHOOKS_RECEIVER_SECRET)")}
 	}
 	v, err := receiver.NewVerifier(secrets...)
 	if err != nil {

@@ -94,7 +94,7 @@ type receiveProcess struct {
 func startReceive(t *testing.T, bin, secret, db string) *receiveProcess {
 	t.Helper()
 	cmd := exec.Command(bin, "receive", "--addr", "127.0.0.1:0", "--db", db)
-	cmd.Env = append(os.Environ(), "LABHOOKS_SECRET="+secret)
+	cmd.Env = append(os.Environ(), "LABHOOKS_RECEIVER_SECRET="+secret)
 	p := &receiveProcess{cmd: cmd, exited: make(chan error, 1), stderr: &bytes.Buffer{}}
 	cmd.Stderr = &lockedWriter{w: p.stderr}
 	stdout, err := cmd.StdoutPipe()
