@@ -56,7 +56,9 @@ type DeliveryFilter struct {
 	PartnerID  *string
 	DataLinkID *string
 	EventID    *string
-	Status     *DeliveryStatus
+	// EventName selects deliveries of one event type.
+	EventName *string
+	Status    *DeliveryStatus
 	// Before is a cursor: only deliveries with a smaller ID are listed.
 	Before *string
 	Limit  int

@@ -78,6 +78,10 @@ type Store interface {
 	// ok=false when none is pending.
 	NextDue(ctx context.Context) (t time.Time, ok bool, err error)
 
+	// Health returns the delivery queue's depth and the figures of the
+	// window [since, now), for operators.
+	Health(ctx context.Context, since time.Time) (*Health, error)
+
 	// AdminKeyHash returns the stored hash of the admin key, nil if none.
 	AdminKeyHash(ctx context.Context) ([]byte, error)
 	// SetAdminKeyHash stores the hash of the admin key.

@@ -64,11 +64,16 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	if !ok || key == "" {
 		return nil, labhooks.Errorf(labhooks.EUnauthorized, "send your API key as the header Authorization: Bearer <key>")
 	}
-	hash := KeyHash(strings.TrimSpace(key))
+	return s.callerByKeyHash(r.Context(), KeyHash(strings.TrimSpace(key)))
+}
+
+// callerByKeyHash finds the caller whose API key hashes to hash: the bearer
+// key of an API request, or the key a dashboard session was opened with.
+func (s *Server) callerByKeyHash(ctx context.Context, hash []byte) (*caller, error) {
 	if subtle.ConstantTimeCompare(hash, s.cfg.AdminKeyHash) == 1 {
 		return &caller{admin: true}, nil
 	}
-	p, err := s.cfg.Store.PartnerByKeyHash(r.Context(), hash)
+	p, err := s.cfg.Store.PartnerByKeyHash(ctx, hash)
 	if labhooks.ErrorCode(err) == labhooks.ENotFound {
 		return nil, labhooks.Errorf(labhooks.EUnauthorized, "this API key is not valid")
 	} else if err != nil {

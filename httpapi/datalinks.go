@@ -44,41 +44,56 @@ func (s *Server) checkEventNames(names []string, role labhooks.Role) error {
 	return nil
 }
 
+// dataLinkInput is a new data link as a caller describes it.
+type dataLinkInput struct {
+	URL         string   `json:"url"`
+	Secret      string   `json:"secret"`
+	EventNames  []string `json:"eventNames"`
+	Description string   `json:"description"`
+	Enabled     *bool    `json:"enabled"`
+}
+
 func (s *Server) createDataLink(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.partner(r)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		URL         string   `json:"url"`
-		Secret      string   `json:"secret"`
-		EventNames  []string `json:"eventNames"`
-		Description string   `json:"description"`
-		Enabled     *bool    `json:"enabled"`
-	}
+	var in dataLinkInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	if err := labhooks.ValidateDataLinkURL(in.URL, s.cfg.AllowHTTPTargets); err != nil {
+	d, err := s.createDataLinkFor(r.Context(), p, in)
+	if err != nil {
 		return err
+	}
+	out := showDataLink(d)
+	out.Secret = d.Secret
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+// createDataLinkFor checks in and stores it as a data link of p, generating
+// a secret when none is given. The caller has checked that it may see p.
+func (s *Server) createDataLinkFor(ctx context.Context, p *labhooks.Partner, in dataLinkInput) (*labhooks.DataLink, error) {
+	if err := labhooks.ValidateDataLinkURL(in.URL, s.cfg.AllowHTTPTargets); err != nil {
+		return nil, err
 	}
 	if in.Secret == "" {
 		in.Secret = labhooks.GenerateSecret()
 	} else if err := labhooks.ValidateSecret(in.Secret); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.checkEventNames(in.EventNames, p.Role); err != nil {
-		return err
+		return nil, err
 	}
 	if len(in.Description) > 500 {
-		return labhooks.Errorf(labhooks.EInvalid, "description: at most 500 characters")
+		return nil, labhooks.Errorf(labhooks.EInvalid, "description: at most 500 characters")
 	}
-	existing, err := s.cfg.Store.DataLinks(r.Context(), labhooks.DataLinkFilter{PartnerID: &p.ID})
+	existing, err := s.cfg.Store.DataLinks(ctx, labhooks.DataLinkFilter{PartnerID: &p.ID})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(existing) >= maxDataLinksPerPartner {
-		return labhooks.Errorf(labhooks.EConflict, "a partner may have at most %d data links", maxDataLinksPerPartner)
+		return nil, labhooks.Errorf(labhooks.EConflict, "a partner may have at most %d data links", maxDataLinksPerPartner)
 	}
 	now := s.cfg.Now().UTC()
 	d := &labhooks.DataLink{
@@ -88,12 +103,10 @@ func (s *Server) createDataLink(w http.ResponseWriter, r *http.Request) error {
 	if d.EventNames == nil {
 		d.EventNames = []string{}
 	}
-	if err := s.cfg.Store.CreateDataLink(r.Context(), d); err != nil {
-		return err
+	if err := s.cfg.Store.CreateDataLink(ctx, d); err != nil {
+		return nil, err
 	}
-	out := showDataLink(d)
-	out.Secret = d.Secret
-	return writeJSON(w, http.StatusCreated, out)
+	return d, nil
 }
 
 func (s *Server) listDataLinks(w http.ResponseWriter, r *http.Request) error {
@@ -115,12 +128,16 @@ func (s *Server) listDataLinks(w http.ResponseWriter, r *http.Request) error {
 // dataLink returns the data link named in the path if the caller owns it (or
 // is the admin); another partner's is reported missing.
 func (s *Server) dataLink(r *http.Request) (*labhooks.DataLink, error) {
-	did := r.PathValue("id")
-	d, err := s.cfg.Store.DataLink(r.Context(), did)
+	return s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+}
+
+// dataLinkFor returns data link did if c owns it (or is the admin).
+func (s *Server) dataLinkFor(ctx context.Context, c *caller, did string) (*labhooks.DataLink, error) {
+	d, err := s.cfg.Store.DataLink(ctx, did)
 	if err != nil {
 		return nil, err
 	}
-	if !callerOf(r).canSeePartner(d.PartnerID) {
+	if !c.canSeePartner(d.PartnerID) {
 		return nil, labhooks.Errorf(labhooks.ENotFound, "data link %s not found", did)
 	}
 	return d, nil
@@ -143,28 +160,33 @@ func (s *Server) updateDataLink(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &u); err != nil {
 		return err
 	}
-	if u.URL != nil {
-		if err := labhooks.ValidateDataLinkURL(*u.URL, s.cfg.AllowHTTPTargets); err != nil {
-			return err
-		}
-	}
-	if u.EventNames != nil {
-		p, err := s.cfg.Store.Partner(r.Context(), d.PartnerID)
-		if err != nil {
-			return err
-		}
-		if err := s.checkEventNames(*u.EventNames, p.Role); err != nil {
-			return err
-		}
-	}
-	if u.Description != nil && len(*u.Description) > 500 {
-		return labhooks.Errorf(labhooks.EInvalid, "description: at most 500 characters")
-	}
-	d, err = s.cfg.Store.UpdateDataLink(r.Context(), d.ID, u, s.cfg.Now().UTC())
+	d, err = s.updateDataLinkFor(r.Context(), d, u)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, showDataLink(d))
+}
+
+// updateDataLinkFor checks u and applies it to d.
+func (s *Server) updateDataLinkFor(ctx context.Context, d *labhooks.DataLink, u labhooks.DataLinkUpdate) (*labhooks.DataLink, error) {
+	if u.URL != nil {
+		if err := labhooks.ValidateDataLinkURL(*u.URL, s.cfg.AllowHTTPTargets); err != nil {
+			return nil, err
+		}
+	}
+	if u.EventNames != nil {
+		p, err := s.cfg.Store.Partner(ctx, d.PartnerID)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.checkEventNames(*u.EventNames, p.Role); err != nil {
+			return nil, err
+		}
+	}
+	if u.Description != nil && len(*u.Description) > 500 {
+		return nil, labhooks.Errorf(labhooks.EInvalid, "description: at most 500 characters")
+	}
+	return s.cfg.Store.UpdateDataLink(ctx, d.ID, u, s.cfg.Now().UTC())
 }
 
 func (s *Server) deleteDataLink(w http.ResponseWriter, r *http.Request) error {
@@ -187,29 +209,11 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Secret         string `json:"secret"`
-		OverlapSeconds *int64 `json:"overlapSeconds"`
-	}
+	var in rotationInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	if in.Secret == "" {
-		in.Secret = labhooks.GenerateSecret()
-	} else if err := labhooks.ValidateSecret(in.Secret); err != nil {
-		return err
-	}
-	if in.Secret == d.Secret {
-		return labhooks.Errorf(labhooks.EInvalid, "secret: the new secret must differ from the current one")
-	}
-	overlap := 24 * time.Hour
-	if in.OverlapSeconds != nil {
-		overlap = time.Duration(*in.OverlapSeconds) * time.Second
-		if *in.OverlapSeconds < 0 || overlap > maxRotationOverlap {
-			return labhooks.Errorf(labhooks.EInvalid, "overlapSeconds: between 0 and %d", int64(maxRotationOverlap/time.Second))
-		}
-	}
-	d, err = s.cfg.Store.RotateSecret(r.Context(), labhooks.SecretRotation{DataLinkID: d.ID, NewSecret: in.Secret, Now: s.cfg.Now().UTC(), Overlap: overlap})
+	d, err = s.rotateSecretFor(r.Context(), d, in)
 	if err != nil {
 		return err
 	}
@@ -218,39 +222,79 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// rotationInput asks for a new secret; the old one keeps signing for the
+// overlap (default a day).
+type rotationInput struct {
+	Secret         string `json:"secret"`
+	OverlapSeconds *int64 `json:"overlapSeconds"`
+}
+
+// rotateSecretFor checks in and makes its secret (or a generated one) d's.
+func (s *Server) rotateSecretFor(ctx context.Context, d *labhooks.DataLink, in rotationInput) (*labhooks.DataLink, error) {
+	if in.Secret == "" {
+		in.Secret = labhooks.GenerateSecret()
+	} else if err := labhooks.ValidateSecret(in.Secret); err != nil {
+		return nil, err
+	}
+	if in.Secret == d.Secret {
+		return nil, labhooks.Errorf(labhooks.EInvalid, "secret: the new secret must differ from the current one")
+	}
+	overlap := 24 * time.Hour
+	if in.OverlapSeconds != nil {
+		overlap = time.Duration(*in.OverlapSeconds) * time.Second
+		if *in.OverlapSeconds < 0 || overlap > maxRotationOverlap {
+			return nil, labhooks.Errorf(labhooks.EInvalid, "overlapSeconds: between 0 and %d", int64(maxRotationOverlap/time.Second))
+		}
+	}
+	return s.cfg.Store.RotateSecret(ctx, labhooks.SecretRotation{DataLinkID: d.ID, NewSecret: in.Secret, Now: s.cfg.Now().UTC(), Overlap: overlap})
+}
+
+// replayInput is the time range of failed deliveries to send again.
+type replayInput struct {
+	Since *time.Time `json:"since"`
+	Until *time.Time `json:"until"`
+}
+
 func (s *Server) replayDataLink(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.dataLink(r)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Since *time.Time `json:"since"`
-		Until *time.Time `json:"until"`
-	}
+	var in replayInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	n, err := s.replayFor(r.Context(), d, in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]int{"requeued": n})
+}
+
+// replayFor requeues d's failed deliveries created in the range and returns
+// how many.
+func (s *Server) replayFor(ctx context.Context, d *labhooks.DataLink, in replayInput) (int, error) {
 	if in.Since == nil {
-		return labhooks.Errorf(labhooks.EInvalid, "since: required, as an RFC 3339 time such as 2026-01-02T15:04:05Z")
+		return 0, labhooks.Errorf(labhooks.EInvalid, "since: required, as an RFC 3339 time such as 2026-01-02T15:04:05Z")
 	}
 	p := labhooks.RequeueParams{DataLinkID: d.ID, Since: *in.Since, Now: s.cfg.Now().UTC()}
 	if in.Until != nil {
 		if !in.Until.After(*in.Since) {
-			return labhooks.Errorf(labhooks.EInvalid, "until: must be after since")
+			return 0, labhooks.Errorf(labhooks.EInvalid, "until: must be after since")
 		}
 		p.Until = *in.Until
 	}
 	if !d.Enabled {
-		return labhooks.Errorf(labhooks.EConflict, "data link %s is disabled; enable it before replaying", d.ID)
+		return 0, labhooks.Errorf(labhooks.EConflict, "data link %s is disabled; enable it before replaying", d.ID)
 	}
-	n, err := s.cfg.Store.RequeueFailed(r.Context(), p)
+	n, err := s.cfg.Store.RequeueFailed(ctx, p)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if n > 0 {
 		s.cfg.Notify()
 	}
-	return writeJSON(w, http.StatusOK, map[string]int{"requeued": n})
+	return n, nil
 }
 
 // testResult is the answer of the test button.
@@ -278,26 +322,38 @@ func (s *Server) testDataLink(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	p, err := s.cfg.Store.Partner(r.Context(), d.PartnerID)
+	res, err := s.testDataLinkFor(r.Context(), d, in.EventName)
 	if err != nil {
 		return err
 	}
-	t, err := s.testEventType(in.EventName, p.Role, d)
+	return writeJSON(w, http.StatusOK, res)
+}
+
+// testDataLinkFor sends d a test event now (eventName's example, or the
+// first the link would receive) and says how its receiver answered.
+func (s *Server) testDataLinkFor(ctx context.Context, d *labhooks.DataLink, eventName string) (*testResult, error) {
+	p, err := s.cfg.Store.Partner(ctx, d.PartnerID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.Sender.Timeout()+time.Second)
+	t, err := s.testEventType(eventName, p.Role, d)
+	if err != nil {
+		return nil, err
+	}
+	// The partner waits for the answer, but a closed browser tab or client
+	// must not cut the receiver off mid-request.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Sender.Timeout()+time.Second)
 	defer cancel()
 	var body bytes.Buffer
 	if err := json.Compact(&body, t.Example); err != nil {
-		return fmt.Errorf("the example of %s is not JSON: %w", t.Name, err)
+		return nil, fmt.Errorf("the example of %s is not JSON: %w", t.Name, err)
 	}
 	req := delivery.Request{ID: id.New(id.Delivery), URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Body: body.Bytes()}
 	res := s.cfg.Sender.Send(ctx, req)
-	return writeJSON(w, http.StatusOK, testResult{
+	return &testResult{
 		OK: res.OK(), StatusCode: res.StatusCode, DurationMs: res.Duration.Milliseconds(), ResponseBody: res.ResponseBody,
 		Diagnosis: delivery.Diagnose(res, s.cfg.Sender.Timeout()), Error: res.Summary(), EventName: t.Name, WebhookID: req.ID,
-	})
+	}, nil
 }
 
 // testEventType picks the event a test sends: the one asked for, else the

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labhooks/labhooks"
@@ -21,13 +22,23 @@ func (s *Server) createPartner(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	now := s.cfg.Now().UTC()
-	p := &labhooks.Partner{ID: id.New(id.Partner), Name: in.Name, Role: in.Role, CreatedAt: now, UpdatedAt: now}
-	key := NewAPIKey(PartnerKeyPrefix)
-	if err := s.cfg.Store.CreatePartner(r.Context(), p, KeyHash(key)); err != nil {
+	out, err := s.createPartnerFor(r.Context(), in.Name, in.Role)
+	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, createdPartner{p, key})
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+// createPartnerFor stores a new partner with a fresh API key, which the
+// answer carries this once.
+func (s *Server) createPartnerFor(ctx context.Context, name string, role labhooks.Role) (*createdPartner, error) {
+	now := s.cfg.Now().UTC()
+	p := &labhooks.Partner{ID: id.New(id.Partner), Name: name, Role: role, CreatedAt: now, UpdatedAt: now}
+	key := NewAPIKey(PartnerKeyPrefix)
+	if err := s.cfg.Store.CreatePartner(ctx, p, KeyHash(key)); err != nil {
+		return nil, err
+	}
+	return &createdPartner{p, key}, nil
 }
 
 func (s *Server) listPartners(w http.ResponseWriter, r *http.Request) error {
@@ -46,11 +57,15 @@ func (s *Server) listPartners(w http.ResponseWriter, r *http.Request) error {
 // another partner's is reported missing, not forbidden, so that IDs cannot be
 // probed.
 func (s *Server) partner(r *http.Request) (*labhooks.Partner, error) {
-	pid := r.PathValue("id")
-	if !callerOf(r).canSeePartner(pid) {
+	return s.partnerFor(r.Context(), callerOf(r), r.PathValue("id"))
+}
+
+// partnerFor returns partner pid if c may see it; ENotFound otherwise.
+func (s *Server) partnerFor(ctx context.Context, c *caller, pid string) (*labhooks.Partner, error) {
+	if !c.canSeePartner(pid) {
 		return nil, labhooks.Errorf(labhooks.ENotFound, "partner %s not found", pid)
 	}
-	return s.cfg.Store.Partner(r.Context(), pid)
+	return s.cfg.Store.Partner(ctx, pid)
 }
 
 func (s *Server) getPartner(w http.ResponseWriter, r *http.Request) error {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -32,12 +33,22 @@ type Config struct {
 	Now func() time.Time
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// SessionKey seals the dashboard's session cookies. Default: a random key
+	// per process, so dashboard sessions end when the process restarts and
+	// are not shared between processes.
+	SessionKey []byte
+	// DashboardDir, when set, is a folder read on every request for the
+	// dashboard's templates and assets instead of the copy built into the
+	// binary: set it to httpapi/web to edit them without rebuilding.
+	// Default: the built-in copy.
+	DashboardDir string
 }
 
-// Server is the HTTP API.
+// Server is the HTTP API and the dashboard.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg  Config
+	mux  *http.ServeMux
+	dash *dashboard
 }
 
 // NewServer returns the API for cfg.
@@ -51,7 +62,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Notify == nil {
 		cfg.Notify = func() {}
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), dash: newDashboard(cfg.DashboardDir, cfg.SessionKey)}
 	s.routes()
 	return s
 }
@@ -62,6 +73,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) routes() {
 	s.mux.Handle("GET /healthz", s.public(s.healthz))
 	s.mux.Handle("GET /readyz", s.public(s.readyz))
+	s.mux.Handle("GET /openapi.json", s.public(s.openAPI))
 
 	s.mux.Handle("POST /v1/partners", s.admin(s.createPartner))
 	s.mux.Handle("GET /v1/partners", s.auth(s.listPartners))
@@ -91,6 +103,8 @@ func (s *Server) routes() {
 	s.mux.Handle("/v1/", s.public(func(w http.ResponseWriter, r *http.Request) error {
 		return labhooks.Errorf(labhooks.ENotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)
 	}))
+
+	s.dashboardRoutes()
 }
 
 // statusOf is the one table from error codes to HTTP statuses.
@@ -205,8 +219,8 @@ func jsonKind(goKind string) string {
 }
 
 // queryInt reads an optional integer query parameter.
-func queryInt(r *http.Request, name string) (int, error) {
-	v := r.URL.Query().Get(name)
+func queryInt(q url.Values, name string) (int, error) {
+	v := q.Get(name)
 	if v == "" {
 		return 0, nil
 	}

@@ -97,6 +97,9 @@ func (s *Store) Deliveries(ctx context.Context, f labhooks.DeliveryFilter) ([]*l
 	if f.EventID != nil {
 		add("event_id = ?", *f.EventID)
 	}
+	if f.EventName != nil {
+		add("event_name = ?", *f.EventName)
+	}
 	if f.Status != nil {
 		add("status = ?", string(*f.Status))
 	}

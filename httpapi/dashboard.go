@@ -1,0 +1,348 @@
+package httpapi
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labhooks/labhooks"
+)
+
+// webFS holds the dashboard's templates and static assets; the binary needs
+// nothing else to serve it.
+//
+//go:embed web
+var webFS embed.FS
+
+// dashboard renders the pages served at "/". Templates are parsed once from
+// the embedded copy, or on every render from disk in development.
+type dashboard struct {
+	fsys fs.FS
+	dev  bool
+	mu   sync.Mutex
+	tmpl map[string]*template.Template
+	// sessions seals and opens the session cookies.
+	sessions *sessionCodec
+}
+
+func newDashboard(dir string, sessionKey []byte) *dashboard {
+	d := &dashboard{tmpl: map[string]*template.Template{}, sessions: newSessionCodec(sessionKey)}
+	if dir != "" {
+		d.fsys, d.dev = os.DirFS(dir), true
+	} else {
+		sub, err := fs.Sub(webFS, "web")
+		if err != nil {
+			panic(err) // the embedded tree is fixed at build time
+		}
+		d.fsys = sub
+	}
+	return d
+}
+
+// template returns the page's template set: the layout plus the page.
+func (d *dashboard) template(page string) (*template.Template, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t, ok := d.tmpl[page]; ok && !d.dev {
+		return t, nil
+	}
+	t, err := template.New(page).Funcs(templateFuncs).ParseFS(d.fsys, "templates/layout.html", "templates/"+page+".html")
+	if err != nil {
+		return nil, fmt.Errorf("dashboard template %s: %w", page, err)
+	}
+	d.tmpl[page] = t
+	return t, nil
+}
+
+func (s *Server) dashboardRoutes() {
+	static, err := fs.Sub(s.dash.fsys, "static")
+	if err != nil {
+		panic(err)
+	}
+	files := http.FileServerFS(static)
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	})))
+
+	s.mux.Handle("GET /{$}", s.signedIn(s.home))
+	s.mux.Handle("GET /signin", s.page(s.signInForm))
+	s.mux.Handle("POST /signin", s.page(s.signIn))
+	s.mux.Handle("POST /signout", s.signedIn(s.signOut))
+
+	s.mux.Handle("GET /datalinks", s.signedIn(s.dataLinksPage))
+	s.mux.Handle("GET /datalinks/new", s.signedIn(s.newDataLinkPage))
+	s.mux.Handle("POST /datalinks/new", s.signedIn(s.createDataLinkPage))
+	s.mux.Handle("GET /datalinks/{id}", s.signedIn(s.dataLinkPage))
+	s.mux.Handle("POST /datalinks/{id}", s.signedIn(s.updateDataLinkPage))
+	s.mux.Handle("POST /datalinks/{id}/test", s.signedIn(s.testDataLinkPage))
+	s.mux.Handle("POST /datalinks/{id}/enable", s.signedIn(s.enableDataLinkPage(true)))
+	s.mux.Handle("POST /datalinks/{id}/disable", s.signedIn(s.enableDataLinkPage(false)))
+	s.mux.Handle("POST /datalinks/{id}/rotate", s.signedIn(s.rotateSecretPage))
+	s.mux.Handle("POST /datalinks/{id}/replay", s.signedIn(s.replayPage))
+	s.mux.Handle("POST /datalinks/{id}/delete", s.signedIn(s.deleteDataLinkPage))
+
+	s.mux.Handle("GET /deliveries", s.signedIn(s.deliveriesPage))
+	s.mux.Handle("GET /deliveries/{id}", s.signedIn(s.deliveryPage))
+	s.mux.Handle("POST /deliveries/{id}/retry", s.signedIn(s.retryDeliveryPage))
+
+	s.mux.Handle("GET /events", s.signedIn(s.eventsPage))
+
+	s.mux.Handle("GET /partners", s.signedIn(s.adminOnly(s.partnersPage)))
+	s.mux.Handle("POST /partners", s.signedIn(s.adminOnly(s.createPartnerPage)))
+	s.mux.Handle("GET /partners/{id}", s.signedIn(s.adminOnly(s.partnerPage)))
+	s.mux.Handle("GET /health", s.signedIn(s.adminOnly(s.healthPage)))
+
+	s.mux.Handle("/", s.page(func(w http.ResponseWriter, r *http.Request) error {
+		return labhooks.Errorf(labhooks.ENotFound, "There is no page at %s.", r.URL.Path)
+	}))
+}
+
+// page serves a dashboard handler to anyone, answering its errors with an
+// HTML page.
+func (s *Server) page(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("X-Frame-Options", "DENY")
+		hdr.Set("Referrer-Policy", "same-origin")
+		// Pages show secrets and API keys once; no cache may keep them.
+		hdr.Set("Cache-Control", "no-store")
+		if err := h(w, r); err != nil {
+			s.pageError(w, r, err)
+		}
+	})
+}
+
+// adminOnly refuses h to partners.
+func (s *Server) adminOnly(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !callerOf(r).admin {
+			return labhooks.Errorf(labhooks.ENotFound, "There is no page at %s.", r.URL.Path)
+		}
+		return h(w, r)
+	}
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
+	if callerOf(r).admin {
+		http.Redirect(w, r, "/health", http.StatusSeeOther)
+	} else {
+		http.Redirect(w, r, "/datalinks", http.StatusSeeOther)
+	}
+	return nil
+}
+
+// view is what every page's template gets.
+type view struct {
+	Title string
+	// Nav is the menu entry to mark as the current one.
+	Nav string
+	// Admin and Partner say who is signed in; both zero on the sign-in page.
+	Admin   bool
+	Partner *labhooks.Partner
+	CSRF    string
+	// Flash confirms the action that led here.
+	Flash string
+	Data  any
+}
+
+// SignedIn reports whether the page is shown to a signed-in caller.
+func (v *view) SignedIn() bool { return v.Admin || v.Partner != nil }
+
+// render writes page with status, filled with data. The page is executed
+// into a buffer first, so a template error becomes an error page rather than
+// half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) error {
+	t, err := s.dash.template(page)
+	if err != nil {
+		return err
+	}
+	if c, ok := r.Context().Value(callerKey{}).(*caller); ok {
+		v.Admin, v.Partner = c.admin, c.partner
+	}
+	if sess, ok := r.Context().Value(sessionCtxKey{}).(*session); ok && v.CSRF == "" {
+		v.CSRF = sess.CSRF
+	}
+	if v.Flash == "" {
+		v.Flash = flashes[r.URL.Query().Get("done")]
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		return fmt.Errorf("dashboard page %s: %w", page, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err = buf.WriteTo(w)
+	return err
+}
+
+// flashes are the confirmations a redirect can ask for with ?done=; a fixed
+// table, so a crafted link cannot put words on the page.
+var flashes = map[string]string{
+	"created":   "Data link saved.",
+	"saved":     "Changes saved.",
+	"enabled":   "Data link enabled: it receives events again.",
+	"disabled":  "Data link disabled: it receives no events until you enable it.",
+	"deleted":   "Data link deleted. Its deliveries stay listed.",
+	"retried":   "Retry queued: the delivery is sent again now.",
+	"replayed":  "Failed deliveries queued to be sent again.",
+	"signedout": "You are signed out.",
+}
+
+// pageError answers err with an HTML page: a sign-in redirect for a missing
+// session, otherwise the status of the API's table and the error's message.
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	code := labhooks.ErrorCode(err)
+	if code == labhooks.EUnauthorized && r.Method == http.MethodGet {
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	msg := labhooks.ErrorMessage(err)
+	if status >= 500 {
+		s.cfg.Logger.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "Something went wrong on our side. Try again in a moment; if it keeps happening, tell the operator."
+	}
+	v := &view{Title: http.StatusText(status), Data: map[string]any{"Status": status, "Message": msg}}
+	if rerr := s.render(w, r, status, "error", v); rerr != nil {
+		s.cfg.Logger.Error("rendering the error page", "err", rerr)
+		http.Error(w, msg, status)
+	}
+}
+
+// fieldErrors places an error from the API's validation next to the form
+// field it concerns: API messages start with the field's JSON name, such as
+// "url: must start with https://". Errors about no field go under "".
+func fieldErrors(err error, fields ...string) (map[string]string, bool) {
+	var e *labhooks.Error
+	if !errors.As(err, &e) {
+		return nil, false
+	}
+	switch e.Code {
+	case labhooks.EInvalid, labhooks.EWeakSecret, labhooks.ERoleNotAllowed, labhooks.EConflict:
+	default:
+		return nil, false
+	}
+	for _, f := range fields {
+		if rest, ok := strings.CutPrefix(e.Message, f+": "); ok {
+			return map[string]string{f: upperFirst(rest)}, true
+		}
+	}
+	return map[string]string{"": e.Message}, true
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// maxFormBody bounds a dashboard form.
+const maxFormBody = 64 << 10
+
+// parseForm reads a posted form, bounded.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		return labhooks.Errorf(labhooks.EInvalid, "The form could not be read: %v", err)
+	}
+	return nil
+}
+
+var templateFuncs = template.FuncMap{
+	"time": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"isotime":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"ago":      ago,
+	"pretty":   func(raw json.RawMessage) string { return prettyJSON(raw) },
+	"join":     strings.Join,
+	"contains": slices.Contains[[]string],
+	"roles": func(rs []labhooks.Role) string {
+		return roleList(rs)
+	},
+	"percent": func(part, whole int) string {
+		if whole == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.1f %%", float64(part)*100/float64(whole))
+	},
+	"perMinute": func(n int, d time.Duration) string {
+		return fmt.Sprintf("%.1f", float64(n)/d.Minutes())
+	},
+	"statusText":  http.StatusText,
+	"secretField": secretField,
+}
+
+// secretFieldView fills the "secretfield" template.
+type secretFieldView struct{ Value, Error, Hint string }
+
+// secretField describes the secret input of the add form, or, when
+// rotating, of the form that replaces a secret.
+func secretField(value, errMsg string, rotating ...bool) secretFieldView {
+	hint := "Sent as the x-api-key header and used to sign every event. Choose a long, difficult secret and do not share it with anyone — or press Generate. Left empty, labhooks generates one."
+	if len(rotating) > 0 && rotating[0] {
+		hint = "The new secret. Leave it empty, or press Generate, for a strong generated one."
+	}
+	return secretFieldView{Value: value, Error: errMsg, Hint: hint}
+}
+
+// ago says how long before now t was, roughly, for people.
+func ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < 0:
+		return "in " + roughly(-d)
+	case d < 5*time.Second:
+		return "just now"
+	default:
+		return roughly(d) + " ago"
+	}
+}
+
+func roughly(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%d days", int(d.Hours()/24))
+	}
+}
+
+// prettyJSON indents JSON for reading; anything else is returned as it is.
+func prettyJSON(raw []byte) string {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return buf.String()
+}

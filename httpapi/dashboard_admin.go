@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labhooks/labhooks"
+)
+
+// partnerRow is a partner in the admin's list.
+type partnerRow struct {
+	*labhooks.Partner
+	DataLinks int
+}
+
+// partnersData is the admin's partners page, with the create form.
+type partnersData struct {
+	Partners []partnerRow
+	Roles    []labhooks.Role
+	Name     string
+	Role     string
+	Errors   map[string]string
+	// Created is the partner just created, with its API key shown this once.
+	Created *createdPartner
+}
+
+func (s *Server) renderPartners(w http.ResponseWriter, r *http.Request, status int, data partnersData) error {
+	_, ps, err := s.partnersByID(r.Context())
+	if err != nil {
+		return err
+	}
+	links, err := s.cfg.Store.DataLinks(r.Context(), labhooks.DataLinkFilter{})
+	if err != nil {
+		return err
+	}
+	count := map[string]int{}
+	for _, d := range links {
+		count[d.PartnerID]++
+	}
+	for _, p := range ps {
+		data.Partners = append(data.Partners, partnerRow{Partner: p, DataLinks: count[p.ID]})
+	}
+	data.Roles = labhooks.Roles
+	return s.render(w, r, status, "partners", &view{Title: "Partners", Nav: "partners", Data: data})
+}
+
+func (s *Server) partnersPage(w http.ResponseWriter, r *http.Request) error {
+	return s.renderPartners(w, r, http.StatusOK, partnersData{})
+}
+
+func (s *Server) createPartnerPage(w http.ResponseWriter, r *http.Request) error {
+	data := partnersData{Name: strings.TrimSpace(r.PostForm.Get("name")), Role: r.PostForm.Get("role")}
+	created, err := s.createPartnerFor(r.Context(), data.Name, labhooks.Role(data.Role))
+	if errs, ok := fieldErrors(err, "name", "role"); ok {
+		data.Errors = errs
+		return s.renderPartners(w, r, statusOf[labhooks.ErrorCode(err)], data)
+	} else if err != nil {
+		return err
+	}
+	return s.renderPartners(w, r, http.StatusCreated, partnersData{Created: created})
+}
+
+// partnerData is one partner's page for the admin.
+type partnerData struct {
+	Partner *labhooks.Partner
+	Links   []linkRow
+}
+
+func (s *Server) partnerPage(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.partnerFor(r.Context(), callerOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	links, err := s.cfg.Store.DataLinks(r.Context(), labhooks.DataLinkFilter{PartnerID: &p.ID})
+	if err != nil {
+		return err
+	}
+	data := partnerData{Partner: p}
+	for _, d := range links {
+		data.Links = append(data.Links, linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p})
+	}
+	return s.render(w, r, http.StatusOK, "partner", &view{Title: p.Name, Nav: "partners", Data: data})
+}
+
+// healthWindow is the span the health page's figures cover.
+const healthWindow = time.Hour
+
+// failingRow is a failing data link on the health page.
+type failingRow struct {
+	labhooks.DataLinkFailures
+	Link    *labhooks.DataLink
+	Partner *labhooks.Partner
+}
+
+// healthData is the operator's health page.
+type healthData struct {
+	*labhooks.Health
+	Window time.Duration
+	// WindowLabel names Window in words.
+	WindowLabel string
+	Failing     []failingRow
+	Disabled    []linkRow
+	Now         time.Time
+}
+
+func (s *Server) healthPage(w http.ResponseWriter, r *http.Request) error {
+	now := s.cfg.Now()
+	h, err := s.cfg.Store.Health(r.Context(), now.Add(-healthWindow))
+	if err != nil {
+		return err
+	}
+	partners, _, err := s.partnersByID(r.Context())
+	if err != nil {
+		return err
+	}
+	links, err := s.cfg.Store.DataLinks(r.Context(), labhooks.DataLinkFilter{})
+	if err != nil {
+		return err
+	}
+	data := healthData{Health: h, Window: healthWindow, WindowLabel: "hour", Now: now}
+	byID := map[string]*labhooks.DataLink{}
+	for _, d := range links {
+		byID[d.ID] = d
+		if !d.Enabled {
+			data.Disabled = append(data.Disabled, linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: partners[d.PartnerID]})
+		}
+	}
+	for _, f := range h.FailingDataLinks {
+		data.Failing = append(data.Failing, failingRow{DataLinkFailures: f, Link: byID[f.DataLinkID], Partner: partners[f.PartnerID]})
+	}
+	return s.render(w, r, http.StatusOK, "health", &view{Title: "Health", Nav: "health", Data: data})
+}

@@ -1,0 +1,342 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labhooks/labhooks"
+)
+
+// dataLinkFields are the form fields whose API errors the data link forms
+// show next to the field.
+var dataLinkFields = []string{"url", "secret", "eventNames", "description"}
+
+// dataLinkForm is the add and edit form: its values and its errors.
+type dataLinkForm struct {
+	PartnerID   string
+	URL         string
+	Description string
+	Secret      string
+	EventNames  []string
+	Errors      map[string]string
+}
+
+// linkRow is a data link in a list, with what the list shows beside it.
+type linkRow struct {
+	*labhooks.DataLink
+	SecretHint string
+	Partner    *labhooks.Partner
+}
+
+// dataLinkPageData is the data link page: settings, test, secret, replay.
+type dataLinkPageData struct {
+	Link    linkRow
+	Partner *labhooks.Partner
+	Types   []*labhooks.EventType
+	Form    dataLinkForm
+	// Test is the answer of the test button, when it was pressed.
+	Test      *testResult
+	TestEvent string
+	TestError string
+	// RotateError and ReplayError belong to the secret and replay forms.
+	RotateError string
+	ReplaySince string
+	ReplayError string
+	Now         time.Time
+}
+
+// typesFor lists the event types a role receives, in catalog order.
+func (s *Server) typesFor(role labhooks.Role) []*labhooks.EventType {
+	var out []*labhooks.EventType
+	for _, t := range s.cfg.Catalog.Types() {
+		if t.AllowsRole(role) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// partnerNames maps partner IDs to partners, for admin lists.
+func (s *Server) partnersByID(ctx context.Context) (map[string]*labhooks.Partner, []*labhooks.Partner, error) {
+	ps, err := s.cfg.Store.Partners(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := make(map[string]*labhooks.Partner, len(ps))
+	for _, p := range ps {
+		m[p.ID] = p
+	}
+	return m, ps, nil
+}
+
+func (s *Server) dataLinksPage(w http.ResponseWriter, r *http.Request) error {
+	c := callerOf(r)
+	var f labhooks.DataLinkFilter
+	if !c.admin {
+		f.PartnerID = &c.partner.ID
+	}
+	links, err := s.cfg.Store.DataLinks(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	var partners map[string]*labhooks.Partner
+	if c.admin {
+		if partners, _, err = s.partnersByID(r.Context()); err != nil {
+			return err
+		}
+	}
+	rows := make([]linkRow, len(links))
+	for i, d := range links {
+		rows[i] = linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: partners[d.PartnerID]}
+	}
+	return s.render(w, r, http.StatusOK, "datalinks", &view{Title: "Data Links", Nav: "datalinks", Data: rows})
+}
+
+// formPartner returns the partner a data link form is for: the one named
+// (the admin must name one), else the signed-in partner. Naming another
+// partner than oneself is answered as if it did not exist.
+func (s *Server) formPartner(ctx context.Context, c *caller, pid string) (*labhooks.Partner, error) {
+	if pid == "" {
+		if c.admin {
+			return nil, labhooks.Errorf(labhooks.EInvalid, "Choose the partner the data link is for, on its page under Partners.")
+		}
+		pid = c.partner.ID
+	}
+	return s.partnerFor(ctx, c, pid)
+}
+
+// newLinkData is the add form's page.
+type newLinkData struct {
+	Partner *labhooks.Partner
+	Types   []*labhooks.EventType
+	Form    dataLinkForm
+}
+
+func (s *Server) newDataLinkPage(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.formPartner(r.Context(), callerOf(r), r.URL.Query().Get("partner"))
+	if err != nil {
+		return err
+	}
+	data := newLinkData{Partner: p, Types: s.typesFor(p.Role), Form: dataLinkForm{PartnerID: p.ID}}
+	return s.render(w, r, http.StatusOK, "datalink_new", &view{Title: "Add a data link", Nav: "datalinks", Data: data})
+}
+
+// secretShown is the page that shows a new secret, this once.
+type secretShown struct {
+	Link    linkRow
+	Secret  string
+	Rotated bool
+}
+
+func (s *Server) createDataLinkPage(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.formPartner(r.Context(), callerOf(r), r.PostForm.Get("partner"))
+	if err != nil {
+		return err
+	}
+	form := dataLinkForm{
+		PartnerID: p.ID, URL: strings.TrimSpace(r.PostForm.Get("url")), Description: strings.TrimSpace(r.PostForm.Get("description")),
+		Secret: strings.TrimSpace(r.PostForm.Get("secret")), EventNames: r.PostForm["eventNames"],
+	}
+	d, err := s.createDataLinkFor(r.Context(), p, dataLinkInput{URL: form.URL, Secret: form.Secret, EventNames: form.EventNames, Description: form.Description})
+	if errs, ok := fieldErrors(err, dataLinkFields...); ok {
+		form.Errors = errs
+		data := newLinkData{Partner: p, Types: s.typesFor(p.Role), Form: form}
+		return s.render(w, r, statusOf[labhooks.ErrorCode(err)], "datalink_new", &view{Title: "Add a data link", Nav: "datalinks", Data: data})
+	} else if err != nil {
+		return err
+	}
+	shown := secretShown{Link: linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p}, Secret: d.Secret}
+	return s.render(w, r, http.StatusCreated, "secret", &view{Title: "Data link saved", Nav: "datalinks", Flash: flashes["created"], Data: shown})
+}
+
+// linkPage gathers the data link page of d.
+func (s *Server) linkPage(ctx context.Context, d *labhooks.DataLink) (*dataLinkPageData, error) {
+	p, err := s.cfg.Store.Partner(ctx, d.PartnerID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now().UTC()
+	return &dataLinkPageData{
+		Link: linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p}, Partner: p, Types: s.typesFor(p.Role),
+		Form: dataLinkForm{PartnerID: p.ID, URL: d.URL, Description: d.Description, EventNames: d.EventNames},
+		Now:  now, ReplaySince: now.Add(-24 * time.Hour).Format(replayTimeLayout),
+	}, nil
+}
+
+func (s *Server) renderLink(w http.ResponseWriter, r *http.Request, status int, data *dataLinkPageData) error {
+	return s.render(w, r, status, "datalink", &view{Title: "Data link " + data.Link.URL, Nav: "datalinks", Data: data})
+}
+
+func (s *Server) dataLinkPage(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	data, err := s.linkPage(r.Context(), d)
+	if err != nil {
+		return err
+	}
+	if n := r.URL.Query().Get("n"); r.URL.Query().Get("done") == "replayed" {
+		if count, err := strconv.Atoi(n); err == nil {
+			return s.render(w, r, http.StatusOK, "datalink", &view{Title: "Data link " + d.URL, Nav: "datalinks",
+				Flash: replayedFlash(count), Data: data})
+		}
+	}
+	return s.renderLink(w, r, http.StatusOK, data)
+}
+
+func replayedFlash(n int) string {
+	switch n {
+	case 0:
+		return "No failed deliveries in that range: nothing to send again."
+	case 1:
+		return "1 failed delivery queued to be sent again."
+	default:
+		return strconv.Itoa(n) + " failed deliveries queued to be sent again."
+	}
+}
+
+func (s *Server) updateDataLinkPage(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	url, desc := strings.TrimSpace(r.PostForm.Get("url")), strings.TrimSpace(r.PostForm.Get("description"))
+	names := r.PostForm["eventNames"]
+	if names == nil {
+		names = []string{}
+	}
+	_, err = s.updateDataLinkFor(r.Context(), d, labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names})
+	if errs, ok := fieldErrors(err, dataLinkFields...); ok {
+		data, lerr := s.linkPage(r.Context(), d)
+		if lerr != nil {
+			return lerr
+		}
+		data.Form = dataLinkForm{PartnerID: d.PartnerID, URL: url, Description: desc, EventNames: names, Errors: errs}
+		return s.renderLink(w, r, statusOf[labhooks.ErrorCode(err)], data)
+	} else if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/datalinks/"+d.ID+"?done=saved", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) testDataLinkPage(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	data, err := s.linkPage(r.Context(), d)
+	if err != nil {
+		return err
+	}
+	data.TestEvent = r.PostForm.Get("eventName")
+	res, err := s.testDataLinkFor(r.Context(), d, data.TestEvent)
+	if errs, ok := fieldErrors(err, "eventName"); ok {
+		data.TestError = errs["eventName"] + errs[""]
+		return s.renderLink(w, r, statusOf[labhooks.ErrorCode(err)], data)
+	} else if err != nil {
+		return err
+	}
+	data.Test, data.TestEvent = res, res.EventName
+	return s.renderLink(w, r, http.StatusOK, data)
+}
+
+func (s *Server) enableDataLinkPage(on bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		if _, err := s.updateDataLinkFor(r.Context(), d, labhooks.DataLinkUpdate{Enabled: &on}); err != nil {
+			return err
+		}
+		done := "disabled"
+		if on {
+			done = "enabled"
+		}
+		http.Redirect(w, r, "/datalinks/"+d.ID+"?done="+done, http.StatusSeeOther)
+		return nil
+	}
+}
+
+func (s *Server) rotateSecretPage(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	rotated, err := s.rotateSecretFor(r.Context(), d, rotationInput{Secret: strings.TrimSpace(r.PostForm.Get("secret"))})
+	if errs, ok := fieldErrors(err, "secret"); ok {
+		data, lerr := s.linkPage(r.Context(), d)
+		if lerr != nil {
+			return lerr
+		}
+		data.RotateError = errs["secret"] + errs[""]
+		return s.renderLink(w, r, statusOf[labhooks.ErrorCode(err)], data)
+	} else if err != nil {
+		return err
+	}
+	shown := secretShown{Link: linkRow{DataLink: rotated, SecretHint: rotated.SecretHint()}, Secret: rotated.Secret, Rotated: true}
+	return s.render(w, r, http.StatusOK, "secret", &view{Title: "New secret", Nav: "datalinks", Data: shown})
+}
+
+// replayTimeLayout is the value of an <input type="datetime-local">.
+const replayTimeLayout = "2006-01-02T15:04"
+
+func (s *Server) replayPage(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	raw := strings.TrimSpace(r.PostForm.Get("since"))
+	var in replayInput
+	if raw != "" {
+		since, perr := parseFormTime(raw)
+		if perr != nil {
+			err = labhooks.Errorf(labhooks.EInvalid, "since: %q is not a date and time such as 2026-01-02T15:04 (UTC)", raw)
+		}
+		in.Since = &since
+	}
+	var n int
+	if err == nil {
+		n, err = s.replayFor(r.Context(), d, in)
+	}
+	if errs, ok := fieldErrors(err, "since"); ok {
+		data, lerr := s.linkPage(r.Context(), d)
+		if lerr != nil {
+			return lerr
+		}
+		data.ReplaySince, data.ReplayError = raw, errs["since"]+errs[""]
+		return s.renderLink(w, r, statusOf[labhooks.ErrorCode(err)], data)
+	} else if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/datalinks/"+d.ID+"?done=replayed&n="+strconv.Itoa(n), http.StatusSeeOther)
+	return nil
+}
+
+// parseFormTime reads a datetime-local value (with or without seconds) or
+// an RFC 3339 time; datetime-local values are taken as UTC.
+func parseFormTime(v string) (time.Time, error) {
+	for _, layout := range []string{replayTimeLayout, "2006-01-02T15:04:05", time.RFC3339} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, labhooks.Errorf(labhooks.EInvalid, "not a time")
+}
+
+func (s *Server) deleteDataLinkPage(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Store.DeleteDataLink(r.Context(), d.ID, s.cfg.Now().UTC()); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/datalinks?done=deleted", http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,184 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labhooks/labhooks"
+)
+
+// deliveriesPageSize is how many deliveries a dashboard page lists.
+const deliveriesPageSize = 25
+
+// deliveryRow is a delivery in the list, with its data link and partner.
+type deliveryRow struct {
+	*labhooks.Delivery
+	Link    *labhooks.DataLink
+	Partner *labhooks.Partner
+}
+
+// deliveriesData is the deliveries page: the filter, its choices, a page.
+type deliveriesData struct {
+	Rows []deliveryRow
+	// Filter holds the query's values, to keep them selected.
+	Filter   url.Values
+	Statuses []labhooks.DeliveryStatus
+	Types    []*labhooks.EventType
+	Links    []*labhooks.DataLink
+	Partners []*labhooks.Partner
+	// Older is the next page's URL, empty on the last; First is the first
+	// page's, empty on it.
+	Older string
+	First string
+}
+
+func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request) error {
+	c := callerOf(r)
+	q := r.URL.Query()
+	for _, name := range []string{"status", "eventName", "datalinkId", "partnerId"} {
+		if q.Get(name) == "" {
+			q.Del(name) // an empty <select> means "any"
+		}
+	}
+	f, err := deliveryFilterFor(c, q)
+	if err != nil {
+		return err
+	}
+	if f.Limit == 0 {
+		f.Limit = deliveriesPageSize
+	}
+	ds, next, err := s.cfg.Store.Deliveries(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	data := deliveriesData{Filter: q, Statuses: []labhooks.DeliveryStatus{labhooks.DeliveryPending, labhooks.DeliverySucceeded, labhooks.DeliveryFailed}}
+	var lf labhooks.DataLinkFilter
+	partners := map[string]*labhooks.Partner{}
+	if c.admin {
+		if partners, data.Partners, err = s.partnersByID(r.Context()); err != nil {
+			return err
+		}
+		data.Types = s.cfg.Catalog.Types()
+	} else {
+		lf.PartnerID = &c.partner.ID
+		partners[c.partner.ID] = c.partner
+		data.Types = s.typesFor(c.partner.Role)
+	}
+	if data.Links, err = s.cfg.Store.DataLinks(r.Context(), lf); err != nil {
+		return err
+	}
+	links := make(map[string]*labhooks.DataLink, len(data.Links))
+	for _, d := range data.Links {
+		links[d.ID] = d
+	}
+	for _, d := range ds {
+		data.Rows = append(data.Rows, deliveryRow{Delivery: d, Link: links[d.DataLinkID], Partner: partners[d.PartnerID]})
+	}
+	if next != "" {
+		older := cloneValues(q)
+		older.Set("cursor", next)
+		data.Older = "/deliveries?" + older.Encode()
+	}
+	if q.Get("cursor") != "" {
+		first := cloneValues(q)
+		first.Del("cursor")
+		data.First = "/deliveries?" + first.Encode()
+	}
+	return s.render(w, r, http.StatusOK, "deliveries", &view{Title: "Deliveries", Nav: "deliveries", Data: data})
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// header is one request header as the dashboard shows it.
+type header struct{ Name, Value string }
+
+// attemptView is an attempt with the request headers it sent, secrets left
+// out.
+type attemptView struct {
+	*labhooks.Attempt
+	Headers []header
+}
+
+// deliveryPageData is one delivery with its attempts.
+type deliveryPageData struct {
+	Delivery *labhooks.Delivery
+	Link     *labhooks.DataLink
+	Partner  *labhooks.Partner
+	Body     string
+	Attempts []attemptView
+	// RetryError says why the Retry button did nothing.
+	RetryError string
+}
+
+func (s *Server) deliveryPage(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.deliveryFor(r.Context(), callerOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	data, err := s.deliveryDetail(r.Context(), d)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, "delivery", &view{Title: "Delivery " + d.ID, Nav: "deliveries", Data: data})
+}
+
+func (s *Server) deliveryDetail(ctx context.Context, d *labhooks.Delivery) (*deliveryPageData, error) {
+	data := &deliveryPageData{Delivery: d}
+	link, err := s.cfg.Store.DataLink(ctx, d.DataLinkID)
+	switch labhooks.ErrorCode(err) {
+	case "":
+		data.Link = link
+	case labhooks.ENotFound: // deleted; its deliveries stay listed
+	default:
+		return nil, err
+	}
+	if data.Partner, err = s.cfg.Store.Partner(ctx, d.PartnerID); err != nil && labhooks.ErrorCode(err) != labhooks.ENotFound {
+		return nil, err
+	}
+	e, err := s.cfg.Store.Event(ctx, d.EventID)
+	if err != nil {
+		return nil, err
+	}
+	data.Body = prettyJSON(e.Body())
+	secret := "the data link's secret (not shown)"
+	if link != nil && link.SecretHint() != "" {
+		secret = "the data link's secret, ending " + link.SecretHint() + " (not shown)"
+	}
+	for _, a := range d.Attempts {
+		data.Attempts = append(data.Attempts, attemptView{Attempt: a, Headers: []header{
+			{"Content-Type", "application/json"},
+			{"x-api-key", secret},
+			{"webhook-id", d.ID},
+			{"webhook-timestamp", strconv.FormatInt(a.StartedAt.Unix(), 10)},
+			{"webhook-signature", "v1,… (HMAC-SHA256 of the body with the secret; not shown)"},
+		}})
+	}
+	return data, nil
+}
+
+func (s *Server) retryDeliveryPage(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.deliveryFor(r.Context(), callerOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if _, err := s.retryDeliveryFor(r.Context(), d); labhooks.ErrorCode(err) == labhooks.EConflict {
+		data, derr := s.deliveryDetail(r.Context(), d)
+		if derr != nil {
+			return derr
+		}
+		data.RetryError = labhooks.ErrorMessage(err)
+		return s.render(w, r, http.StatusConflict, "delivery", &view{Title: "Delivery " + d.ID, Nav: "deliveries", Data: data})
+	} else if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/deliveries/"+d.ID+"?done=retried", http.StatusSeeOther)
+	return nil
+}

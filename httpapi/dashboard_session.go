@@ -1,0 +1,200 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labhooks/labhooks"
+)
+
+// Dashboard cookies. The session cookie carries the hash of the API key that
+// signed in (never the key), sealed so that it can be neither read nor forged;
+// every request looks the caller up again, so deleting a partner ends its
+// sessions at once.
+const (
+	sessionCookie = "labhooks_session"
+	signInCookie  = "labhooks_signin"
+	sessionTTL    = 12 * time.Hour
+)
+
+// session is a signed-in browser.
+type session struct {
+	KeyHash []byte `json:"k"`
+	// CSRF is the token every form of this session must carry.
+	CSRF    string `json:"c"`
+	Expires int64  `json:"e"`
+}
+
+type sessionCtxKey struct{}
+
+// sessionCodec seals sessions into cookie values with AES-256-GCM.
+type sessionCodec struct{ aead cipher.AEAD }
+
+func newSessionCodec(key []byte) *sessionCodec {
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	k := sha256.Sum256(append([]byte("labhooks dashboard session\x00"), key...))
+	block, err := aes.NewCipher(k[:])
+	if err != nil {
+		panic(err) // a 32-byte key is always valid
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return &sessionCodec{aead: aead}
+}
+
+func (c *sessionCodec) seal(s *session) string {
+	plain, _ := json.Marshal(s)
+	nonce := make([]byte, c.aead.NonceSize())
+	rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(c.aead.Seal(nonce, nonce, plain, []byte(sessionCookie)))
+}
+
+func (c *sessionCodec) open(value string) (*session, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(raw) < c.aead.NonceSize() {
+		return nil, false
+	}
+	n := c.aead.NonceSize()
+	plain, err := c.aead.Open(nil, raw[:n], raw[n:], []byte(sessionCookie))
+	if err != nil {
+		return nil, false
+	}
+	var s session
+	if json.Unmarshal(plain, &s) != nil || len(s.KeyHash) == 0 || s.CSRF == "" {
+		return nil, false
+	}
+	return &s, true
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// secureRequest reports whether the browser reached us over TLS, directly or
+// through a proxy that says so; cookies then get the Secure flag.
+func secureRequest(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(r),
+	})
+}
+
+// signedIn serves h to a browser with a valid session: it finds the caller
+// as the API does, and refuses a posted form without the session's CSRF token.
+func (s *Server) signedIn(h handlerFunc) http.Handler {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		ck, err := r.Cookie(sessionCookie)
+		if err != nil {
+			return labhooks.Errorf(labhooks.EUnauthorized, "Sign in to see this page.")
+		}
+		sess, ok := s.dash.sessions.open(ck.Value)
+		if !ok || s.cfg.Now().Unix() >= sess.Expires {
+			setCookie(w, r, sessionCookie, "", -1)
+			return labhooks.Errorf(labhooks.EUnauthorized, "Your session has ended. Sign in again.")
+		}
+		c, err := s.callerByKeyHash(r.Context(), sess.KeyHash)
+		if labhooks.ErrorCode(err) == labhooks.EUnauthorized {
+			setCookie(w, r, sessionCookie, "", -1)
+			return labhooks.Errorf(labhooks.EUnauthorized, "The API key you signed in with is no longer valid. Sign in again.")
+		} else if err != nil {
+			return err
+		}
+		if r.Method == http.MethodPost {
+			if err := parseForm(w, r); err != nil {
+				return err
+			}
+			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(sess.CSRF)) != 1 {
+				return labhooks.Errorf(labhooks.EForbidden, "This form has expired or did not come from this dashboard. Go back, reload the page and try again.")
+			}
+		}
+		ctx := context.WithValue(r.Context(), callerKey{}, c)
+		r = r.WithContext(context.WithValue(ctx, sessionCtxKey{}, sess))
+		if err := h(w, r); err != nil {
+			// Answered here, so the error page knows who is signed in.
+			s.pageError(w, r, err)
+		}
+		return nil
+	})
+}
+
+// signInView is the sign-in form.
+type signInView struct {
+	Next  string
+	Error string
+}
+
+func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) error {
+	return s.renderSignIn(w, r, http.StatusOK, signInView{Next: r.URL.Query().Get("next")})
+}
+
+// renderSignIn shows the form with a fresh token: the sign-in form is
+// protected from cross-site posts too, with a token in a cookie and the form.
+func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, v signInView) error {
+	token := randomToken()
+	setCookie(w, r, signInCookie, token, 3600)
+	return s.render(w, r, status, "signin", &view{Title: "Sign in", CSRF: token, Data: v})
+}
+
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	v := signInView{Next: r.PostForm.Get("next")}
+	ck, err := r.Cookie(signInCookie)
+	if err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
+		v.Error = "The sign-in form expired, or your browser refuses cookies (the dashboard needs them). Try again."
+		return s.renderSignIn(w, r, http.StatusForbidden, v)
+	}
+	key := strings.TrimSpace(r.PostForm.Get("key"))
+	if key == "" {
+		v.Error = "Enter your API key."
+		return s.renderSignIn(w, r, http.StatusBadRequest, v)
+	}
+	hash := KeyHash(key)
+	if _, err := s.callerByKeyHash(r.Context(), hash); labhooks.ErrorCode(err) == labhooks.EUnauthorized {
+		v.Error = "This API key is not valid. Check that you copied all of it."
+		return s.renderSignIn(w, r, http.StatusUnauthorized, v)
+	} else if err != nil {
+		return err
+	}
+	sess := &session{KeyHash: hash, CSRF: randomToken(), Expires: s.cfg.Now().Add(sessionTTL).Unix()}
+	setCookie(w, r, sessionCookie, s.dash.sessions.seal(sess), int(sessionTTL/time.Second))
+	setCookie(w, r, signInCookie, "", -1)
+	http.Redirect(w, r, localPath(v.Next), http.StatusSeeOther)
+	return nil
+}
+
+// localPath returns next if it is a path on this site, else "/": the
+// sign-in redirect must not send anyone elsewhere.
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
+	setCookie(w, r, sessionCookie, "", -1)
+	http.Redirect(w, r, "/signin?done=signedout", http.StatusSeeOther)
+	return nil
+}

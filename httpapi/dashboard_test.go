@@ -1,0 +1,480 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/catalog"
+	"github.com/labhooks/labhooks/delivery"
+	"github.com/labhooks/labhooks/sqlite"
+)
+
+const testAdminKey = "dashboard-test-admin-key-0123456789"
+
+// testBundle is a Server on real SQLite behind httptest, with two partners.
+type testBundle struct {
+	srv   *httptest.Server
+	store labhooks.Store
+	api   *Server
+	// lab and other are two partners of role lab, with their keys.
+	lab, other       *labhooks.Partner
+	labKey, otherKey string
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "labhooks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cat, err := catalog.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := NewServer(Config{
+		Store: store, Catalog: cat, AdminKeyHash: KeyHash(testAdminKey), AllowHTTPTargets: true,
+		Sender: delivery.NewSender(delivery.SenderConfig{AllowPrivateTargets: true, Timeout: 5 * time.Second}),
+	})
+	b := &testBundle{srv: httptest.NewServer(api), store: store, api: api}
+	t.Cleanup(b.srv.Close)
+	lab, err := api.createPartnerFor(t.Context(), "Central Lab", labhooks.RoleLab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := api.createPartnerFor(t.Context(), "Other Lab", labhooks.RoleLab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.lab, b.labKey, b.other, b.otherKey = lab.Partner, lab.APIKey, other.Partner, other.APIKey
+	return b
+}
+
+// browser is a cookie-keeping client that does not follow redirects, so
+// tests see them.
+type browser struct {
+	t    *testing.T
+	b    *testBundle
+	http *http.Client
+	csrf string
+}
+
+func (b *testBundle) browser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, b: b, http: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// do sends a request and returns the status, the Location and the body;
+// it remembers the page's CSRF token for the next form.
+func (br *browser) do(method, path string, form url.Values) (int, string, string) {
+	br.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, br.b.srv.URL+path, body)
+	if err != nil {
+		br.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := br.http.Do(req)
+	if err != nil {
+		br.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if m := csrfField.FindSubmatch(raw); m != nil {
+		br.csrf = string(m[1])
+	}
+	return resp.StatusCode, resp.Header.Get("Location"), string(raw)
+}
+
+func (br *browser) get(path string) (int, string) {
+	br.t.Helper()
+	status, _, body := br.do("GET", path, nil)
+	return status, body
+}
+
+// post submits a form with the current CSRF token.
+func (br *browser) post(path string, form url.Values) (int, string, string) {
+	br.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if form.Get("csrf") == "" {
+		form.Set("csrf", br.csrf)
+	}
+	return br.do("POST", path, form)
+}
+
+func (br *browser) signIn(key string) {
+	br.t.Helper()
+	br.get("/signin")
+	status, loc, body := br.post("/signin", url.Values{"key": {key}})
+	if status != http.StatusSeeOther || loc != "/" {
+		br.t.Fatalf("sign in: %d %q\n%s", status, loc, body)
+	}
+	br.get("/") // a page with the session's CSRF token
+	br.get("/datalinks")
+}
+
+func TestDashboardSignIn(t *testing.T) {
+	b := setup(t)
+	br := b.browser(t)
+
+	status, loc, _ := br.do("GET", "/datalinks?status=x", nil)
+	if status != http.StatusSeeOther || loc != "/signin?next="+url.QueryEscape("/datalinks?status=x") {
+		t.Fatalf("signed out: %d %q; want a redirect to sign in", status, loc)
+	}
+	if status, _, _ := br.do("GET", "/v1/partners", nil); status != http.StatusUnauthorized {
+		t.Fatalf("the API without a key answered %d", status)
+	}
+
+	br.get("/signin")
+	status, _, body := br.post("/signin", url.Values{"key": {"lhp_wrong"}})
+	if status != http.StatusUnauthorized || !strings.Contains(body, "This API key is not valid") || !strings.Contains(body, `id="key-error"`) {
+		t.Fatalf("wrong key: %d\n%s", status, body)
+	}
+	status, _, body = br.do("POST", "/signin", url.Values{"key": {b.labKey}, "csrf": {"forged"}})
+	if status != http.StatusForbidden || !strings.Contains(body, "expired") {
+		t.Fatalf("sign-in without the form's token: %d", status)
+	}
+
+	br.get("/signin")
+	status, loc, _ = br.post("/signin", url.Values{"key": {b.labKey}, "next": {"//evil.example/x"}})
+	if status != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("sign in with an outside next: %d %q; want /", status, loc)
+	}
+	u, _ := url.Parse(b.srv.URL)
+	var session *http.Cookie
+	for _, c := range br.http.Jar.Cookies(u) {
+		if c.Name == sessionCookie {
+			session = c
+		}
+	}
+	if session == nil || strings.Contains(session.Value, b.labKey) || strings.Contains(session.Value, "lhp_") {
+		t.Fatalf("session cookie %+v", session)
+	}
+	if _, loc, _ := br.do("GET", "/", nil); loc != "/datalinks" {
+		t.Fatalf("a partner's start page is %q", loc)
+	}
+	status, body = br.get("/datalinks")
+	if status != http.StatusOK || !strings.Contains(body, "Central Lab") {
+		t.Fatalf("data links page: %d", status)
+	}
+
+	// The cookie's flags, as the server sets them.
+	req, _ := http.NewRequest("GET", b.srv.URL+"/signin", nil)
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	set := resp.Header.Get("Set-Cookie")
+	for _, want := range []string{"HttpOnly", "SameSite=Strict", "Secure"} {
+		if !strings.Contains(set, want) {
+			t.Errorf("Set-Cookie %q lacks %s", set, want)
+		}
+	}
+
+	// A form without the session's token is refused.
+	status, _, _ = br.post("/datalinks/new", url.Values{"csrf": {"nope"}, "url": {"http://127.0.0.1:1/hook"}})
+	if status != http.StatusForbidden {
+		t.Fatalf("a form without the CSRF token: %d", status)
+	}
+
+	status, loc, _ = br.post("/signout", nil)
+	if status != http.StatusSeeOther || !strings.HasPrefix(loc, "/signin") {
+		t.Fatalf("sign out: %d %q", status, loc)
+	}
+	if status, _, _ := br.do("GET", "/datalinks", nil); status != http.StatusSeeOther {
+		t.Fatalf("after signing out /datalinks answered %d", status)
+	}
+}
+
+func TestDashboardForgedSession(t *testing.T) {
+	b := setup(t)
+	other := setup(t) // another process: another session key
+	br := other.browser(t)
+	br.signIn(testAdminKey)
+	u, _ := url.Parse(other.srv.URL)
+	cookies := br.http.Jar.Cookies(u)
+	req, _ := http.NewRequest("GET", b.srv.URL+"/datalinks", nil)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a session sealed by another key answered %d", resp.StatusCode)
+	}
+}
+
+func TestDashboardDataLinkForm(t *testing.T) {
+	b := setup(t)
+	br := b.browser(t)
+	br.signIn(b.labKey)
+	br.get("/datalinks/new")
+
+	status, _, body := br.post("/datalinks/new", url.Values{"url": {"http://127.0.0.1:9/hook"}, "secret": {"mysecretkey"}})
+	if status != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="secret-error">Too short`).MatchString(body) {
+		t.Fatalf("a weak secret: %d; want the error next to the secret field\n%s", status, body)
+	}
+	if !strings.Contains(body, `value="http://127.0.0.1:9/hook"`) {
+		t.Fatal("the form lost the URL typed in")
+	}
+	status, _, body = br.post("/datalinks/new", url.Values{"url": {"ftp://x"}})
+	if status != http.StatusBadRequest || !strings.Contains(body, `id="url-error">Must start with https://`) {
+		t.Fatalf("a bad URL: %d\n%s", status, body)
+	}
+	status, _, body = br.post("/datalinks/new", url.Values{"url": {"http://127.0.0.1:9/hook"}, "eventNames": {"codeUsed"}})
+	if status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="events-error">A lab does not receive codeUsed`) {
+		t.Fatalf("an event of another role: %d\n%s", status, body)
+	}
+
+	status, _, body = br.post("/datalinks/new", url.Values{"url": {"http://127.0.0.1:9/hook"}, "eventNames": {"sampleReceived"}})
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d\n%s", status, body)
+	}
+	secret := regexp.MustCompile(`id="new-secret" type="text" readonly value="(whsec_[^"]+)"`).FindStringSubmatch(body)
+	if secret == nil {
+		t.Fatalf("the generated secret is not shown once:\n%s", body)
+	}
+	shown := html.UnescapeString(secret[1])
+	links, _ := b.store.DataLinks(t.Context(), labhooks.DataLinkFilter{PartnerID: &b.lab.ID})
+	if len(links) != 1 || links[0].Secret != shown || links[0].EventNames[0] != "sampleReceived" {
+		t.Fatalf("stored %+v", links)
+	}
+	id := links[0].ID
+	_, body = br.get("/datalinks/" + id)
+	if body = html.UnescapeString(body); strings.Contains(body, shown) || !strings.Contains(body, links[0].SecretHint()) {
+		t.Fatal("the data link page shows the secret, or not its hint")
+	}
+
+	// The test button against a closed port says so in plain words.
+	status, _, body = br.post("/datalinks/"+id+"/test", nil)
+	if status != http.StatusOK || !strings.Contains(body, `id="test-result"`) || !strings.Contains(body, "Connection refused") {
+		t.Fatalf("test: %d\n%s", status, body)
+	}
+
+	status, loc, _ := br.post("/datalinks/"+id+"/disable", nil)
+	if status != http.StatusSeeOther || loc != "/datalinks/"+id+"?done=disabled" {
+		t.Fatalf("disable: %d %q", status, loc)
+	}
+	if d, _ := b.store.DataLink(t.Context(), id); d.Enabled {
+		t.Fatal("still enabled")
+	}
+	status, _, body = br.post("/datalinks/"+id+"/replay", url.Values{"since": {"2026-01-01T00:00"}})
+	if status != http.StatusConflict || !strings.Contains(body, "enable it before replaying") {
+		t.Fatalf("replay on a disabled link: %d", status)
+	}
+	br.post("/datalinks/"+id+"/enable", nil)
+	status, loc, _ = br.post("/datalinks/"+id+"/replay", url.Values{"since": {"2026-01-01T00:00"}})
+	if status != http.StatusSeeOther || loc != "/datalinks/"+id+"?done=replayed&n=0" {
+		t.Fatalf("replay: %d %q", status, loc)
+	}
+	status, loc, _ = br.post("/datalinks/"+id, url.Values{"url": {"http://127.0.0.1:10/hook"}, "description": {"staging"}})
+	if d, _ := b.store.DataLink(t.Context(), id); status != http.StatusSeeOther || d.URL != "http://127.0.0.1:10/hook" || len(d.EventNames) != 0 {
+		t.Fatalf("update: %d %q %+v", status, loc, d)
+	}
+	status, _, body = br.post("/datalinks/"+id+"/rotate", url.Values{"secret": {"short"}})
+	if status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="secret-error"`) {
+		t.Fatalf("rotate to a weak secret: %d", status)
+	}
+	status, _, body = br.post("/datalinks/"+id+"/rotate", nil)
+	if status != http.StatusOK || !strings.Contains(body, "whsec_") {
+		t.Fatalf("rotate: %d", status)
+	}
+	status, loc, _ = br.post("/datalinks/"+id+"/delete", nil)
+	if _, err := b.store.DataLink(t.Context(), id); status != http.StatusSeeOther || labhooks.ErrorCode(err) != labhooks.ENotFound {
+		t.Fatalf("delete: %d %q, %v", status, loc, err)
+	}
+}
+
+// TestDashboardPartnerIsolation tries every way a partner could reach
+// another partner's data: editing URLs and form fields.
+func TestDashboardPartnerIsolation(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	theirs, err := b.api.createDataLinkFor(ctx, b.other, dataLinkInput{URL: "http://127.0.0.1:9/theirs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := emitSampleReceived(t, b)
+	var theirDelivery string
+	for _, d := range ev.Deliveries {
+		theirDelivery = d.ID
+	}
+
+	br := b.browser(t)
+	br.signIn(b.labKey)
+	gets := []string{
+		"/datalinks/" + theirs.ID, "/deliveries/" + theirDelivery, "/deliveries?partnerId=" + b.other.ID,
+		"/datalinks/new?partner=" + b.other.ID, "/partners", "/partners/" + b.other.ID, "/health",
+	}
+	for _, path := range gets {
+		if status, body := br.get(path); status != http.StatusNotFound || strings.Contains(body, "theirs") {
+			t.Errorf("GET %s: %d; want 404", path, status)
+		}
+	}
+	posts := map[string]url.Values{
+		"/datalinks/" + theirs.ID:                 {"url": {"http://127.0.0.1:9/mine"}},
+		"/datalinks/" + theirs.ID + "/test":       nil,
+		"/datalinks/" + theirs.ID + "/disable":    nil,
+		"/datalinks/" + theirs.ID + "/rotate":     nil,
+		"/datalinks/" + theirs.ID + "/replay":     {"since": {"2026-01-01T00:00"}},
+		"/datalinks/" + theirs.ID + "/delete":     nil,
+		"/deliveries/" + theirDelivery + "/retry": nil,
+		"/datalinks/new":                          {"partner": {b.other.ID}, "url": {"http://127.0.0.1:9/planted"}},
+		"/partners":                               {"name": {"Mallory"}, "role": {"lab"}},
+	}
+	for path, form := range posts {
+		if status, _, _ := br.post(path, form); status != http.StatusNotFound {
+			t.Errorf("POST %s: %d; want 404", path, status)
+		}
+	}
+	d, err := b.store.DataLink(ctx, theirs.ID)
+	if err != nil || d.URL != "http://127.0.0.1:9/theirs" || !d.Enabled || d.Secret != theirs.Secret {
+		t.Fatalf("the other partner's data link changed: %+v, %v", d, err)
+	}
+	if links, _ := b.store.DataLinks(ctx, labhooks.DataLinkFilter{PartnerID: &b.other.ID}); len(links) != 1 {
+		t.Fatalf("a data link was planted on the other partner: %d", len(links))
+	}
+	// Filtering by the other partner's data link shows nothing of theirs.
+	if _, body := br.get("/deliveries?datalinkId=" + theirs.ID); strings.Contains(body, theirDelivery) {
+		t.Fatal("the deliveries filter showed another partner's delivery")
+	}
+	if _, body := br.get("/datalinks"); strings.Contains(body, "theirs") {
+		t.Fatal("the data links page lists another partner's link")
+	}
+}
+
+func emitSampleReceived(t *testing.T, b *testBundle) *labhooks.CreateEventResult {
+	t.Helper()
+	now := time.Now().UTC()
+	res, err := b.store.CreateEvent(t.Context(), labhooks.CreateEventParams{
+		Event: &labhooks.Event{ID: "evt_" + fmt.Sprint(now.UnixNano()), EventName: "sampleReceived",
+			Data: json.RawMessage(`{"dashboardUrl":"https://dashboard.daslab.app/labs/1/samples/1","sampleId":1,"appointmentId":1,"locationId":1}`), CreatedAt: now},
+		Roles: []labhooks.Role{labhooks.RoleLab}, Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestDashboardPages renders every page for the admin and a partner.
+func TestDashboardPages(t *testing.T) {
+	b := setup(t)
+	link, err := b.api.createDataLinkFor(t.Context(), b.lab, dataLinkInput{URL: "http://127.0.0.1:9/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := emitSampleReceived(t, b)
+	dlv := ev.Deliveries[0].ID
+
+	admin := b.browser(t)
+	admin.signIn(testAdminKey)
+	for _, path := range []string{"/health", "/partners", "/partners/" + b.lab.ID, "/datalinks", "/datalinks/" + link.ID,
+		"/datalinks/new?partner=" + b.lab.ID, "/deliveries", "/deliveries?status=pending&eventName=sampleReceived&partnerId=" + b.lab.ID,
+		"/deliveries/" + dlv, "/events"} {
+		if status, body := admin.get(path); status != http.StatusOK {
+			t.Errorf("admin GET %s: %d\n%s", path, status, body)
+		}
+	}
+	_, body := admin.get("/events")
+	if !strings.Contains(body, `id="codeUsed"`) || !strings.Contains(body, "resultVerified") {
+		t.Error("the admin's catalog lacks events")
+	}
+	status, _, body := admin.post("/partners", url.Values{"name": {""}, "role": {"lab"}})
+	if status != http.StatusBadRequest || !strings.Contains(body, `id="name-error"`) {
+		t.Errorf("a partner without a name: %d", status)
+	}
+	status, _, body = admin.post("/partners", url.Values{"name": {"New Clinic"}, "role": {"client"}})
+	key := regexp.MustCompile(`id="new-key" type="text" readonly value="(lhp_[^"]+)"`).FindStringSubmatch(body)
+	if status != http.StatusCreated || key == nil {
+		t.Fatalf("create partner: %d", status)
+	}
+	if _, err := b.store.PartnerByKeyHash(context.Background(), KeyHash(key[1])); err != nil {
+		t.Fatalf("the key shown does not sign in: %v", err)
+	}
+
+	partner := b.browser(t)
+	partner.signIn(b.labKey)
+	for _, path := range []string{"/datalinks", "/datalinks/new", "/datalinks/" + link.ID, "/deliveries", "/deliveries/" + dlv, "/events"} {
+		if status, body := partner.get(path); status != http.StatusOK {
+			t.Errorf("partner GET %s: %d\n%s", path, status, body)
+		}
+	}
+	_, body = partner.get("/events")
+	if !strings.Contains(body, `id="sampleReceived"`) || strings.Contains(body, `id="codeUsed"`) || !strings.Contains(body, "The sample") && !strings.Contains(body, "sampleId") {
+		t.Error("a lab's events page shows the wrong events")
+	}
+	_, body = partner.get("/deliveries/" + dlv)
+	if !strings.Contains(body, "webhook-id") || strings.Contains(html.UnescapeString(body), link.Secret) {
+		t.Error("the delivery page shows the secret or lacks the headers")
+	}
+	if status, body := partner.get("/no/such/page"); status != http.StatusNotFound || !strings.Contains(body, "<!doctype html>") {
+		t.Errorf("an unknown page: %d", status)
+	}
+}
+
+// TestDashboardAssets checks that the assets are built in and the pages'
+// headers keep them to this origin.
+func TestDashboardAssets(t *testing.T) {
+	b := setup(t)
+	for path, want := range map[string]int{"/static/style.css": 200, "/static/app.js": 200, "/static/favicon.svg": 200, "/static/": 404, "/static/nope.css": 404} {
+		resp, err := http.Get(b.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	resp, err := http.Get(b.srv.URL + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("sign-in page headers: %v", resp.Header)
+	}
+	if regexp.MustCompile(`(src|href)="(https?:)?//`).Match(body) {
+		t.Error("a page loads something from another site")
+	}
+}
+
+func TestSchemaFields(t *testing.T) {
+	got := schemaFields(json.RawMessage(`{"required":["b"],"properties":{"b":{"type":"integer","description":"B."},"a":{"type":"array","items":{"type":"string"}},"u":{"type":"string","format":"uri"}}}`))
+	want := []eventField{{"b", "integer", true, "B."}, {"a", "array of strings", false, ""}, {"u", "string (URL)", false, ""}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("schemaFields = %v, want %v", got, want)
+	}
+}
