@@ -32,8 +32,9 @@ type Delivery struct {
 	LastError      string         `json:"lastError,omitempty"`
 	CreatedAt      time.Time      `json:"createdAt"`
 	UpdatedAt      time.Time      `json:"updatedAt"`
-	// Attempts is filled only when a single delivery is read.
-	Attempts []*Attempt `json:"attempts,omitempty"`
+	// Attempts is filled only when a single delivery is read (then it is
+	// never nil, so the JSON shows [] for none); listings leave it out.
+	Attempts []*Attempt `json:"attempts,omitzero"`
 }
 
 // Attempt is one HTTP POST of a delivery.

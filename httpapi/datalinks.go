@@ -317,10 +317,8 @@ func (s *Server) testDataLink(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		EventName string `json:"eventName"`
 	}
-	if r.ContentLength != 0 {
-		if err := decode(w, r, &in); err != nil {
-			return err
-		}
+	if err := decodeOptional(w, r, &in); err != nil {
+		return err
 	}
 	res, err := s.testDataLinkFor(r.Context(), d, in.EventName)
 	if err != nil {

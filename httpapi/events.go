@@ -145,11 +145,24 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ds, _, err := s.cfg.Store.Deliveries(r.Context(), labhooks.DeliveryFilter{EventID: &e.ID, Limit: labhooks.MaxLimit})
-	if err != nil {
-		return err
+	// Every delivery, however many data links the event fanned out to.
+	var all []*labhooks.Delivery
+	f := labhooks.DeliveryFilter{EventID: &e.ID, Limit: labhooks.MaxLimit}
+	for {
+		ds, next, err := s.cfg.Store.Deliveries(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		all = append(all, ds...)
+		if next == "" {
+			break
+		}
+		f.Before = &next
 	}
-	return writeJSON(w, http.StatusOK, eventDetail{e, ds})
+	if all == nil {
+		all = []*labhooks.Delivery{}
+	}
+	return writeJSON(w, http.StatusOK, eventDetail{e, all})
 }
 
 func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -200,6 +201,21 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	default:
 		return labhooks.Errorf(labhooks.EInvalid, "body: %v", err)
 	}
+}
+
+// decodeOptional is decode for a body that may be left out: an empty body,
+// however it is framed, leaves v as it is.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return labhooks.Errorf(labhooks.EInvalid, "body: larger than %d bytes", maxRequestBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return decode(w, r, v)
 }
 
 func jsonKind(goKind string) string {
