@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore NewStore) {
 		"ClaimFairness":          testClaimFairness,
 		"RecordAttempts":         testRecordAttempts,
 		"StaleLease":             testStaleLease,
+		"StaleLeaseOneBatch":     testStaleLeaseOneBatch,
 		"RetryDelivery":          testRetryDelivery,
 		"RequeueFailed":          testRequeueFailed,
 		"DeliveriesPaging":       testDeliveriesPaging,
@@ -695,5 +696,31 @@ func testCreateEventConcurrent(t *testing.T, b *bundle) {
 	ds, _, err := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{Limit: labhooks.MaxLimit})
 	if err != nil || len(ds) != stored+1 {
 		t.Fatalf("%d deliveries stored, want %d (%v)", len(ds), stored+1, err)
+	}
+}
+
+// testStaleLeaseOneBatch records a stale lease's attempt and the current
+// one's in a single call, as one process does when it holds results across
+// a database outage: both attempts count, numbered in order, and only the
+// current lease moves the delivery on.
+func testStaleLeaseOneBatch(t *testing.T, b *bundle) {
+	b.link(t, b.partner(t, labhooks.RoleSampler))
+	b.emit(t, "appointmentCreated", samplerOnly, nil)
+	stale := b.claim(t, b.now, 1)[0]
+	current := b.claim(t, b.now.Add(2*time.Minute), 1)[0]
+	later := b.now.Add(time.Hour)
+	err := b.s.RecordAttempts(b.ctx, []labhooks.AttemptResult{
+		{LeaseToken: stale.LeaseToken, Status: labhooks.DeliveryPending, NextAttemptAt: &later,
+			Attempt: labhooks.Attempt{DeliveryID: stale.DeliveryID, StartedAt: b.now, StatusCode: 500}},
+		{LeaseToken: current.LeaseToken, Status: labhooks.DeliverySucceeded,
+			Attempt: labhooks.Attempt{DeliveryID: current.DeliveryID, StartedAt: b.now.Add(2 * time.Minute), StatusCode: 200}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := b.s.Delivery(b.ctx, stale.DeliveryID)
+	if d.Status != labhooks.DeliverySucceeded || d.AttemptCount != 2 || len(d.Attempts) != 2 ||
+		d.Attempts[0].Number != 1 || d.Attempts[0].StatusCode != 500 || d.Attempts[1].Number != 2 || d.Attempts[1].StatusCode != 200 {
+		t.Fatalf("after one batch with a stale and a current attempt: %+v", d)
 	}
 }

@@ -27,6 +27,8 @@ type command struct {
 
 var commands = map[string]command{
 	"serve":      {"run the API, the dashboard and the delivery workers", runServe},
+	"worker":     {"run delivery workers only, on a shared PostgreSQL database", runWorker},
+	"migrate":    {"bring the database's schema up to date", runMigrate},
 	"emit":       {"emit an event through the API", runEmit},
 	"partners":   {"list, create, show, update and delete partners", runPartners},
 	"datalinks":  {"list, create, show, update, delete and test data links", runDataLinks},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -16,13 +17,16 @@ import (
 	"github.com/labhooks/labhooks/catalog"
 	"github.com/labhooks/labhooks/delivery"
 	"github.com/labhooks/labhooks/httpapi"
+	"github.com/labhooks/labhooks/postgres"
 	"github.com/labhooks/labhooks/sqlite"
 )
 
 const serveUsage = `Usage: labhooks serve [flags]
 
 Runs the HTTP API and the delivery workers in one process, on the embedded
-SQLite database by default (created if missing).
+SQLite database by default (created if missing). With --db postgres://…,
+any number of serve and worker processes share one database; --workers 0
+runs the API only.
 
 The admin key comes from --admin-key (LABHOOKS_ADMIN_KEY). Without it, the
 first start creates one and prints it once; later starts use the stored one.
@@ -51,7 +55,7 @@ func (c *serveConfig) flags(fs interface {
 	IntVar(*int, string, int, string)
 }) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to serve the API on")
-	fs.StringVar(&c.db, "db", "./labhooks.db", "SQLite database file")
+	fs.StringVar(&c.db, "db", "./labhooks.db", "SQLite database file, or a postgres:// URL to share the database with other labhooks processes")
 	fs.StringVar(&c.adminKey, "admin-key", "", "the admin API key (at least 24 characters); generated on first start when empty")
 	fs.BoolVar(&c.allowPrivate, "allow-private-targets", false, "deliver to loopback and private addresses, and accept http:// URLs (development and tests only)")
 	fs.StringVar(&c.retrySchedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays before each retry; the first attempt is immediate and each delay gets ±20% jitter")
@@ -91,10 +95,32 @@ func (c *serveConfig) logger(w io.Writer) *slog.Logger {
 }
 
 func openStore(ctx context.Context, dsn string) (labhooks.Store, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, usageError{errors.New("--db: this build stores in SQLite only; PostgreSQL support is not built yet")}
+	return openStoreLogged(ctx, dsn, slog.Default())
+}
+
+// openStoreLogged opens a postgres:// URL as the PostgreSQL store, which
+// reports its reconnects to log, and anything else as a SQLite file.
+func openStoreLogged(ctx context.Context, dsn string, log *slog.Logger) (labhooks.Store, error) {
+	if isPostgres(dsn) {
+		return postgres.Open(ctx, postgres.Config{URL: dsn, Logger: log})
 	}
 	return sqlite.Open(ctx, dsn)
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// displayDB is dsn without its password, for logs.
+func displayDB(dsn string) string {
+	if !isPostgres(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://…"
+	}
+	return u.Redacted()
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -110,7 +136,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := cfg.logger(stderr)
 	schedule, _ := labhooks.ParseRetrySchedule(cfg.retrySchedule)
 
-	store, err := openStore(ctx, cfg.db)
+	store, err := openStoreLogged(ctx, cfg.db, log)
 	if err != nil {
 		return err
 	}
@@ -139,6 +165,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink,
 		})
 		notify = engine.Notify
+		if _, ok := store.(wakeListener); ok {
+			// This process's new deliveries wake its engine through the
+			// store's LISTEN, as every other process's do, at a bounded rate.
+			notify = func() {}
+		}
 	}
 	api := httpapi.NewServer(httpapi.Config{
 		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Notify: notify,
@@ -157,12 +188,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "labhooks %s listening on http://%s (database %s, %d delivery workers)\n", version, ln.Addr(), cfg.db, cfg.workers)
+	fmt.Fprintf(stdout, "labhooks %s listening on http://%s (database %s, %d delivery workers)\n", version, ln.Addr(), displayDB(cfg.db), cfg.workers)
 
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	if engine != nil {
 		wg.Go(func() { engine.Run(engineCtx) })
+		if l, ok := store.(wakeListener); ok {
+			wg.Go(func() { l.Listen(engineCtx, engine.Notify) })
+		}
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

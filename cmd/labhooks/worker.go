@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/delivery"
+)
+
+const workerUsage = `Usage: labhooks worker --db postgres://… [flags]
+
+Runs delivery workers only, with no API: start as many as the load needs,
+beside "labhooks serve" processes (which may run with --workers 0), all on
+one PostgreSQL database. Workers claim deliveries with leases, so any
+process may be stopped or killed at any time: what it held is delivered by
+another once the lease (--timeout plus 15 s) runs out.`
+
+// wakeListener is a store that can tell when any process stores deliveries
+// due now (the PostgreSQL store), so idle engines wake at once rather than
+// at their next poll.
+type wakeListener interface {
+	Listen(ctx context.Context, notify func()) error
+}
+
+// workerFlags registers serveConfig's delivery flags, leaving out those of
+// the API, and describes --db as the worker needs it.
+type workerFlags struct {
+	fs interface {
+		StringVar(*string, string, string, string)
+		BoolVar(*bool, string, bool, string)
+		DurationVar(*time.Duration, string, time.Duration, string)
+		IntVar(*int, string, int, string)
+	}
+}
+
+func (w workerFlags) StringVar(p *string, name, value, usage string) {
+	switch name {
+	case "addr", "admin-key":
+		*p = value
+	case "db":
+		w.fs.StringVar(p, name, "", "the PostgreSQL database shared with the other labhooks processes (postgres://…)")
+	default:
+		w.fs.StringVar(p, name, value, usage)
+	}
+}
+
+func (w workerFlags) BoolVar(p *bool, name string, value bool, usage string) {
+	w.fs.BoolVar(p, name, value, usage)
+}
+
+func (w workerFlags) DurationVar(p *time.Duration, name string, value time.Duration, usage string) {
+	w.fs.DurationVar(p, name, value, usage)
+}
+
+func (w workerFlags) IntVar(p *int, name string, value int, usage string) {
+	if name == "workers" {
+		usage = "concurrent deliveries in this process"
+	}
+	w.fs.IntVar(p, name, value, usage)
+}
+
+func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := newFlagSet("worker", workerUsage, stderr)
+	cfg.flags(workerFlags{fs: fs})
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	switch {
+	case cfg.db == "":
+		return usageError{fmt.Errorf("--db (LABHOOKS_DB): required, the postgres:// URL of the shared database")}
+	case !isPostgres(cfg.db):
+		return usageError{fmt.Errorf("--db %s: a worker needs PostgreSQL (postgres://…); a SQLite file belongs to one process, so use labhooks serve", cfg.db)}
+	case cfg.workers < 1:
+		return usageError{fmt.Errorf("--workers %d: a worker needs 1 or more", cfg.workers)}
+	}
+	log := cfg.logger(stderr)
+	schedule, _ := labhooks.ParseRetrySchedule(cfg.retrySchedule)
+	store, err := openStoreLogged(ctx, cfg.db, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	sender := delivery.NewSender(delivery.SenderConfig{
+		Timeout: cfg.timeout, AllowPrivateTargets: cfg.allowPrivate, UserAgent: "labhooks/" + version,
+	})
+	engine := delivery.NewEngine(delivery.EngineConfig{
+		Store: store, Sender: sender, Logger: log,
+		Policy:      labhooks.RetryPolicy{Schedule: schedule, Jitter: 0.2},
+		MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink,
+	})
+	fmt.Fprintf(stdout, "labhooks %s worker delivering from %s (%d delivery workers)\n", version, displayDB(cfg.db), cfg.workers)
+
+	// The engine outlives ctx a little: on SIGTERM it stops claiming, then
+	// finishes and records the attempts under way.
+	engineCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { engine.Run(engineCtx) })
+	if l, ok := store.(wakeListener); ok {
+		wg.Go(func() { l.Listen(engineCtx, engine.Notify) })
+	}
+	<-ctx.Done()
+	log.Info("shutting down: finishing deliveries in flight")
+	stop()
+	wg.Wait()
+	return nil
+}

@@ -1,0 +1,358 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labhooks/labhooks"
+)
+
+const deliveryColumns = `id, event_id, event_name, partner_id, datalink_id, status, attempt_count, next_attempt_at,
+	last_status_code, last_error, created_at, updated_at`
+
+func scanDelivery(row pgx.Row) (*labhooks.Delivery, error) {
+	var d labhooks.Delivery
+	var next *time.Time
+	err := row.Scan(&d.ID, &d.EventID, &d.EventName, &d.PartnerID, &d.DataLinkID, &d.Status, &d.AttemptCount, &next,
+		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if d.Status == labhooks.DeliveryPending {
+		d.NextAttemptAt = utcPtr(next)
+	}
+	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	return &d, nil
+}
+
+func queryDeliveries(ctx context.Context, q querier, where string, args ...any) ([]*labhooks.Delivery, error) {
+	rows, err := q.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanDelivery)
+}
+
+// Delivery returns one delivery with all its attempts, oldest first. ENotFound.
+func (s *Store) Delivery(ctx context.Context, id string) (*labhooks.Delivery, error) {
+	var d *labhooks.Delivery
+	err := s.retry(ctx, func() error {
+		ds, err := queryDeliveries(ctx, s.pool, `WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if len(ds) == 0 {
+			return labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", id)
+		}
+		d = ds[0]
+		rows, err := s.pool.Query(ctx, `SELECT number, started_at, status_code, duration_ms, error, response_body
+			FROM attempts WHERE delivery_id = $1 ORDER BY number`, id)
+		if err != nil {
+			return err
+		}
+		d.Attempts, err = collect(rows, func(row pgx.Row) (*labhooks.Attempt, error) {
+			a := &labhooks.Attempt{DeliveryID: id}
+			if err := row.Scan(&a.Number, &a.StartedAt, &a.StatusCode, &a.DurationMs, &a.Error, &a.ResponseBody); err != nil {
+				return nil, err
+			}
+			a.StartedAt = a.StartedAt.UTC()
+			return a, nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Deliveries lists deliveries newest first, a page at a time.
+func (s *Store) Deliveries(ctx context.Context, f labhooks.DeliveryFilter) ([]*labhooks.Delivery, string, error) {
+	where, args := "WHERE true", []any{}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if f.PartnerID != nil {
+		add("partner_id = $%d", *f.PartnerID)
+	}
+	if f.DataLinkID != nil {
+		add("datalink_id = $%d", *f.DataLinkID)
+	}
+	if f.EventID != nil {
+		add("event_id = $%d", *f.EventID)
+	}
+	if f.EventName != nil {
+		add("event_name = $%d", *f.EventName)
+	}
+	if f.Status != nil {
+		add("status = $%d", string(*f.Status))
+	}
+	if f.Before != nil {
+		add("id < $%d", *f.Before)
+	}
+	limit := labhooks.ClampLimit(f.Limit)
+	args = append(args, limit+1)
+	var ds []*labhooks.Delivery
+	err := s.retry(ctx, func() error {
+		var err error
+		ds, err = queryDeliveries(ctx, s.pool, fmt.Sprintf("%s ORDER BY id DESC LIMIT $%d", where, len(args)), args...)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(ds) > limit {
+		ds = ds[:limit]
+		return ds, ds[limit-1].ID, nil
+	}
+	return ds, "", nil
+}
+
+// RetryDelivery makes a delivery due now with a fresh retry schedule.
+// ENotFound; EConflict when its data link was deleted or is disabled.
+func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*labhooks.Delivery, error) {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var enabled *bool
+		err := tx.QueryRow(ctx, `SELECT l.enabled FROM deliveries d LEFT JOIN datalinks l ON l.id = d.datalink_id
+			WHERE d.id = $1 FOR UPDATE OF d`, id).Scan(&enabled)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", id)
+		case err != nil:
+			return err
+		case enabled == nil:
+			return labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its data link was deleted", id)
+		case !*enabled:
+			return labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its data link is disabled; enable it first", id)
+		}
+		_, err = tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_token = NULL,
+			attempt_base = attempt_count, updated_at = $1 WHERE id = $2`, ts(now), id)
+		if err != nil {
+			return err
+		}
+		return s.notify(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Delivery(ctx, id)
+}
+
+// RequeueFailed makes a data link's failed deliveries created in the range
+// due now with a fresh retry schedule. ENotFound.
+func (s *Store) RequeueFailed(ctx context.Context, p labhooks.RequeueParams) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := dataLink(ctx, tx, p.DataLinkID, ""); err != nil {
+			return err
+		}
+		var until *time.Time
+		if !p.Until.IsZero() {
+			u := ts(p.Until)
+			until = &u
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_token = NULL,
+			attempt_base = attempt_count, updated_at = $1
+			WHERE datalink_id = $2 AND status = 'failed' AND created_at >= $3 AND ($4::timestamptz IS NULL OR created_at < $4)`,
+			ts(p.Now), p.DataLinkID, ts(p.Since), until)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		if n > 0 {
+			return s.notify(ctx, tx)
+		}
+		return nil
+	})
+	return int(n), err
+}
+
+// ClaimDeliveries leases up to p.Limit due deliveries, oldest due first, so
+// that no data link has more than p.PerDataLink in flight, counting
+// p.InFlight. Deliveries another process is claiming at the same moment are
+// skipped, not waited for. Deliveries whose data link is gone or disabled
+// are failed instead of returned.
+func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]*labhooks.Job, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	now := ts(p.Now)
+	exclude := p.ExcludeDataLinks
+	if exclude == nil {
+		exclude = []string{}
+	}
+	busyLinks, busyCounts := make([]string, 0, len(p.InFlight)), make([]int32, 0, len(p.InFlight))
+	for link, n := range p.InFlight {
+		busyLinks, busyCounts = append(busyLinks, link), append(busyCounts, int32(n))
+	}
+	// Look at more than needed so that a backlog on one link, capped below,
+	// leaves room for the others.
+	window := p.Limit
+	if p.PerDataLink > 0 {
+		window = p.Limit * 4
+	}
+	token := p.Owner + ":" + randomHex(8)
+	// One statement, committed by itself: a claim whose outcome is lost with
+	// the connection leaves its deliveries leased to no one, and they are
+	// claimed again once the lease runs out.
+	var jobs []*labhooks.Job
+	var unusable []string
+	err := s.retry(ctx, func() error {
+		jobs, unusable = nil, nil
+		rows, err := s.pool.Query(ctx, claimSQL,
+			now, exclude, window, p.PerDataLink, p.Limit, now.Add(p.Lease), token, busyLinks, busyCounts)
+		if err != nil {
+			return ambiguous(err)
+		}
+		_, err = collect(rows, func(row pgx.Row) (struct{}, error) {
+			var j labhooks.Job
+			var count, base int
+			var data string
+			var url, secret, prev *string
+			var prevExp *time.Time
+			var enabled *bool
+			if err := row.Scan(&j.DeliveryID, &j.EventID, &j.EventName, &j.DataLinkID, &count, &base, &j.CreatedAt, &data,
+				&url, &secret, &prev, &prevExp, &enabled); err != nil {
+				return struct{}{}, err
+			}
+			if enabled == nil || !*enabled {
+				unusable = append(unusable, j.DeliveryID)
+				return struct{}{}, nil
+			}
+			link := labhooks.DataLink{Secret: *secret, PreviousSecret: *prev, PreviousSecretExpiresAt: prevExp}
+			e := labhooks.Event{EventName: j.EventName, Data: []byte(data)}
+			j.URL, j.Secrets, j.Body = *url, link.Secrets(p.Now), e.Body()
+			j.Try, j.LeaseToken, j.CreatedAt = count-base+1, token, j.CreatedAt.UTC()
+			jobs = append(jobs, &j)
+			return struct{}{}, nil
+		})
+		return ambiguous(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(unusable) > 0 {
+		// Should this fail, the deliveries stay leased, and the claim after
+		// the lease fails them.
+		if _, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
+			last_error = 'the data link is disabled', updated_at = $1 WHERE id = ANY($2) AND lease_token = $3`,
+			now, unusable, token); err != nil {
+			return nil, dbError(err)
+		}
+	}
+	return jobs, nil
+}
+
+// claimSQL leases due deliveries and returns what their attempts need.
+const claimSQL = `WITH candidates AS (
+			SELECT id, datalink_id, next_attempt_at FROM deliveries
+			WHERE status = 'pending' AND next_attempt_at <= $1 AND datalink_id <> ALL($2::text[])
+			ORDER BY next_attempt_at LIMIT $3
+			FOR UPDATE SKIP LOCKED
+		), picked AS (
+			SELECT id FROM (
+				SELECT c.id, c.next_attempt_at,
+					COALESCE(f.n, 0) + row_number() OVER (PARTITION BY c.datalink_id ORDER BY c.next_attempt_at, c.id) AS n
+				FROM candidates c LEFT JOIN unnest($8::text[], $9::int[]) AS f (link, n) ON f.link = c.datalink_id
+			) ranked
+			WHERE $4 <= 0 OR n <= $4
+			ORDER BY next_attempt_at, id LIMIT $5
+		), claimed AS (
+			UPDATE deliveries d SET next_attempt_at = $6, lease_token = $7, updated_at = $1
+			WHERE d.id = ANY (ARRAY (SELECT id FROM picked)) -- by primary key, not a join the planner may scan for
+			RETURNING d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base, d.created_at
+		)
+		SELECT c.id, c.event_id, c.event_name, c.datalink_id, c.attempt_count, c.attempt_base, c.created_at,
+			(SELECT e.data::text FROM events e WHERE e.id = c.event_id),
+			l.url, l.secret, l.previous_secret, l.previous_secret_expires_at, l.enabled
+		FROM claimed c LEFT JOIN datalinks l ON l.id = c.datalink_id
+		ORDER BY c.id`
+
+// RecordAttempts stores attempts and the new state of their deliveries, all
+// in one implicit transaction and one round trip.
+func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	// Each statement takes a delivery once; a second attempt of the same
+	// delivery in the batch goes to the next statement, in order.
+	var rounds [][]labhooks.AttemptResult
+	seen := map[string]int{}
+	for _, r := range rs {
+		i := seen[r.Attempt.DeliveryID]
+		seen[r.Attempt.DeliveryID]++
+		if i == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[i] = append(rounds[i], r)
+	}
+	b := &pgx.Batch{}
+	for _, round := range rounds {
+		n := len(round)
+		var (
+			ids, errs, bodies, statuses, tokens = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			codes                               = make([]int32, n)
+			durations                           = make([]int64, n)
+			started, updated                    = make([]time.Time, n), make([]time.Time, n)
+			next                                = make([]*time.Time, n)
+		)
+		for i, r := range round {
+			a := r.Attempt
+			ids[i], errs[i], bodies[i], statuses[i], tokens[i] = a.DeliveryID, text(a.Error), text(a.ResponseBody), string(r.Status), r.LeaseToken
+			codes[i], durations[i] = int32(a.StatusCode), a.DurationMs
+			started[i], updated[i] = ts(a.StartedAt), ts(a.StartedAt.Add(time.Duration(a.DurationMs)*time.Millisecond))
+			next[i] = tsPtr(r.NextAttemptAt)
+		}
+		b.Queue(recordSQL, ids, codes, errs, bodies, durations, started, updated, statuses, next, tokens)
+	}
+	// Should the connection fail, whether the batch was stored is unknown;
+	// the engine records it again, which at worst counts an attempt twice.
+	return s.retry(ctx, func() error {
+		return ambiguous(s.pool.SendBatch(ctx, b).Close())
+	})
+}
+
+// recordSQL stores one attempt for each of a set of distinct deliveries.
+// Every attempt counts, and its number follows the delivery's count; only
+// the lease's holder moves the delivery on (SET expressions all see the row
+// as it was, so lease_token is compared before it is cleared).
+const recordSQL = `WITH r AS (
+		SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[],
+			$7::timestamptz[], $8::text[], $9::timestamptz[], $10::text[])
+			AS r (delivery_id, status_code, error, response_body, duration_ms, started_at, updated_at, status, next_attempt_at, lease_token)
+	), d AS (
+		UPDATE deliveries d SET attempt_count = d.attempt_count + 1, last_status_code = r.status_code, last_error = r.error,
+			updated_at = r.updated_at,
+			status = CASE WHEN d.lease_token = r.lease_token THEN r.status ELSE d.status END,
+			next_attempt_at = CASE WHEN d.lease_token = r.lease_token THEN r.next_attempt_at ELSE d.next_attempt_at END,
+			lease_token = CASE WHEN d.lease_token = r.lease_token THEN NULL ELSE d.lease_token END
+		FROM r WHERE d.id = r.delivery_id AND d.id = ANY ($1) -- lets the planner read by primary key
+		RETURNING d.id, d.attempt_count
+	)
+	INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)
+	SELECT r.delivery_id, d.attempt_count, r.started_at, r.status_code, r.duration_ms, r.error, r.response_body
+	FROM r JOIN d ON d.id = r.delivery_id`
+
+// NextDue returns when the earliest pending delivery becomes due.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next *time.Time
+	err := s.retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'`).Scan(&next)
+	})
+	if err != nil || next == nil {
+		return time.Time{}, false, err
+	}
+	return next.UTC(), true, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

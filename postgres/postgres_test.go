@@ -1,0 +1,342 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/id"
+	"github.com/labhooks/labhooks/postgres"
+	"github.com/labhooks/labhooks/storetest"
+)
+
+// serverURL is the PostgreSQL the tests use: LABHOOKS_TEST_POSTGRES, or the
+// one CI starts.
+func serverURL() string {
+	if u := os.Getenv("LABHOOKS_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return "postgres://root@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// newSchema makes an empty schema for one test, dropped when it ends, and
+// returns a URL whose connections use it. Without PostgreSQL the test is
+// skipped, except in CI, where it fails.
+func newSchema(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverURL())
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL at %s: %v", serverURL(), err)
+		}
+		t.Skipf("no PostgreSQL at %s (set LABHOOKS_TEST_POSTGRES): %v", serverURL(), err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "lh_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, serverURL())
+		if err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(serverURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func open(t *testing.T, dbURL string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), postgres.Config{URL: dbURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) labhooks.Store {
+		s, err := postgres.Open(t.Context(), postgres.Config{URL: newSchema(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	u := newSchema(t)
+	open(t, u).Close()
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	if _, err := conn.Exec(t.Context(), `UPDATE labhooks_schema SET version = $1`, postgres.SchemaVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := postgres.Open(t.Context(), postgres.Config{URL: u}); err == nil {
+		s.Close()
+		t.Fatal("opened a database newer than the binary")
+	}
+}
+
+// TestProcessesStartingTogether opens many stores at once on an empty
+// schema, as processes started together would: one migrates, none fails.
+func TestProcessesStartingTogether(t *testing.T) {
+	u := newSchema(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for range 5 {
+		wg.Go(func() {
+			s, err := postgres.Open(t.Context(), postgres.Config{URL: u})
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// setup makes a sampler with one data link on s.
+func setup(t *testing.T, s labhooks.Store) *labhooks.DataLink {
+	t.Helper()
+	now := time.Now()
+	p := &labhooks.Partner{ID: id.New(id.Partner), Name: "Sampler", Role: labhooks.RoleSampler, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreatePartner(t.Context(), p, []byte("hash-"+p.ID)); err != nil {
+		t.Fatal(err)
+	}
+	d := &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://example.test/hook",
+		Secret: labhooks.GenerateSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateDataLink(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func emit(s labhooks.Store, ctx context.Context, key string) (*labhooks.CreateEventResult, error) {
+	now := time.Now()
+	return s.CreateEvent(ctx, labhooks.CreateEventParams{
+		Event: &labhooks.Event{ID: id.New(id.Event), EventName: "appointmentCreated", Data: json.RawMessage(`{"appointmentId":1}`),
+			IdempotencyKey: key, CreatedAt: now},
+		Roles: []labhooks.Role{labhooks.RoleSampler}, RequestHash: "same", Now: now,
+	})
+}
+
+// TestIdempotencyAcrossProcesses sends one idempotency key from many
+// goroutines through three stores (three pools, as three processes would
+// have) at once: one event is stored, and every call answers with it.
+func TestIdempotencyAcrossProcesses(t *testing.T) {
+	u := newSchema(t)
+	stores := []*postgres.Store{open(t, u), open(t, u), open(t, u)}
+	setup(t, stores[0])
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		ids     = map[string]int{}
+		fresh   int
+		callErr error
+	)
+	start := make(chan struct{})
+	for i := range 30 {
+		wg.Go(func() {
+			<-start
+			r, err := emit(stores[i%3], t.Context(), "same-key")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				callErr = err
+				return
+			}
+			ids[r.Event.ID]++
+			if !r.Replayed {
+				fresh++
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if callErr != nil {
+		t.Fatal(callErr)
+	}
+	if len(ids) != 1 || fresh != 1 {
+		t.Fatalf("30 calls with one key: events %v, %d not replayed; want one event, stored once", ids, fresh)
+	}
+	if ds, _, _ := stores[0].Deliveries(t.Context(), labhooks.DeliveryFilter{}); len(ds) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(ds))
+	}
+}
+
+// TestClaimsAcrossProcessesNeverOverlap claims from three stores at once
+// until the queue is empty: every delivery is claimed exactly once.
+func TestClaimsAcrossProcessesNeverOverlap(t *testing.T) {
+	u := newSchema(t)
+	stores := []*postgres.Store{open(t, u), open(t, u), open(t, u)}
+	setup(t, stores[0])
+	setup(t, stores[0])
+	const events = 150 // two links: 300 deliveries
+	for range events {
+		if _, err := emit(stores[0], t.Context(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		claimed = map[string]int{}
+	)
+	for i := range 6 {
+		wg.Go(func() {
+			for {
+				jobs, err := stores[i%3].ClaimDeliveries(t.Context(), labhooks.ClaimParams{
+					Owner: "p", Now: time.Now(), Lease: time.Hour, Limit: 7, PerDataLink: 4,
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(jobs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, j := range jobs {
+					claimed[j.DeliveryID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimed) != 2*events {
+		t.Fatalf("claimed %d distinct deliveries, want %d", len(claimed), 2*events)
+	}
+	for d, n := range claimed {
+		if n != 1 {
+			t.Fatalf("delivery %s claimed %d times within its lease", d, n)
+		}
+	}
+}
+
+// TestListenWakesOtherProcesses checks that an event stored through one
+// store wakes a listener on another, and not one on another schema.
+func TestListenWakesOtherProcesses(t *testing.T) {
+	u, other := newSchema(t), newSchema(t)
+	emitter, listener, elsewhere := open(t, u), open(t, u), open(t, other)
+	setup(t, emitter)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	woken, wokenElsewhere := make(chan struct{}, 100), make(chan struct{}, 100)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { listener.Listen(ctx, func() { woken <- struct{}{} }) })
+	wg.Go(func() { elsewhere.Listen(ctx, func() { wokenElsewhere <- struct{}{} }) })
+	// Each Listen wakes once when it has connected.
+	for _, c := range []chan struct{}{woken, wokenElsewhere} {
+		select {
+		case <-c:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Listen did not connect")
+		}
+	}
+	if _, err := emit(emitter, t.Context(), ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-woken:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a new event did not wake the listener")
+	}
+	select {
+	case <-wokenElsewhere:
+		t.Fatal("an event in another schema woke the listener")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestDroppedConnectionsRecover ends every connection a store holds, as a
+// database restart or a proxy would: the next calls succeed on new
+// connections, and Listen reconnects by itself.
+func TestDroppedConnectionsRecover(t *testing.T) {
+	u := newSchema(t)
+	app := "lh_drop_" + id.New("t")
+	u += "&application_name=" + app
+	s := open(t, u)
+	setup(t, s)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	woken := make(chan struct{}, 1000)
+	wg.Go(func() { s.Listen(ctx, func() { woken <- struct{}{} }) })
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-woken:
+		case <-time.After(10 * time.Second):
+			t.Fatal(what)
+		}
+	}
+	wait("Listen did not connect")
+	for range 3 { // fill the pool with a few connections
+		if _, err := emit(s, t.Context(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for len(woken) > 0 {
+		<-woken
+	}
+	admin, err := pgx.Connect(t.Context(), serverURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(t.Context())
+	var ended int
+	if err := admin.QueryRow(t.Context(), `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&ended); err != nil {
+		t.Fatal(err)
+	}
+	if ended < 2 {
+		t.Fatalf("ended %d connections, want the pool's and Listen's", ended)
+	}
+	if _, err := emit(s, t.Context(), ""); err != nil {
+		t.Fatalf("after the connections were dropped: %v", err)
+	}
+	wait("Listen did not reconnect and wake")
+	if _, err := s.ClaimDeliveries(t.Context(), labhooks.ClaimParams{Owner: "t", Now: time.Now(), Lease: time.Minute, Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+}
