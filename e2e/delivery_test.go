@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -401,5 +402,38 @@ func TestPrivateTargetsRefusedByDefault(t *testing.T) {
 	}
 	if n := len(rc.requests()); n != 0 {
 		t.Fatalf("the guarded server reached the loopback receiver %d times", n)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	s := startServer(t, "")
+	rc := newReceiver(t, nil)
+	p, _ := s.partner("lab", "Metered Lab")
+	s.dataLink(p, rc.URL, secret)
+	a, err := s.emit(map[string]any{"eventName": "sampleReceived", "data": eventExamples(t, s)["sampleReceived"]}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the delivery", func() bool { return s.delivery(a.Deliveries[0].ID).Status == "succeeded" })
+	var body string
+	eventually(t, 5*time.Second, "the metrics to show it", func() bool {
+		resp, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return strings.Contains(body, `labhooks_deliveries_finished_total{status="succeeded"} 1`)
+	})
+	for _, want := range []string{
+		`labhooks_events_accepted_total{event_name="sampleReceived"} 1`,
+		`labhooks_deliveries_created_total 1`,
+		`labhooks_attempts_total{outcome="2xx"} 1`,
+		`labhooks_queue_pending 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

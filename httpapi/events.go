@@ -76,8 +76,13 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	}
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
-	} else if len(res.Deliveries) > 0 {
-		s.cfg.Notify()
+	} else {
+		if len(res.Deliveries) > 0 {
+			s.cfg.Notify()
+		}
+		if s.cfg.OnAccepted != nil {
+			s.cfg.OnAccepted(res.Event, len(res.Deliveries))
+		}
 	}
 	out := eventAccepted{ID: res.Event.ID, EventName: res.Event.EventName, Deliveries: make([]deliveryAccepted, len(res.Deliveries))}
 	for i, d := range res.Deliveries {

@@ -28,6 +28,9 @@ type Config struct {
 	// Notify wakes the delivery engine after deliveries are stored; may be
 	// nil when this process runs no workers.
 	Notify func()
+	// OnAccepted, if set, is told of each newly accepted event and how many
+	// deliveries it made (for metrics). It must not block.
+	OnAccepted func(e *labhooks.Event, deliveries int)
 	// AllowHTTPTargets accepts plain-http data link URLs (development).
 	AllowHTTPTargets bool
 	// Now is the clock; default time.Now.

@@ -17,6 +17,7 @@ import (
 	"github.com/labhooks/labhooks/catalog"
 	"github.com/labhooks/labhooks/delivery"
 	"github.com/labhooks/labhooks/httpapi"
+	"github.com/labhooks/labhooks/metrics"
 	"github.com/labhooks/labhooks/postgres"
 	"github.com/labhooks/labhooks/sqlite"
 )
@@ -156,11 +157,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sender := delivery.NewSender(delivery.SenderConfig{
 		Timeout: cfg.timeout, AllowPrivateTargets: cfg.allowPrivate, UserAgent: "labhooks/" + version,
 	})
+	m := metrics.New(queueDepth(store))
 	var engine *delivery.Engine
 	notify := func() {}
 	if cfg.workers > 0 {
 		engine = delivery.NewEngine(delivery.EngineConfig{
-			Store: store, Sender: sender, Logger: log,
+			Store: store, Sender: sender, Logger: log, OnAttempt: m.Attempted,
 			Policy:      labhooks.RetryPolicy{Schedule: schedule, Jitter: 0.2},
 			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink,
 		})
@@ -173,15 +175,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	api := httpapi.NewServer(httpapi.Config{
 		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Notify: notify,
-		AllowHTTPTargets: cfg.allowPrivate, Logger: log,
+		AllowHTTPTargets: cfg.allowPrivate, Logger: log, OnAccepted: m.Accepted,
 	})
+	root := http.NewServeMux()
+	root.Handle("GET /metrics", m.Handler())
+	root.Handle("/", api)
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", cfg.addr, err)
 	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.timeout + 30*time.Second, // the test button waits for a receiver
@@ -214,6 +219,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = nil
 	}
 	return err
+}
+
+// queueDepth reads the number of pending deliveries for the metrics gauge.
+func queueDepth(store labhooks.Store) metrics.QueueDepth {
+	return func(ctx context.Context) (int64, error) {
+		h, err := store.Health(ctx, time.Now())
+		if err != nil {
+			return 0, err
+		}
+		return int64(h.QueueDepth), nil
+	}
 }
 
 // adminKeyHash returns the hash of the admin key in force: the configured one,

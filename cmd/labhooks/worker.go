@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/delivery"
+	"github.com/labhooks/labhooks/metrics"
 )
 
 const workerUsage = `Usage: labhooks worker --db postgres://… [flags]
@@ -67,6 +71,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cfg serveConfig
 	fs := newFlagSet("worker", workerUsage, stderr)
 	cfg.flags(workerFlags{fs: fs})
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics and /healthz on this address, such as 127.0.0.1:9090 (default: off)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -91,8 +96,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sender := delivery.NewSender(delivery.SenderConfig{
 		Timeout: cfg.timeout, AllowPrivateTargets: cfg.allowPrivate, UserAgent: "labhooks/" + version,
 	})
+	m := metrics.New(queueDepth(store))
 	engine := delivery.NewEngine(delivery.EngineConfig{
-		Store: store, Sender: sender, Logger: log,
+		Store: store, Sender: sender, Logger: log, OnAttempt: m.Attempted,
 		Policy:      labhooks.RetryPolicy{Schedule: schedule, Jitter: 0.2},
 		MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink,
 	})
@@ -106,9 +112,36 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if l, ok := store.(wakeListener); ok {
 		wg.Go(func() { l.Listen(engineCtx, engine.Notify) })
 	}
+	if *metricsAddr != "" {
+		srv, err := serveMetrics(*metricsAddr, m, log)
+		if err != nil {
+			stop()
+			wg.Wait()
+			return err
+		}
+		defer srv.Close()
+	}
 	<-ctx.Done()
 	log.Info("shutting down: finishing deliveries in flight")
 	stop()
 	wg.Wait()
 	return nil
+}
+
+// serveMetrics serves a worker's /metrics and /healthz on addr.
+func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go srv.Serve(ln)
+	log.Info("serving metrics", "addr", ln.Addr().String())
+	return srv, nil
 }
