@@ -62,7 +62,7 @@ func NewSender(cfg SenderConfig) *Sender {
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   64,
+		MaxIdleConnsPerHost:   256, // as many as attempts may be in flight to one host, or connections churn
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   cfg.Timeout,
 		ExpectContinueTimeout: time.Second,
