@@ -3,6 +3,7 @@ package labhooks
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -24,11 +25,15 @@ type DataLink struct {
 	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
 	// EventNames filters which events the link receives; empty means all the
 	// events its partner's role may receive.
-	EventNames     []string  `json:"eventNames"`
-	Enabled        bool      `json:"enabled"`
-	DisabledReason string    `json:"disabledReason,omitempty"`
-	CreatedAt      time.Time `json:"createdAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	EventNames []string `json:"eventNames"`
+	Enabled    bool     `json:"enabled"`
+	// DisabledReason says, for the partner, why labhooks disabled the link.
+	DisabledReason string `json:"disabledReason,omitempty"`
+	// FailingSince is when the link's current run of failed attempts began;
+	// nil once an attempt succeeds. A run long enough disables the link.
+	FailingSince *time.Time `json:"failingSince,omitempty"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	UpdatedAt    time.Time  `json:"updatedAt"`
 }
 
 // SecretHint returns the last four characters of the secret, for display.
@@ -90,6 +95,11 @@ func (u DataLinkUpdate) Apply(d *DataLink) {
 		d.EventNames = *u.EventNames
 	}
 	if u.Enabled != nil {
+		if *u.Enabled && !d.Enabled {
+			// Enabling a link is a fresh start: its failures before do not
+			// count towards disabling it again.
+			d.FailingSince = nil
+		}
 		d.Enabled = *u.Enabled
 		if d.Enabled {
 			d.DisabledReason = ""
@@ -98,6 +108,34 @@ func (u DataLinkUpdate) Apply(d *DataLink) {
 	if u.DisabledReason != nil {
 		d.DisabledReason = *u.DisabledReason
 	}
+}
+
+// DisableParams selects the data links DisableFailingDataLinks disables.
+type DisableParams struct {
+	// FailingSince is the bound: enabled links failing since this time or
+	// earlier are disabled.
+	FailingSince time.Time
+	Now          time.Time
+}
+
+// FailingReason is the DisabledReason of a link labhooks disabled at now
+// because every attempt since failingSince failed; lastStatus and lastError
+// describe the latest failure, when known.
+func FailingReason(now, failingSince time.Time, lastStatus int, lastError string) string {
+	const layout = "2006-01-02 15:04 UTC"
+	last := ""
+	switch {
+	case lastStatus != 0:
+		last = fmt.Sprintf(" (last: HTTP %d)", lastStatus)
+	case lastError != "":
+		if r := []rune(lastError); len(r) > 200 {
+			lastError = string(r[:200]) + "…"
+		}
+		last = " (last: " + lastError + ")"
+	}
+	return fmt.Sprintf("labhooks disabled this data link on %s: every delivery attempt has failed since %s%s. "+
+		"Fix the receiver, enable the link, then replay the deliveries that failed meanwhile.",
+		now.UTC().Format(layout), failingSince.UTC().Format(layout), last)
 }
 
 // Secret strength rules: the seed asks partners to "choose a long difficult

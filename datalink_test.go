@@ -258,8 +258,39 @@ func TestDataLinkUpdateApply(t *testing.T) {
 	if d.URL != url || d.Enabled || d.DisabledReason != reason {
 		t.Fatalf("an empty update changed the link: %+v", d)
 	}
+	since := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	d.FailingSince = &since
 	labhooks.DataLinkUpdate{Enabled: &on}.Apply(d)
-	if !d.Enabled || d.DisabledReason != "" {
-		t.Fatalf("re-enabling keeps the reason: %+v", d)
+	if !d.Enabled || d.DisabledReason != "" || d.FailingSince != nil {
+		t.Fatalf("re-enabling keeps the reason or the failing run: %+v", d)
+	}
+	// Enabling a link that is enabled is no fresh start: its failing run
+	// still counts.
+	d.FailingSince = &since
+	labhooks.DataLinkUpdate{Enabled: &on}.Apply(d)
+	if d.FailingSince == nil || !d.FailingSince.Equal(since) {
+		t.Fatalf("enabling an enabled link cleared its failing run: %+v", d)
+	}
+}
+
+func TestFailingReason(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 30, 0, time.UTC)
+	since := time.Date(2026, 11, 22, 11, 58, 0, 0, time.FixedZone("CET", 3600))
+	tests := []struct {
+		status int
+		err    string
+		want   string
+	}{
+		{500, "HTTP 500", "since 2026-11-22 10:58 UTC (last: HTTP 500). Fix"},
+		{0, "connection refused", "since 2026-11-22 10:58 UTC (last: connection refused). Fix"},
+		{0, "", "since 2026-11-22 10:58 UTC. Fix"},
+		{0, strings.Repeat("x", 300), strings.Repeat("x", 200) + "…). Fix"},
+	}
+	for _, tt := range tests {
+		got := labhooks.FailingReason(now, since, tt.status, tt.err)
+		if !strings.HasPrefix(got, "labhooks disabled this data link on 2026-11-27 12:00 UTC: every delivery attempt has failed") ||
+			!strings.Contains(got, tt.want) || !strings.HasSuffix(got, "replay the deliveries that failed meanwhile.") {
+			t.Errorf("FailingReason(%d, %q) = %q, want it to contain %q", tt.status, tt.err, got, tt.want)
+		}
 	}
 }

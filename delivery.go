@@ -1,6 +1,10 @@
 package labhooks
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"time"
+)
 
 // DeliveryStatus is where a delivery stands.
 type DeliveryStatus string
@@ -109,11 +113,56 @@ type AttemptResult struct {
 	// LeaseToken is the Job's: the delivery's state changes only while the
 	// claim that made the attempt still holds it.
 	LeaseToken string
+	// DataLinkID is the Job's data link: an attempt's outcome starts, extends
+	// or ends the link's run of failures (DataLink.FailingSince).
+	DataLinkID string
 	Attempt    Attempt
 	// Status is the delivery's new status: pending (with NextAttemptAt),
 	// succeeded or failed.
 	Status        DeliveryStatus
 	NextAttemptAt *time.Time
+}
+
+// FailingRun is what a batch of attempt results says about one data link's
+// run of failed attempts.
+type FailingRun struct {
+	DataLinkID string
+	// Since is when the failures that end the batch began: nil when the
+	// link's latest attempt in the batch succeeded.
+	Since *time.Time
+	// Fresh says the batch holds a success before Since, so the link's run
+	// starts at Since; otherwise the failures may continue a run already
+	// under way, whose start a store keeps.
+	Fresh bool
+}
+
+// FailingRuns sums up rs per data link, by link ID so that stores touch
+// links in one order; results without a DataLinkID are left out.
+func FailingRuns(rs []AttemptResult) []FailingRun {
+	byLink := map[string][]*AttemptResult{}
+	for i := range rs {
+		if r := &rs[i]; r.DataLinkID != "" {
+			byLink[r.DataLinkID] = append(byLink[r.DataLinkID], r)
+		}
+	}
+	out := make([]FailingRun, 0, len(byLink))
+	for link, results := range byLink {
+		// Results arrive as attempts finish; the run follows their starts.
+		slices.SortStableFunc(results, func(a, b *AttemptResult) int { return a.Attempt.StartedAt.Compare(b.Attempt.StartedAt) })
+		run := FailingRun{DataLinkID: link}
+		for _, r := range results {
+			switch {
+			case r.Status == DeliverySucceeded:
+				run.Since, run.Fresh = nil, true
+			case run.Since == nil:
+				start := r.Attempt.StartedAt
+				run.Since = &start
+			}
+		}
+		out = append(out, run)
+	}
+	slices.SortFunc(out, func(a, b FailingRun) int { return cmp.Compare(a.DataLinkID, b.DataLinkID) })
+	return out
 }
 
 // Listing page sizes.

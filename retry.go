@@ -65,6 +65,19 @@ func (p RetryPolicy) NextDelay(attempt int, retryAfter time.Duration, rnd func()
 	return delay, true
 }
 
+// ReplaySince is where a replay should start to recover what a data link
+// failed to receive since failingSince. A delivery that failed then may have
+// been created up to the whole schedule earlier (with the most jitter), and
+// waited a while to be claimed; an hour more covers that wait. Retry-After
+// and retries by hand can stretch a schedule further.
+func (p RetryPolicy) ReplaySince(failingSince time.Time) time.Time {
+	var span time.Duration
+	for _, d := range p.Schedule {
+		span += time.Duration(float64(d) * (1 + max(p.Jitter, 0)))
+	}
+	return failingSince.Add(-span - time.Hour)
+}
+
 // ParseRetrySchedule reads a comma-separated list of Go durations such as
 // "1s,2s,5s". Each delay must be positive and the list non-empty.
 func ParseRetrySchedule(s string) ([]time.Duration, error) {

@@ -232,3 +232,22 @@ func TestParseRetrySchedule(t *testing.T) {
 		}
 	}
 }
+
+func TestReplaySince(t *testing.T) {
+	since := time.Date(2026, 11, 22, 11, 58, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		policy labhooks.RetryPolicy
+		want   time.Duration
+	}{
+		// 27h35m5s of delays, +20 %, and the hour for claiming.
+		{"default", labhooks.DefaultRetryPolicy(), 33*time.Hour + 6*time.Minute + 6*time.Second + time.Hour},
+		{"no jitter", labhooks.RetryPolicy{Schedule: []time.Duration{time.Minute, time.Hour}}, 2*time.Hour + time.Minute},
+		{"no retries", labhooks.RetryPolicy{}, time.Hour},
+	}
+	for _, tt := range tests {
+		if got := tt.policy.ReplaySince(since); !got.Equal(since.Add(-tt.want)) {
+			t.Errorf("%s: ReplaySince = %v, want %v before", tt.name, got, tt.want)
+		}
+	}
+}

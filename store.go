@@ -35,6 +35,10 @@ type Store interface {
 	// RotateSecret makes r.NewSecret the link's secret and keeps the old one
 	// signing for r.Overlap. ENotFound.
 	RotateSecret(ctx context.Context, r SecretRotation) (*DataLink, error)
+	// DisableFailingDataLinks disables the enabled data links whose every
+	// attempt has failed since p.FailingSince or earlier, with a
+	// DisabledReason that says so, and returns them.
+	DisableFailingDataLinks(ctx context.Context, p DisableParams) ([]*DataLink, error)
 	// DeleteDataLink removes a data link; its deliveries stay listed, and
 	// pending ones are failed. ENotFound.
 	DeleteDataLink(ctx context.Context, id string, now time.Time) error
@@ -72,7 +76,9 @@ type Store interface {
 	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]*Job, error)
 	// RecordAttempts stores attempts and the new state of their deliveries. An
 	// attempt whose owner lost the lease is still stored, but leaves the
-	// delivery's state to the lease's new holder.
+	// delivery's state to the lease's new holder. Each result with a
+	// DataLinkID keeps its link's FailingSince: a success clears it, a
+	// failure starts it if unset.
 	RecordAttempts(ctx context.Context, rs []AttemptResult) error
 	// NextDue returns when the earliest pending delivery becomes due, or
 	// ok=false when none is pending.

@@ -31,6 +31,13 @@ type EngineConfig struct {
 	// PollInterval is the longest the engine sleeps before looking for due
 	// deliveries when nothing wakes it. Default 1 s.
 	PollInterval time.Duration
+	// DisableAfter is how long a data link's attempts may all fail before
+	// the engine disables it (SPEC §4). Default 5 days (DefaultDisableAfter);
+	// negative: never.
+	DisableAfter time.Duration
+	// DisableCheckInterval is how often the engine looks for data links to
+	// disable. Default 1 min.
+	DisableCheckInterval time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Rand drives retry jitter; default math/rand/v2.Float64.
@@ -49,6 +56,10 @@ type Engine struct {
 	results chan outcome
 	done    chan string // data link IDs of jobs whose result is recorded
 }
+
+// DefaultDisableAfter is how long a data link may only fail before it is
+// disabled, unless EngineConfig.DisableAfter says otherwise.
+const DefaultDisableAfter = 5 * 24 * time.Hour
 
 // NewEngine returns an Engine for cfg.
 func NewEngine(cfg EngineConfig) *Engine {
@@ -69,6 +80,12 @@ func NewEngine(cfg EngineConfig) *Engine {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+	}
+	if cfg.DisableAfter == 0 {
+		cfg.DisableAfter = DefaultDisableAfter
+	}
+	if cfg.DisableCheckInterval <= 0 {
+		cfg.DisableCheckInterval = time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -113,9 +130,13 @@ const shutdownGrace = 10 * time.Second
 func (e *Engine) Run(ctx context.Context) {
 	recordCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	var attempts, recorder sync.WaitGroup
+	var attempts, recorder, checker sync.WaitGroup
 	recorder.Go(func() { e.record(recordCtx) })
+	if e.cfg.DisableAfter > 0 {
+		checker.Go(func() { e.disableFailing(ctx) })
+	}
 	e.dispatch(ctx, &attempts)
+	checker.Wait()
 	attempts.Wait()
 	// Every attempt is done; give the recorder a bounded time to write them
 	// if the database is down.
@@ -201,6 +222,7 @@ func (e *Engine) attempt(j *labhooks.Job) {
 	res := e.cfg.Sender.Send(context.Background(), Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Body: j.Body})
 	r := labhooks.AttemptResult{
 		LeaseToken: j.LeaseToken,
+		DataLinkID: j.DataLinkID,
 		Status:     labhooks.DeliverySucceeded,
 		Attempt: labhooks.Attempt{
 			DeliveryID:   j.DeliveryID,
@@ -263,6 +285,33 @@ func (e *Engine) record(ctx context.Context) {
 		}
 		for _, o := range batch {
 			e.done <- o.link
+		}
+	}
+}
+
+// disableFailing disables, every DisableCheckInterval until ctx ends, the
+// data links that have only failed for DisableAfter. Every process checks;
+// the store lets one of them disable each link.
+func (e *Engine) disableFailing(ctx context.Context) {
+	tick := time.NewTicker(e.cfg.DisableCheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := e.cfg.Now()
+		links, err := e.cfg.Store.DisableFailingDataLinks(ctx, labhooks.DisableParams{FailingSince: now.Add(-e.cfg.DisableAfter), Now: now})
+		if err != nil {
+			if ctx.Err() == nil {
+				e.cfg.Logger.Error("disabling failing data links", "err", err)
+			}
+			continue
+		}
+		for _, d := range links {
+			e.cfg.Logger.Warn("disabled a failing data link", "datalink", d.ID, "partner", d.PartnerID, "url", d.URL,
+				"failing_since", *d.FailingSince, "reason", d.DisabledReason)
 		}
 	}
 }

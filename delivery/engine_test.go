@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -559,4 +560,90 @@ func TestEngineNearlyFullDoesNotStarve(t *testing.T) {
 		return n == 7
 	})
 	b.waitStatus(t, b.emit(t, f, 4)[0].ID, labhooks.DeliverySucceeded)
+}
+
+// syncBuffer is a log destination safe for the engine's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestEngineDisablesFailingLink follows SPEC §4: a link that has only failed
+// for DisableAfter is disabled and says why; enabled again and replayed, it
+// receives what failed meanwhile.
+func TestEngineDisablesFailingLink(t *testing.T) {
+	b := setupEngine(t)
+	var working atomic.Bool
+	rc, srv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if !working.Load() {
+			w.WriteHeader(500)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	p := b.partner(t)
+	link := b.link(t, p, srv.URL+"/hook")
+	var logs syncBuffer
+	policy := fastPolicy(50*time.Millisecond, 50*time.Millisecond)
+	r := b.start(t, EngineConfig{Policy: policy, DisableAfter: 300 * time.Millisecond, DisableCheckInterval: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ds := append(b.emit(t, p, 1), b.emit(t, p, 2)...)
+	for _, d := range ds {
+		b.waitStatus(t, d.ID, labhooks.DeliveryFailed)
+	}
+
+	ctx := context.Background()
+	var d *labhooks.DataLink
+	waitFor(t, "the failing link to be disabled", func() bool {
+		var err error
+		if d, err = b.store.DataLink(ctx, link.ID); err != nil {
+			t.Fatal(err)
+		}
+		return !d.Enabled
+	})
+	if d.FailingSince == nil || !strings.Contains(d.DisabledReason, "every delivery attempt has failed since") ||
+		!strings.Contains(d.DisabledReason, "(last: HTTP 500)") {
+		t.Fatalf("disabled link = %+v", d)
+	}
+	waitFor(t, "the warning", func() bool {
+		return strings.Contains(logs.String(), `level=WARN msg="disabled a failing data link" datalink=`+link.ID)
+	})
+
+	working.Store(true)
+	on := true
+	up, err := b.store.UpdateDataLink(ctx, link.ID, labhooks.DataLinkUpdate{Enabled: &on}, time.Now())
+	if err != nil || !up.Enabled || up.DisabledReason != "" || up.FailingSince != nil {
+		t.Fatalf("re-enabled link = %+v, %v", up, err)
+	}
+	n, err := b.store.RequeueFailed(ctx, labhooks.RequeueParams{DataLinkID: link.ID, Since: policy.ReplaySince(*d.FailingSince), Now: time.Now()})
+	if err != nil || n != len(ds) {
+		t.Fatalf("RequeueFailed = %d, %v; want %d", n, err, len(ds))
+	}
+	r.e.Notify()
+	attempts := 0
+	for _, d := range ds {
+		got := b.waitStatus(t, d.ID, labhooks.DeliverySucceeded)
+		if last := got.Attempts[len(got.Attempts)-1]; last.StatusCode != 200 || len(got.Attempts) < 2 {
+			t.Fatalf("replayed delivery = %+v", got)
+		}
+		attempts += len(got.Attempts)
+	}
+	if got := len(rc.requests()); got != attempts {
+		t.Fatalf("the receiver got %d requests for %d attempts", got, attempts)
+	}
+	if d, _ := b.store.DataLink(ctx, link.ID); !d.Enabled || d.FailingSince != nil {
+		t.Fatalf("after the replay the link is %+v", d)
+	}
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +46,11 @@ type dataLinkPageData struct {
 	RotateError string
 	ReplaySince string
 	ReplayError string
-	Now         time.Time
+	// FailingSince is when the run of failures the replay form is filled
+	// in for began: the link's own, or, just after it was enabled again,
+	// the one it had.
+	FailingSince *time.Time
+	Now          time.Time
 }
 
 // typesFor lists the event types a role receives, in catalog order.
@@ -159,11 +164,24 @@ func (s *Server) linkPage(ctx context.Context, d *labhooks.DataLink) (*dataLinkP
 		return nil, err
 	}
 	now := s.cfg.Now().UTC()
-	return &dataLinkPageData{
+	data := &dataLinkPageData{
 		Link: linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p}, Partner: p, Types: s.typesFor(p.Role),
 		Form: dataLinkForm{PartnerID: p.ID, URL: d.URL, Description: d.Description, EventNames: d.EventNames},
 		Now:  now, ReplaySince: now.Add(-24 * time.Hour).Format(replayTimeLayout),
-	}, nil
+	}
+	if d.FailingSince != nil {
+		data.suggestReplay(*d.FailingSince)
+	}
+	return data, nil
+}
+
+// suggestReplay fills the replay form in to recover what failed since
+// failingSince. The dashboard does not know the retry schedule the workers
+// run, so it allows for the default one.
+func (data *dataLinkPageData) suggestReplay(failingSince time.Time) {
+	failingSince = failingSince.UTC()
+	data.FailingSince = &failingSince
+	data.ReplaySince = labhooks.DefaultRetryPolicy().ReplaySince(failingSince).Format(replayTimeLayout)
 }
 
 func (s *Server) renderLink(w http.ResponseWriter, r *http.Request, status int, data *dataLinkPageData) error {
@@ -179,10 +197,21 @@ func (s *Server) dataLinkPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if n := r.URL.Query().Get("n"); r.URL.Query().Get("done") == "replayed" {
+	q := r.URL.Query()
+	if n := q.Get("n"); q.Get("done") == "replayed" {
 		if count, err := strconv.Atoi(n); err == nil {
 			return s.render(w, r, http.StatusOK, "datalink", &view{Title: "Data link " + d.URL, Nav: "datalinks",
 				Flash: replayedFlash(count), Data: data})
+		}
+	}
+	if q.Get("done") == "enabled" && d.Enabled {
+		// Enabling cleared the link's run of failures; the redirect carries it.
+		if since, err := time.Parse(time.RFC3339, q.Get("failing")); err == nil {
+			data.suggestReplay(since)
+			return s.render(w, r, http.StatusOK, "datalink", &view{Title: "Data link " + d.URL, Nav: "datalinks",
+				Flash: "Data link enabled: it receives events again. Its deliveries had failed since " +
+					since.UTC().Format("2006-01-02 15:04 UTC") + ": send them again below once your receiver works.",
+				Data: data})
 		}
 	}
 	return s.renderLink(w, r, http.StatusOK, data)
@@ -257,6 +286,9 @@ func (s *Server) enableDataLinkPage(on bool) handlerFunc {
 		done := "disabled"
 		if on {
 			done = "enabled"
+			if !d.Enabled && d.FailingSince != nil {
+				done += "&failing=" + url.QueryEscape(d.FailingSince.UTC().Format(time.RFC3339))
+			}
 		}
 		http.Redirect(w, r, "/datalinks/"+d.ID+"?done="+done, http.StatusSeeOther)
 		return nil

@@ -478,3 +478,69 @@ func TestSchemaFields(t *testing.T) {
 		t.Fatalf("schemaFields = %v, want %v", got, want)
 	}
 }
+
+// TestDashboardFailingLink shows a failing link, then one labhooks disabled,
+// and after it is enabled suggests replaying what failed meanwhile.
+func TestDashboardFailingLink(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	d, err := b.api.createDataLinkFor(ctx, b.lab, dataLinkInput{URL: "http://127.0.0.1:9/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	failedAt := now.Add(-6 * 24 * time.Hour)
+	e := &labhooks.Event{ID: "evt_failing", EventName: "sampleReceived", Data: json.RawMessage(`{}`), PartnerID: b.lab.ID, CreatedAt: now}
+	if _, err := b.store.CreateEvent(ctx, labhooks.CreateEventParams{Event: e, Roles: []labhooks.Role{labhooks.RoleLab}, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := b.store.ClaimDeliveries(ctx, labhooks.ClaimParams{Owner: "test", Now: now, Lease: time.Minute, Limit: 1})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claimed %v, %v", jobs, err)
+	}
+	if err := b.store.RecordAttempts(ctx, []labhooks.AttemptResult{{LeaseToken: jobs[0].LeaseToken, DataLinkID: d.ID, Status: labhooks.DeliveryFailed,
+		Attempt: labhooks.Attempt{DeliveryID: jobs[0].DeliveryID, StartedAt: failedAt, StatusCode: 500}}}); err != nil {
+		t.Fatal(err)
+	}
+	br := b.browser(t)
+	br.signIn(b.labKey)
+	shown := failedAt.Format("2006-01-02 15:04:05 UTC")
+	if _, body := br.get("/datalinks"); !strings.Contains(body, "Failing since") || !strings.Contains(body, shown) {
+		t.Fatalf("the Data Links page does not say the link is failing since %s:\n%s", shown, body)
+	}
+	wantSince := `value="` + labhooks.DefaultRetryPolicy().ReplaySince(failedAt).Format(replayTimeLayout) + `"`
+	if _, body := br.get("/datalinks/" + d.ID); !strings.Contains(body, `id="failing-since"`) || !strings.Contains(body, wantSince) {
+		t.Fatalf("the link page does not say it is failing, or does not fill the replay in (%s):\n%s", wantSince, body)
+	}
+
+	disabled, err := b.store.DisableFailingDataLinks(ctx, labhooks.DisableParams{FailingSince: now.Add(-5 * 24 * time.Hour), Now: now})
+	if err != nil || len(disabled) != 1 {
+		t.Fatalf("DisableFailingDataLinks = %v, %v", disabled, err)
+	}
+	reason := html.EscapeString(disabled[0].DisabledReason)
+	if _, body := br.get("/datalinks"); !strings.Contains(body, reason) {
+		t.Fatalf("the Data Links page does not show why the link was disabled:\n%s", body)
+	}
+	_, body := br.get("/datalinks/" + d.ID)
+	if !strings.Contains(body, reason) || !strings.Contains(body, `action="/datalinks/`+d.ID+`/enable"`) ||
+		!strings.Contains(body, "Enable the link first") || strings.Contains(body, `id="failing-since"`) {
+		t.Fatalf("the disabled link's page:\n%s", body)
+	}
+
+	status, loc, _ := br.post("/datalinks/"+d.ID+"/enable", nil)
+	if status != http.StatusSeeOther || !strings.Contains(loc, "done=enabled&failing=") {
+		t.Fatalf("enable: %d %q", status, loc)
+	}
+	if got, _ := b.store.DataLink(ctx, d.ID); !got.Enabled || got.FailingSince != nil || got.DisabledReason != "" {
+		t.Fatalf("enabled link = %+v", got)
+	}
+	_, body = br.get(loc)
+	if !strings.Contains(body, "Its deliveries had failed since "+failedAt.Format("2006-01-02 15:04 UTC")) ||
+		!strings.Contains(body, `id="replay-suggestion"`) || !strings.Contains(body, wantSince) {
+		t.Fatalf("after enabling, the page does not suggest the replay (%s):\n%s", wantSince, body)
+	}
+	status, loc, _ = br.post("/datalinks/"+d.ID+"/replay", url.Values{"since": {labhooks.DefaultRetryPolicy().ReplaySince(failedAt).Format(replayTimeLayout)}})
+	if status != http.StatusSeeOther || !strings.HasSuffix(loc, "done=replayed&n=1") {
+		t.Fatalf("replay: %d %q", status, loc)
+	}
+}

@@ -358,6 +358,29 @@ func TestOpenAPIResponses(t *testing.T) {
 	call("POST", "/v1/datalinks/"+did+"/replay", pkey, map[string]any{"since": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, 200)
 	call("POST", "/v1/datalinks/"+did+"/replay", pkey, map[string]any{}, 400)
 
+	// A link labhooks disabled after days of failures says why and since when.
+	store, now := env.api.cfg.Store, time.Now().UTC()
+	jobs, err := store.ClaimDeliveries(t.Context(), labhooks.ClaimParams{Owner: "test", Now: now, Lease: time.Minute, Limit: 10})
+	if err != nil || len(jobs) == 0 {
+		t.Fatalf("claim: %v, %v", jobs, err)
+	}
+	if err := store.RecordAttempts(t.Context(), []labhooks.AttemptResult{{LeaseToken: jobs[0].LeaseToken, DataLinkID: jobs[0].DataLinkID,
+		Status: labhooks.DeliveryFailed, Attempt: labhooks.Attempt{DeliveryID: jobs[0].DeliveryID, StartedAt: now.Add(-6 * 24 * time.Hour), StatusCode: 500}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.DisableFailingDataLinks(t.Context(), labhooks.DisableParams{FailingSince: now.Add(-5 * 24 * time.Hour), Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = call("GET", "/v1/datalinks/"+did, pkey, nil, 200)
+	if got["enabled"] != false || str(got, "failingSince") == "" || !strings.Contains(str(got, "disabledReason"), "every delivery attempt has failed") {
+		t.Errorf("a link disabled for failing: %v", got)
+	}
+	call("POST", "/v1/datalinks/"+did+"/replay", pkey, map[string]any{"since": str(got, "failingSince")}, 409)
+	got, _ = call("PATCH", "/v1/datalinks/"+did, pkey, map[string]any{"enabled": true}, 200)
+	if _, ok := got["failingSince"]; ok || got["enabled"] != true {
+		t.Errorf("enabled again: %v", got)
+	}
+
 	// Event types.
 	call("GET", "/v1/event-types", pkey, nil, 200)
 	custom := map[string]any{

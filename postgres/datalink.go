@@ -12,19 +12,19 @@ import (
 )
 
 const dataLinkColumns = `id, partner_id, url, description, secret, previous_secret, previous_secret_expires_at,
-	event_names, enabled, disabled_reason, created_at, updated_at`
+	event_names, enabled, disabled_reason, failing_since, created_at, updated_at`
 
 func scanDataLink(row pgx.Row) (*labhooks.DataLink, error) {
 	var d labhooks.DataLink
 	err := row.Scan(&d.ID, &d.PartnerID, &d.URL, &d.Description, &d.Secret, &d.PreviousSecret, &d.PreviousSecretExpiresAt,
-		&d.EventNames, &d.Enabled, &d.DisabledReason, &d.CreatedAt, &d.UpdatedAt)
+		&d.EventNames, &d.Enabled, &d.DisabledReason, &d.FailingSince, &d.CreatedAt, &d.UpdatedAt)
 	if err != nil {
 		return nil, err
 	}
 	if d.EventNames == nil {
 		d.EventNames = []string{}
 	}
-	d.PreviousSecretExpiresAt = utcPtr(d.PreviousSecretExpiresAt)
+	d.PreviousSecretExpiresAt, d.FailingSince = utcPtr(d.PreviousSecretExpiresAt), utcPtr(d.FailingSince)
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 	return &d, nil
 }
@@ -39,9 +39,9 @@ func eventNames(names []string) []string {
 // CreateDataLink stores d. ENotFound when its partner does not exist.
 func (s *Store) CreateDataLink(ctx context.Context, d *labhooks.DataLink) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO datalinks (`+dataLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		_, err := tx.Exec(ctx, `INSERT INTO datalinks (`+dataLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			d.ID, d.PartnerID, d.URL, d.Description, d.Secret, d.PreviousSecret, tsPtr(d.PreviousSecretExpiresAt),
-			eventNames(d.EventNames), d.Enabled, d.DisabledReason, ts(d.CreatedAt), ts(d.UpdatedAt))
+			eventNames(d.EventNames), d.Enabled, d.DisabledReason, tsPtr(d.FailingSince), ts(d.CreatedAt), ts(d.UpdatedAt))
 		switch {
 		case isForeignKey(err):
 			return labhooks.Errorf(labhooks.ENotFound, "partner %s not found", d.PartnerID)
@@ -121,13 +121,54 @@ func (s *Store) changeDataLink(ctx context.Context, id string, now time.Time, ch
 		change(d)
 		d.UpdatedAt = now
 		_, err = tx.Exec(ctx, `UPDATE datalinks SET url = $1, description = $2, secret = $3, previous_secret = $4,
-			previous_secret_expires_at = $5, event_names = $6, enabled = $7, disabled_reason = $8, updated_at = $9 WHERE id = $10`,
+			previous_secret_expires_at = $5, event_names = $6, enabled = $7, disabled_reason = $8, failing_since = $9,
+			updated_at = $10 WHERE id = $11`,
 			d.URL, d.Description, d.Secret, d.PreviousSecret, tsPtr(d.PreviousSecretExpiresAt),
-			eventNames(d.EventNames), d.Enabled, d.DisabledReason, ts(now), id)
+			eventNames(d.EventNames), d.Enabled, d.DisabledReason, tsPtr(d.FailingSince), ts(now), id)
 		out = d
 		return err
 	})
 	return out, err
+}
+
+// DisableFailingDataLinks disables the enabled data links failing since
+// p.FailingSince or earlier, says why, and returns them. Every process runs
+// it; a link another is disabling at the same moment is skipped, not
+// waited for.
+func (s *Store) DisableFailingDataLinks(ctx context.Context, p labhooks.DisableParams) ([]*labhooks.DataLink, error) {
+	var out []*labhooks.DataLink
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+dataLinkColumns+` FROM datalinks
+			WHERE enabled AND failing_since <= $1 ORDER BY id FOR UPDATE SKIP LOCKED`, ts(p.FailingSince))
+		if err != nil {
+			return err
+		}
+		if out, err = collect(rows, scanDataLink); err != nil {
+			return err
+		}
+		for _, d := range out {
+			// The newest attempted delivery's outcome is the link's latest
+			// failure, near enough, read backwards along an index.
+			var code int
+			var lastErr string
+			err := tx.QueryRow(ctx, `SELECT last_status_code, last_error FROM deliveries
+				WHERE datalink_id = $1 AND attempt_count > 0 ORDER BY id DESC LIMIT 1`, d.ID).Scan(&code, &lastErr)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			d.Enabled, d.UpdatedAt = false, ts(p.Now)
+			d.DisabledReason = labhooks.FailingReason(p.Now, *d.FailingSince, code, lastErr)
+			if _, err := tx.Exec(ctx, `UPDATE datalinks SET enabled = false, disabled_reason = $1, updated_at = $2 WHERE id = $3`,
+				text(d.DisabledReason), ts(p.Now), d.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // DeleteDataLink removes a data link; its deliveries stay listed, and pending

@@ -274,8 +274,9 @@ const claimSQL = `WITH candidates AS (
 		FROM claimed c LEFT JOIN datalinks l ON l.id = c.datalink_id
 		ORDER BY c.id`
 
-// RecordAttempts stores attempts and the new state of their deliveries, all
-// in one implicit transaction and one round trip.
+// RecordAttempts stores attempts and the new state of their deliveries, and
+// keeps their data links' failing_since, all in one implicit transaction and
+// one round trip.
 func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult) error {
 	if len(rs) == 0 {
 		return nil
@@ -293,6 +294,14 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult)
 		rounds[i] = append(rounds[i], r)
 	}
 	b := &pgx.Batch{}
+	// Links first, as DeleteDataLink locks them, so the two cannot deadlock.
+	if runs := labhooks.FailingRuns(rs); len(runs) > 0 {
+		links, since, fresh := make([]string, len(runs)), make([]*time.Time, len(runs)), make([]bool, len(runs))
+		for i, run := range runs {
+			links[i], since[i], fresh[i] = run.DataLinkID, tsPtr(run.Since), run.Fresh
+		}
+		b.Queue(failingSinceSQL, links, since, fresh)
+	}
 	for _, round := range rounds {
 		n := len(round)
 		var (
@@ -338,6 +347,16 @@ const recordSQL = `WITH r AS (
 	INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)
 	SELECT r.delivery_id, d.attempt_count, r.started_at, r.status_code, r.duration_ms, r.error, r.response_body
 	FROM r JOIN d ON d.id = r.delivery_id`
+
+// failingSinceSQL applies labhooks.FailingRuns to data links. A row is
+// written only when its value changes, not on every batch, so that a link
+// every process is sending to is not a hot row.
+// Both expressions read the row itself, so that an update waiting on a
+// concurrent one sees what that one wrote.
+const failingSinceSQL = `UPDATE datalinks l SET failing_since = CASE WHEN r.fresh THEN r.since ELSE COALESCE(l.failing_since, r.since) END
+	FROM unnest($1::text[], $2::timestamptz[], $3::boolean[]) AS r (id, since, fresh)
+	WHERE l.id = r.id AND l.id = ANY ($1)
+		AND l.failing_since IS DISTINCT FROM (CASE WHEN r.fresh THEN r.since ELSE COALESCE(l.failing_since, r.since) END)`
 
 // NextDue returns when the earliest pending delivery becomes due.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {

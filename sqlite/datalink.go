@@ -12,22 +12,22 @@ import (
 )
 
 const dataLinkColumns = `id, partner_id, url, description, secret, previous_secret, previous_secret_expires_at,
-	event_names, enabled, disabled_reason, created_at, updated_at`
+	event_names, enabled, disabled_reason, failing_since, created_at, updated_at`
 
 func scanDataLink(row interface{ Scan(...any) error }) (*labhooks.DataLink, error) {
 	var d labhooks.DataLink
-	var prevExp sql.NullInt64
+	var prevExp, failing sql.NullInt64
 	var names string
 	var created, updated int64
 	err := row.Scan(&d.ID, &d.PartnerID, &d.URL, &d.Description, &d.Secret, &d.PreviousSecret, &prevExp,
-		&names, &d.Enabled, &d.DisabledReason, &created, &updated)
+		&names, &d.Enabled, &d.DisabledReason, &failing, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(names), &d.EventNames); err != nil {
 		return nil, err
 	}
-	d.PreviousSecretExpiresAt = fromNullMs(prevExp)
+	d.PreviousSecretExpiresAt, d.FailingSince = fromNullMs(prevExp), fromNullMs(failing)
 	d.CreatedAt, d.UpdatedAt = fromMs(created), fromMs(updated)
 	return &d, nil
 }
@@ -50,9 +50,9 @@ func (s *Store) CreateDataLink(ctx context.Context, d *labhooks.DataLink) error 
 		} else if err != nil {
 			return dbError(err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO datalinks (`+dataLinkColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO datalinks (`+dataLinkColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.PartnerID, d.URL, d.Description, d.Secret, d.PreviousSecret, nullMs(d.PreviousSecretExpiresAt),
-			eventNamesJSON(d.EventNames), d.Enabled, d.DisabledReason, ms(d.CreatedAt), ms(d.UpdatedAt))
+			eventNamesJSON(d.EventNames), d.Enabled, d.DisabledReason, nullMs(d.FailingSince), ms(d.CreatedAt), ms(d.UpdatedAt))
 		if isUnique(err) {
 			return labhooks.Errorf(labhooks.EConflict, "data link %s exists", d.ID)
 		}
@@ -126,13 +126,60 @@ func (s *Store) changeDataLink(ctx context.Context, id string, now time.Time, ch
 		change(d)
 		d.UpdatedAt = now
 		_, err = tx.ExecContext(ctx, `UPDATE datalinks SET url = ?, description = ?, secret = ?, previous_secret = ?,
-			previous_secret_expires_at = ?, event_names = ?, enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`,
+			previous_secret_expires_at = ?, event_names = ?, enabled = ?, disabled_reason = ?, failing_since = ?, updated_at = ? WHERE id = ?`,
 			d.URL, d.Description, d.Secret, d.PreviousSecret, nullMs(d.PreviousSecretExpiresAt),
-			eventNamesJSON(d.EventNames), d.Enabled, d.DisabledReason, ms(now), id)
+			eventNamesJSON(d.EventNames), d.Enabled, d.DisabledReason, nullMs(d.FailingSince), ms(now), id)
 		out = d
 		return dbError(err)
 	})
 	return out, err
+}
+
+// DisableFailingDataLinks disables the enabled data links failing since
+// p.FailingSince or earlier, says why, and returns them.
+func (s *Store) DisableFailingDataLinks(ctx context.Context, p labhooks.DisableParams) ([]*labhooks.DataLink, error) {
+	var out []*labhooks.DataLink
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, `SELECT `+dataLinkColumns+` FROM datalinks
+			WHERE enabled = 1 AND failing_since <= ? ORDER BY id`, ms(p.FailingSince))
+		if err != nil {
+			return dbError(err)
+		}
+		for rows.Next() {
+			d, err := scanDataLink(rows)
+			if err != nil {
+				rows.Close()
+				return dbError(err)
+			}
+			out = append(out, d)
+		}
+		if err := rows.Close(); err != nil {
+			return dbError(err)
+		}
+		for _, d := range out {
+			// The newest attempted delivery's outcome is the link's latest
+			// failure, near enough, read backwards along an index.
+			var code int
+			var lastErr string
+			err := tx.QueryRowContext(ctx, `SELECT last_status_code, last_error FROM deliveries
+				WHERE datalink_id = ? AND attempt_count > 0 ORDER BY id DESC LIMIT 1`, d.ID).Scan(&code, &lastErr)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return dbError(err)
+			}
+			d.Enabled, d.UpdatedAt = false, p.Now
+			d.DisabledReason = labhooks.FailingReason(p.Now, *d.FailingSince, code, lastErr)
+			if _, err := tx.ExecContext(ctx, `UPDATE datalinks SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?`,
+				d.DisabledReason, ms(p.Now), d.ID); err != nil {
+				return dbError(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // DeleteDataLink removes a data link; its deliveries stay listed, and pending

@@ -232,8 +232,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 	return jobs, err
 }
 
-// RecordAttempts stores attempts and the new state of their deliveries, all
-// in one transaction.
+// RecordAttempts stores attempts and the new state of their deliveries, and
+// keeps their data links' failing_since, all in one transaction.
 func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult) error {
 	return s.inQueueTx(ctx, func(tx *sql.Tx) error {
 		insert, update := tx.StmtContext(ctx, s.st.insertAttempt), tx.StmtContext(ctx, s.st.updateAfterAttempt)
@@ -244,6 +244,12 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult)
 			}
 			if _, err := update.ExecContext(ctx, a.DeliveryID, a.StatusCode, a.Error, ms(a.StartedAt)+a.DurationMs,
 				r.LeaseToken, string(r.Status), nullMs(r.NextAttemptAt)); err != nil {
+				return dbError(err)
+			}
+		}
+		failing := tx.StmtContext(ctx, s.st.updateFailingSince)
+		for _, run := range labhooks.FailingRuns(rs) {
+			if _, err := failing.ExecContext(ctx, run.DataLinkID, nullMs(run.Since), run.Fresh); err != nil {
 				return dbError(err)
 			}
 		}

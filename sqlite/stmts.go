@@ -19,7 +19,7 @@ type statements struct {
 
 	claimDue, claimLease, claimJobs *sql.Stmt
 
-	insertAttempt, updateAfterAttempt *sql.Stmt
+	insertAttempt, updateAfterAttempt, updateFailingSince *sql.Stmt
 }
 
 func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
@@ -61,6 +61,10 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 			next_attempt_at = CASE WHEN lease_token = ?5 THEN ?7 ELSE next_attempt_at END,
 			lease_token = CASE WHEN lease_token = ?5 THEN NULL ELSE lease_token END
 			WHERE id = ?1`},
+		// ?2 and ?3 are a labhooks.FailingRun's Since and Fresh. The row
+		// is written only when the value changes, not on every batch.
+		{&st.updateFailingSince, `UPDATE datalinks SET failing_since = CASE WHEN ?3 THEN ?2 ELSE COALESCE(failing_since, ?2) END
+			WHERE id = ?1 AND failing_since IS NOT (CASE WHEN ?3 THEN ?2 ELSE COALESCE(failing_since, ?2) END)`},
 	} {
 		stmt, err := db.PrepareContext(ctx, s.text)
 		if err != nil {
@@ -74,7 +78,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 
 func (st *statements) close() {
 	for _, s := range []*sql.Stmt{st.savepoint, st.rollbackTo, st.release, st.partnerExists, st.targetLinks,
-		st.insertEvent, st.insertDelivery, st.claimDue, st.claimLease, st.claimJobs, st.insertAttempt, st.updateAfterAttempt} {
+		st.insertEvent, st.insertDelivery, st.claimDue, st.claimLease, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince} {
 		if s != nil {
 			s.Close()
 		}

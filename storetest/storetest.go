@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,25 +23,27 @@ type NewStore func(t *testing.T) labhooks.Store
 // Run runs the whole suite against stores made by newStore.
 func Run(t *testing.T, newStore NewStore) {
 	tests := map[string]func(*testing.T, *bundle){
-		"Partners":               testPartners,
-		"DataLinks":              testDataLinks,
-		"RotateSecret":           testRotateSecret,
-		"EventTypes":             testEventTypes,
-		"CreateEventTargets":     testCreateEventTargets,
-		"CreateEventIdempotency": testCreateEventIdempotency,
-		"CreateEventConcurrent":  testCreateEventConcurrent,
-		"ClaimAndLease":          testClaimAndLease,
-		"ClaimFairness":          testClaimFairness,
-		"RecordAttempts":         testRecordAttempts,
-		"StaleLease":             testStaleLease,
-		"StaleLeaseOneBatch":     testStaleLeaseOneBatch,
-		"RetryDelivery":          testRetryDelivery,
-		"RequeueFailed":          testRequeueFailed,
-		"DeliveriesPaging":       testDeliveriesPaging,
-		"DeleteFailsPending":     testDeleteFailsPending,
-		"AdminKey":               testAdminKey,
-		"DeliveriesByEventName":  testDeliveriesByEventName,
-		"Health":                 testHealth,
+		"Partners":                testPartners,
+		"DataLinks":               testDataLinks,
+		"RotateSecret":            testRotateSecret,
+		"EventTypes":              testEventTypes,
+		"CreateEventTargets":      testCreateEventTargets,
+		"CreateEventIdempotency":  testCreateEventIdempotency,
+		"CreateEventConcurrent":   testCreateEventConcurrent,
+		"ClaimAndLease":           testClaimAndLease,
+		"ClaimFairness":           testClaimFairness,
+		"RecordAttempts":          testRecordAttempts,
+		"FailingSince":            testFailingSince,
+		"DisableFailingDataLinks": testDisableFailingDataLinks,
+		"StaleLease":              testStaleLease,
+		"StaleLeaseOneBatch":      testStaleLeaseOneBatch,
+		"RetryDelivery":           testRetryDelivery,
+		"RequeueFailed":           testRequeueFailed,
+		"DeliveriesPaging":        testDeliveriesPaging,
+		"DeleteFailsPending":      testDeleteFailsPending,
+		"AdminKey":                testAdminKey,
+		"DeliveriesByEventName":   testDeliveriesByEventName,
+		"Health":                  testHealth,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -105,7 +108,7 @@ func (b *bundle) claim(t *testing.T, at time.Time, limit int) []*labhooks.Job {
 func (b *bundle) record(t *testing.T, j *labhooks.Job, at time.Time, code int, status labhooks.DeliveryStatus, next *time.Time) {
 	t.Helper()
 	err := b.s.RecordAttempts(b.ctx, []labhooks.AttemptResult{{
-		LeaseToken: j.LeaseToken, Status: status, NextAttemptAt: next,
+		LeaseToken: j.LeaseToken, DataLinkID: j.DataLinkID, Status: status, NextAttemptAt: next,
 		Attempt: labhooks.Attempt{DeliveryID: j.DeliveryID, StartedAt: at, StatusCode: code, DurationMs: 12, ResponseBody: "ok"},
 	}})
 	if err != nil {
@@ -411,6 +414,192 @@ func testRecordAttempts(t *testing.T, b *bundle) {
 	}
 	if _, ok, _ := b.s.NextDue(b.ctx); ok {
 		t.Fatal("NextDue reports a pending delivery after the only one succeeded")
+	}
+}
+
+// failingSince reads a link's FailingSince, both alone and in a listing.
+func (b *bundle) failingSince(t *testing.T, link string) *time.Time {
+	t.Helper()
+	d, err := b.s.DataLink(b.ctx, link)
+	if err != nil {
+		t.Fatalf("DataLink: %v", err)
+	}
+	all, err := b.s.DataLinks(b.ctx, labhooks.DataLinkFilter{PartnerID: &d.PartnerID})
+	if err != nil {
+		t.Fatalf("DataLinks: %v", err)
+	}
+	for _, l := range all {
+		if l.ID == link && !sameTime(l.FailingSince, d.FailingSince) {
+			t.Fatalf("FailingSince: %v alone, %v in the listing", d.FailingSince, l.FailingSince)
+		}
+	}
+	return d.FailingSince
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
+}
+
+func wantFailingSince(t *testing.T, b *bundle, link string, want *time.Time, when string) {
+	t.Helper()
+	if got := b.failingSince(t, link); !sameTime(got, want) {
+		t.Fatalf("%s: FailingSince = %v, want %v", when, got, want)
+	}
+}
+
+// testFailingSince follows a link's run of failures: the first failure
+// starts it, later ones keep its start, a success ends it.
+func testFailingSince(t *testing.T, b *bundle) {
+	link := b.link(t, b.partner(t, labhooks.RoleSampler))
+	other := b.link(t, b.partner(t, labhooks.RoleSampler))
+	for range 6 {
+		b.emit(t, "appointmentCreated", samplerOnly, nil)
+	}
+	var jobs, others []*labhooks.Job
+	for _, j := range b.claim(t, b.now, 100) {
+		if j.DataLinkID == link.ID {
+			jobs = append(jobs, j)
+		} else {
+			others = append(others, j)
+		}
+	}
+	if len(jobs) != 6 || len(others) != 6 {
+		t.Fatalf("claimed %d and %d, want 6 of each link", len(jobs), len(others))
+	}
+	wantFailingSince(t, b, link.ID, nil, "a new link")
+	at := func(m int) *time.Time { v := b.now.Add(time.Duration(m) * time.Minute); return &v }
+	retry := b.now.Add(time.Hour)
+
+	b.record(t, jobs[0], *at(1), 500, labhooks.DeliveryPending, &retry)
+	wantFailingSince(t, b, link.ID, at(1), "after a failure")
+	b.record(t, jobs[1], *at(2), 503, labhooks.DeliveryFailed, nil)
+	wantFailingSince(t, b, link.ID, at(1), "after a second failure")
+	b.record(t, jobs[2], *at(3), 200, labhooks.DeliverySucceeded, nil)
+	wantFailingSince(t, b, link.ID, nil, "after a success")
+	b.record(t, jobs[3], *at(4), 500, labhooks.DeliveryPending, &retry)
+	wantFailingSince(t, b, link.ID, at(4), "after failing again")
+	wantFailingSince(t, b, other.ID, nil, "another link")
+
+	// In one batch, the latest attempt of each link decides; a success that
+	// finished after a later-started failure does not end the run.
+	err := b.s.RecordAttempts(b.ctx, []labhooks.AttemptResult{
+		{LeaseToken: jobs[4].LeaseToken, DataLinkID: link.ID, Status: labhooks.DeliveryPending, NextAttemptAt: &retry,
+			Attempt: labhooks.Attempt{DeliveryID: jobs[4].DeliveryID, StartedAt: *at(6), StatusCode: 500}},
+		{LeaseToken: jobs[5].LeaseToken, DataLinkID: link.ID, Status: labhooks.DeliverySucceeded,
+			Attempt: labhooks.Attempt{DeliveryID: jobs[5].DeliveryID, StartedAt: *at(5), StatusCode: 200}},
+		{LeaseToken: others[0].LeaseToken, DataLinkID: other.ID, Status: labhooks.DeliveryPending, NextAttemptAt: &retry,
+			Attempt: labhooks.Attempt{DeliveryID: others[0].DeliveryID, StartedAt: *at(5), Error: "connection refused"}},
+		{LeaseToken: others[1].LeaseToken, DataLinkID: other.ID, Status: labhooks.DeliveryPending, NextAttemptAt: &retry,
+			Attempt: labhooks.Attempt{DeliveryID: others[1].DeliveryID, StartedAt: *at(6), Error: "connection refused"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFailingSince(t, b, link.ID, at(6), "after a batch ending in a failure")
+	wantFailingSince(t, b, other.ID, at(5), "after a batch of failures")
+
+	// Enabling a disabled link is a fresh start; enabling an enabled one is not.
+	on, off := true, false
+	up, err := b.s.UpdateDataLink(b.ctx, other.ID, labhooks.DataLinkUpdate{Enabled: &on}, *at(7))
+	if err != nil || !sameTime(up.FailingSince, at(5)) {
+		t.Fatalf("enabling an enabled link = %+v, %v; want its run kept", up, err)
+	}
+	b.s.UpdateDataLink(b.ctx, other.ID, labhooks.DataLinkUpdate{Enabled: &off}, *at(7))
+	up, err = b.s.UpdateDataLink(b.ctx, other.ID, labhooks.DataLinkUpdate{Enabled: &on}, *at(8))
+	if err != nil || up.FailingSince != nil {
+		t.Fatalf("re-enabled link = %+v, %v; want no run of failures", up, err)
+	}
+	wantFailingSince(t, b, other.ID, nil, "after re-enabling")
+}
+
+// testDisableFailingDataLinks disables the links that have only failed
+// since the bound, and no others, once.
+func testDisableFailingDataLinks(t *testing.T, b *bundle) {
+	old := b.link(t, b.partner(t, labhooks.RoleSampler))
+	recent := b.link(t, b.partner(t, labhooks.RoleSampler))
+	healthy := b.link(t, b.partner(t, labhooks.RoleSampler))
+	paused := b.link(t, b.partner(t, labhooks.RoleSampler))
+	b.emit(t, "appointmentCreated", samplerOnly, nil)
+	jobs := b.claim(t, b.now, 10)
+	if len(jobs) != 4 {
+		t.Fatalf("claimed %d, want 4", len(jobs))
+	}
+	day := 24 * time.Hour
+	sixDaysAgo, retry := b.now.Add(-6*day), b.now.Add(time.Hour)
+	for _, j := range jobs {
+		switch j.DataLinkID {
+		case old.ID, paused.ID:
+			b.record(t, j, sixDaysAgo, 500, labhooks.DeliveryPending, &retry)
+		case recent.ID:
+			err := b.s.RecordAttempts(b.ctx, []labhooks.AttemptResult{{LeaseToken: j.LeaseToken, DataLinkID: j.DataLinkID,
+				Status: labhooks.DeliveryPending, NextAttemptAt: &retry,
+				Attempt: labhooks.Attempt{DeliveryID: j.DeliveryID, StartedAt: b.now.Add(-day), Error: "connection refused"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		case healthy.ID:
+			b.record(t, j, sixDaysAgo, 200, labhooks.DeliverySucceeded, nil)
+		}
+	}
+	off, reason := false, "paused by admin"
+	if _, err := b.s.UpdateDataLink(b.ctx, paused.ID, labhooks.DataLinkUpdate{Enabled: &off, DisabledReason: &reason}, b.now); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := b.s.DisableFailingDataLinks(b.ctx, labhooks.DisableParams{FailingSince: b.now.Add(-5 * day), Now: b.now})
+	if err != nil || len(got) != 1 || got[0].ID != old.ID {
+		t.Fatalf("DisableFailingDataLinks = %+v, %v; want only %s", got, err, old.ID)
+	}
+	wantReason := labhooks.FailingReason(b.now, sixDaysAgo, 500, "")
+	d, _ := b.s.DataLink(b.ctx, old.ID)
+	for _, d := range []*labhooks.DataLink{got[0], d} {
+		if d.Enabled || d.DisabledReason != wantReason || !sameTime(d.FailingSince, &sixDaysAgo) || !d.UpdatedAt.Equal(b.now) {
+			t.Fatalf("disabled link = %+v; want reason %q", d, wantReason)
+		}
+	}
+	for _, l := range []*labhooks.DataLink{recent, healthy} {
+		if d, _ := b.s.DataLink(b.ctx, l.ID); !d.Enabled || d.DisabledReason != "" {
+			t.Fatalf("link %s was disabled: %+v", l.ID, d)
+		}
+	}
+	if d, _ := b.s.DataLink(b.ctx, paused.ID); d.DisabledReason != reason {
+		t.Fatalf("a link disabled by hand got reason %q", d.DisabledReason)
+	}
+	if again, err := b.s.DisableFailingDataLinks(b.ctx, labhooks.DisableParams{FailingSince: b.now.Add(-5 * day), Now: b.now.Add(time.Minute)}); err != nil || len(again) != 0 {
+		t.Fatalf("a second call disabled %+v, %v", again, err)
+	}
+
+	// The disabled link's pending delivery is failed, not claimed.
+	for _, j := range b.claim(t, retry, 10) {
+		if j.DataLinkID == old.ID {
+			t.Fatalf("claimed a delivery of a disabled link: %+v", j)
+		}
+	}
+	failed := labhooks.DeliveryFailed
+	ds, _, _ := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{DataLinkID: &old.ID, Status: &failed})
+	if len(ds) != 1 || ds[0].LastError == "" {
+		t.Fatalf("deliveries of the disabled link: %+v; want 1 failed", ds)
+	}
+
+	// Without a status code, the reason quotes the error.
+	got, err = b.s.DisableFailingDataLinks(b.ctx, labhooks.DisableParams{FailingSince: b.now.Add(-day), Now: b.now})
+	if err != nil || len(got) != 1 || got[0].ID != recent.ID || !strings.Contains(got[0].DisabledReason, "(last: connection refused)") {
+		t.Fatalf("DisableFailingDataLinks(a day) = %+v, %v; want %s, its reason quoting the error", got, err, recent.ID)
+	}
+
+	// Enabled again, the link starts afresh and what failed meanwhile can
+	// be sent again.
+	on := true
+	d, err = b.s.UpdateDataLink(b.ctx, old.ID, labhooks.DataLinkUpdate{Enabled: &on}, b.now.Add(time.Hour))
+	if err != nil || !d.Enabled || d.DisabledReason != "" || d.FailingSince != nil {
+		t.Fatalf("re-enabled link = %+v, %v", d, err)
+	}
+	n, err := b.s.RequeueFailed(b.ctx, labhooks.RequeueParams{DataLinkID: old.ID, Since: sixDaysAgo, Now: b.now.Add(time.Hour)})
+	if err != nil || n != 1 {
+		t.Fatalf("RequeueFailed = %d, %v; want 1", n, err)
+	}
+	if jobs := b.claim(t, b.now.Add(time.Hour), 10); len(jobs) != 1 || jobs[0].DataLinkID != old.ID || jobs[0].Try != 1 {
+		t.Fatalf("after re-enabling and replaying, claimed %+v", jobs)
 	}
 }
 

@@ -46,6 +46,7 @@ type serveConfig struct {
 	timeout       time.Duration
 	workers       int
 	perDataLink   int
+	disableAfter  time.Duration
 	logLevel      string
 }
 
@@ -63,6 +64,7 @@ func (c *serveConfig) flags(fs interface {
 	fs.DurationVar(&c.timeout, "timeout", delivery.DefaultTimeout, "how long a receiver has to answer")
 	fs.IntVar(&c.workers, "workers", 256, "concurrent deliveries in this process; 0 runs the API only")
 	fs.IntVar(&c.perDataLink, "per-datalink", 16, "concurrent deliveries to any one data link")
+	fs.DurationVar(&c.disableAfter, "disable-after", delivery.DefaultDisableAfter, "disable a data link whose every delivery attempt has failed for this long")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -75,6 +77,9 @@ func (c *serveConfig) check() error {
 	}
 	if c.perDataLink < 1 {
 		return usageError{fmt.Errorf("--per-datalink %d: must be 1 or more", c.perDataLink)}
+	}
+	if c.disableAfter <= 0 {
+		return usageError{fmt.Errorf("--disable-after %s: must be positive, such as 120h", c.disableAfter)}
 	}
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return usageError{fmt.Errorf("--addr %q: want host:port, such as 127.0.0.1:8080", c.addr)}
@@ -164,7 +169,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		engine = delivery.NewEngine(delivery.EngineConfig{
 			Store: store, Sender: sender, Logger: log, OnAttempt: m.Attempted,
 			Policy:      labhooks.RetryPolicy{Schedule: schedule, Jitter: 0.2},
-			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink,
+			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, DisableAfter: cfg.disableAfter,
 		})
 		notify = engine.Notify
 		if _, ok := store.(wakeListener); ok {

@@ -100,7 +100,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	engine := delivery.NewEngine(delivery.EngineConfig{
 		Store: store, Sender: sender, Logger: log, OnAttempt: m.Attempted,
 		Policy:      labhooks.RetryPolicy{Schedule: schedule, Jitter: 0.2},
-		MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink,
+		MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, DisableAfter: cfg.disableAfter,
 	})
 	fmt.Fprintf(stdout, "labhooks %s worker delivering from %s (%d delivery workers)\n", version, displayDB(cfg.db), cfg.workers)
 
