@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -90,7 +91,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("bench", benchUsage, stderr)
 	fs.StringVar(&cfg.scenario, "scenario", "e2e", "drain, e2e, steady, fanout or isolation")
 	fs.StringVar(&cfg.db, "db", "", "database; default: SQLite in a temporary folder")
-	fs.IntVar(&cfg.events, "events", 20000, "events to emit (drain, e2e, fanout)")
+	fs.IntVar(&cfg.events, "events", 20000, "events to emit (drain, e2e; fanout: default 20, each to 1,000 data links)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent emit requests")
 	fs.IntVar(&cfg.rate, "rate", 1000, "events per second (steady, isolation)")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to emit (steady, isolation)")
@@ -101,6 +102,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file (go tool pprof); for drain, the delivery phase only")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	eventsGiven := false
+	fs.Visit(func(f *flag.Flag) { eventsGiven = eventsGiven || f.Name == "events" })
+	if _, env := os.LookupEnv("LABHOOKS_EVENTS"); cfg.scenario == "fanout" && !eventsGiven && !env {
+		cfg.events = 20
 	}
 	switch {
 	case !slices.Contains([]string{"drain", "e2e", "steady", "fanout", "isolation"}, cfg.scenario):
