@@ -2,11 +2,11 @@ package main
 
 import (
 	"bufio"
-	"flag"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/labhooks/labhooks"
-	"github.com/labhooks/labhooks/catalog"
 	"github.com/labhooks/labhooks/delivery"
 	"github.com/labhooks/labhooks/httpapi"
 )
@@ -261,21 +260,18 @@ func benchIsolation(ctx context.Context, cfg benchConfig, progress *progress) (*
 	return rep, nil
 }
 
-// benchInstance is labhooks running in this process: API, engine, store.
+// benchInstance is labhooks running in this process, as serve wires it,
+// with its API on a free port of 127.0.0.1.
 type benchInstance struct {
-	storeName   string
-	store       labhooks.Store
-	engine      *delivery.Engine
-	client      *httpapi.Client
-	srv         *http.Server
-	tmp         string
-	stopEngine  context.CancelFunc
-	engineDone  chan struct{}
-	engineStart sync.Once
+	*instance
+	storeName string
+	client    *httpapi.Client
+	srv       *http.Server
+	tmp       string
 }
 
 func startBenchInstance(ctx context.Context, cfg benchConfig) (*benchInstance, error) {
-	inst := &benchInstance{storeName: "sqlite", engineDone: make(chan struct{})}
+	inst := &benchInstance{storeName: "sqlite"}
 	dsn := cfg.db
 	if dsn == "" {
 		dir, err := os.MkdirTemp("", "labhooks-bench")
@@ -284,33 +280,29 @@ func startBenchInstance(ctx context.Context, cfg benchConfig) (*benchInstance, e
 		}
 		inst.tmp, dsn = dir, filepath.Join(dir, "bench.db")
 	}
-	if strings.HasPrefix(dsn, "postgres") {
+	if isPostgres(dsn) {
 		inst.storeName = "postgres"
 	}
 	store, err := openStore(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
-	inst.store = store
-	cat, err := catalog.New(nil)
+	adminKey := httpapi.NewAPIKey(httpapi.AdminKeyPrefix)
+	sc := serveConfig{
+		allowPrivate: true, timeout: delivery.DefaultTimeout, retrySchedule: "5s,5m,30m,2h,5h,10h,10h",
+		workers: cfg.workers, perDataLink: cfg.perDataLink, disableAfter: delivery.DefaultDisableAfter,
+	}
+	inst.instance, err = newInstance(ctx, sc, store, httpapi.KeyHash(adminKey), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
+		store.Close()
 		return nil, err
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sender := delivery.NewSender(delivery.SenderConfig{AllowPrivateTargets: true, UserAgent: "labhooks/" + version})
-	inst.engine = delivery.NewEngine(delivery.EngineConfig{
-		Store: store, Sender: sender, Logger: quiet, MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink,
-	})
-	adminKey := httpapi.NewAPIKey(httpapi.AdminKeyPrefix)
-	api := httpapi.NewServer(httpapi.Config{
-		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: httpapi.KeyHash(adminKey),
-		Notify: inst.engine.Notify, AllowHTTPTargets: true, Logger: quiet,
-	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		store.Close()
 		return nil, err
 	}
-	inst.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	inst.srv = &http.Server{Handler: inst.handler, ReadHeaderTimeout: 10 * time.Second}
 	go inst.srv.Serve(ln)
 	inst.client = &httpapi.Client{BaseURL: "http://" + ln.Addr().String(), Key: adminKey, HTTP: &http.Client{
 		Timeout:   time.Minute,
@@ -319,20 +311,11 @@ func startBenchInstance(ctx context.Context, cfg benchConfig) (*benchInstance, e
 	return inst, nil
 }
 
-func (inst *benchInstance) startEngine() {
-	inst.engineStart.Do(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		inst.stopEngine = cancel
-		go func() { inst.engine.Run(ctx); close(inst.engineDone) }()
-	})
-}
+func (inst *benchInstance) startEngine() { inst.start() }
 
 func (inst *benchInstance) close() {
 	inst.srv.Close()
-	if inst.stopEngine != nil {
-		inst.stopEngine()
-		<-inst.engineDone
-	}
+	inst.stop()
 	inst.store.Close()
 	if inst.tmp != "" {
 		os.RemoveAll(inst.tmp)

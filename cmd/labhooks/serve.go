@@ -10,14 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labhooks/labhooks"
-	"github.com/labhooks/labhooks/catalog"
 	"github.com/labhooks/labhooks/delivery"
 	"github.com/labhooks/labhooks/httpapi"
-	"github.com/labhooks/labhooks/metrics"
 	"github.com/labhooks/labhooks/postgres"
 	"github.com/labhooks/labhooks/sqlite"
 )
@@ -140,8 +137,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := cfg.logger(stderr)
-	schedule, _ := labhooks.ParseRetrySchedule(cfg.retrySchedule)
-
 	store, err := openStoreLogged(ctx, cfg.db, log)
 	if err != nil {
 		return err
@@ -151,47 +146,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	custom, err := store.EventTypes(ctx)
+	in, err := newInstance(ctx, cfg, store, adminHash, log)
 	if err != nil {
 		return err
 	}
-	cat, err := catalog.New(custom)
-	if err != nil {
-		return fmt.Errorf("loading the event catalog: %w", err)
-	}
-	sender := delivery.NewSender(delivery.SenderConfig{
-		Timeout: cfg.timeout, AllowPrivateTargets: cfg.allowPrivate, UserAgent: "labhooks/" + version,
-	})
-	m := metrics.New(queueDepth(store))
-	var engine *delivery.Engine
-	notify := func() {}
-	if cfg.workers > 0 {
-		engine = delivery.NewEngine(delivery.EngineConfig{
-			Store: store, Sender: sender, Logger: log, OnAttempt: m.Attempted,
-			Policy:      labhooks.RetryPolicy{Schedule: schedule, Jitter: 0.2},
-			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, DisableAfter: cfg.disableAfter,
-		})
-		notify = engine.Notify
-		if _, ok := store.(wakeListener); ok {
-			// This process's new deliveries wake its engine through the
-			// store's LISTEN, as every other process's do, at a bounded rate.
-			notify = func() {}
-		}
-	}
-	api := httpapi.NewServer(httpapi.Config{
-		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Notify: notify,
-		AllowHTTPTargets: cfg.allowPrivate, Logger: log, OnAccepted: m.Accepted,
-	})
-	root := http.NewServeMux()
-	root.Handle("GET /metrics", m.Handler())
-	root.Handle("/", api)
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", cfg.addr, err)
 	}
 	srv := &http.Server{
-		Handler:           root,
+		Handler:           in.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.timeout + 30*time.Second, // the test button waits for a receiver
@@ -200,14 +165,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "labhooks %s listening on http://%s (database %s, %d delivery workers)\n", version, ln.Addr(), displayDB(cfg.db), cfg.workers)
 
-	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	if engine != nil {
-		wg.Go(func() { engine.Run(engineCtx) })
-		if l, ok := store.(wakeListener); ok {
-			wg.Go(func() { l.Listen(engineCtx, engine.Notify) })
-		}
-	}
+	in.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {
@@ -218,23 +176,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = srv.Shutdown(shutdownCtx)
 		cancel()
 	}
-	stopEngine()
-	wg.Wait()
+	in.stop()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
-}
-
-// queueDepth reads the number of pending deliveries for the metrics gauge.
-func queueDepth(store labhooks.Store) metrics.QueueDepth {
-	return func(ctx context.Context) (int64, error) {
-		h, err := store.Health(ctx, time.Now())
-		if err != nil {
-			return 0, err
-		}
-		return int64(h.QueueDepth), nil
-	}
 }
 
 // adminKeyHash returns the hash of the admin key in force: the configured one,

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/labhooks/labhooks"
-	"github.com/labhooks/labhooks/delivery"
 	"github.com/labhooks/labhooks/metrics"
 )
 
@@ -22,13 +20,6 @@ beside "labhooks serve" processes (which may run with --workers 0), all on
 one PostgreSQL database. Workers claim deliveries with leases, so any
 process may be stopped or killed at any time: what it held is delivered by
 another once the lease (--timeout plus 15 s) runs out.`
-
-// wakeListener is a store that can tell when any process stores deliveries
-// due now (the PostgreSQL store), so idle engines wake at once rather than
-// at their next poll.
-type wakeListener interface {
-	Listen(ctx context.Context, notify func()) error
-}
 
 // workerFlags registers serveConfig's delivery flags, leaving out those of
 // the API, and describes --db as the worker needs it.
@@ -87,31 +78,19 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Errorf("--workers %d: a worker needs 1 or more", cfg.workers)}
 	}
 	log := cfg.logger(stderr)
-	schedule, _ := labhooks.ParseRetrySchedule(cfg.retrySchedule)
 	store, err := openStoreLogged(ctx, cfg.db, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	sender := delivery.NewSender(delivery.SenderConfig{
-		Timeout: cfg.timeout, AllowPrivateTargets: cfg.allowPrivate, UserAgent: "labhooks/" + version,
-	})
 	m := metrics.New(queueDepth(store))
-	engine := delivery.NewEngine(delivery.EngineConfig{
-		Store: store, Sender: sender, Logger: log, OnAttempt: m.Attempted,
-		Policy:      labhooks.RetryPolicy{Schedule: schedule, Jitter: 0.2},
-		MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, DisableAfter: cfg.disableAfter,
-	})
+	engine := newEngine(cfg, store, newSender(cfg), m, log)
 	fmt.Fprintf(stdout, "labhooks %s worker delivering from %s (%d delivery workers)\n", version, displayDB(cfg.db), cfg.workers)
 
 	// The engine outlives ctx a little: on SIGTERM it stops claiming, then
 	// finishes and records the attempts under way.
-	engineCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { engine.Run(engineCtx) })
-	if l, ok := store.(wakeListener); ok {
-		wg.Go(func() { l.Listen(engineCtx, engine.Notify) })
-	}
+	stop := runEngine(&wg, engine, store)
 	if *metricsAddr != "" {
 		srv, err := serveMetrics(*metricsAddr, m, log)
 		if err != nil {
