@@ -35,6 +35,7 @@ var commands = map[string]command{
 	"deliveries": {"list, show and retry deliveries", runDeliveries},
 	"receive":    {"a ready receiver: verify, de-duplicate and store what arrives", runReceive},
 	"listen":     {"print what arrives, for development", runListen},
+	"demo":       {"everything in one process, with sample partners and a stream of events", runDemo},
 	"bench":      {"measure delivery throughput and latency against a built-in receiver", runBench},
 	"version":    {"print the version", runVersion},
 }

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/delivery"
+	"github.com/labhooks/labhooks/httpapi"
+	"github.com/labhooks/labhooks/receiver"
+	"github.com/labhooks/labhooks/sqlite"
+)
+
+const demoUsage = `Usage: labhooks demo [--addr 127.0.0.1:8080] [--rate 1]
+
+Runs everything in one process, to look around: labhooks on a fresh SQLite
+database in a temporary folder, a sample partner of each role with a data link
+to a receiver built in (it verifies key and signature with the receiver kit,
+and the lab's fails one request in five, so you see retries), and a stream of
+catalog events. It prints the admin key and each partner's key: open the
+dashboard and sign in with either. Everything is deleted when it stops.`
+
+// demoPartners are the sample partners, one of each role.
+var demoPartners = []struct {
+	name string
+	role labhooks.Role
+}{
+	{"Sunrise Sampling", labhooks.RoleSampler},
+	{"Central Lab", labhooks.RoleLab},
+	{"Riverside Clinic", labhooks.RoleClient},
+	{"HealthTrack App", labhooks.RoleProvider},
+	{"Quality Checks Ltd", labhooks.RoleChecker},
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", demoUsage, stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to serve the API and the dashboard on")
+	rate := fs.Float64("rate", 1, "events emitted per second")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *rate <= 0 || *rate > 1000 {
+		return usageError{fmt.Errorf("--rate %v: between 0 and 1000 events per second", *rate)}
+	}
+	dir, err := os.MkdirTemp("", "labhooks-demo")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "demo.db"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	adminKey := httpapi.NewAPIKey(httpapi.AdminKeyPrefix)
+	cfg := serveConfig{
+		allowPrivate: true, timeout: 5 * time.Second, retrySchedule: "2s,5s,10s,30s",
+		workers: 64, perDataLink: 8, disableAfter: delivery.DefaultDisableAfter,
+	}
+	in, err := newInstance(ctx, cfg, store, httpapi.KeyHash(adminKey), log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", *addr, err)
+	}
+	srv := &http.Server{Handler: in.handler, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	in.start()
+	defer in.stop()
+	base := "http://" + ln.Addr().String()
+	client := &httpapi.Client{BaseURL: base, Key: adminKey}
+
+	rc, err := startDemoReceiver(stdout)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	fmt.Fprintf(stdout, "labhooks demo: dashboard and API listening on %s\n\n  admin key      %s\n", base, adminKey)
+	for _, p := range demoPartners {
+		var out struct {
+			ID     string `json:"id"`
+			APIKey string `json:"apiKey"`
+		}
+		if err := client.Do(ctx, "POST", "/v1/partners", map[string]any{"name": p.name, "role": p.role}, &out, nil); err != nil {
+			return err
+		}
+		link := map[string]any{"url": fmt.Sprintf("%s/%s", rc.url, p.role), "secret": rc.secret, "description": "the demo's built-in receiver"}
+		if err := client.Do(ctx, "POST", httpapi.Path("/v1/partners/%s/datalinks", out.ID), link, nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  %-8s key   %s   (%s)\n", p.role, out.APIKey, p.name)
+	}
+	fmt.Fprintf(stdout, "\nOpen %s and sign in with a key. Events arrive below; Ctrl-C stops the demo.\n\n", base)
+
+	var events []*labhooks.EventType
+	var types struct {
+		Data []*labhooks.EventType `json:"data"`
+	}
+	if err := client.Do(ctx, "GET", "/v1/event-types", nil, &types, nil); err != nil {
+		return err
+	}
+	for _, t := range types.Data {
+		if t.Status == labhooks.StatusAvailable {
+			events = append(events, t)
+		}
+	}
+	tick := time.NewTicker(time.Duration(float64(time.Second) / *rate))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stdout, "\nlabhooks demo: stopping")
+			return nil
+		case <-tick.C:
+			t := events[rand.IntN(len(events))]
+			var example struct {
+				Data json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal(t.Example, &example); err != nil {
+				return fmt.Errorf("the example of %s: %w", t.Name, err)
+			}
+			if err := client.Do(ctx, "POST", "/v1/events", map[string]any{"eventName": t.Name, "data": example.Data}, nil, nil); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("emitting %s: %w", t.Name, err)
+			}
+		}
+	}
+}
+
+// demoReceiver is the demo partners' webhook receiver: the receiver kit's
+// Handler with a memory store, printing each event it takes.
+type demoReceiver struct {
+	*http.Server
+	url    string
+	secret string
+}
+
+func startDemoReceiver(stdout io.Writer) (*demoReceiver, error) {
+	secret := labhooks.GenerateSecret()
+	v, err := receiver.NewVerifier(secret)
+	if err != nil {
+		return nil, err
+	}
+	kit := &receiver.Handler{Verifier: v, Store: receiver.NewMemoryStore(), OnEvent: func(_ context.Context, e *receiver.Event) error {
+		fmt.Fprintf(stdout, "%s  received %-22s %s\n", time.Now().Format("15:04:05"), e.Name, e.ID)
+		return nil
+	}}
+	var n atomic.Int64
+	mux := http.NewServeMux()
+	mux.Handle("/", kit)
+	// The lab's receiver fails one request in five, to show retries.
+	mux.HandleFunc("/lab", func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%5 == 0 {
+			http.Error(w, "the demo lab's receiver is briefly down", http.StatusServiceUnavailable)
+			return
+		}
+		kit.ServeHTTP(w, r)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rc := &demoReceiver{Server: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, url: "http://" + ln.Addr().String(), secret: secret}
+	go rc.Serve(ln)
+	return rc, nil
+}
