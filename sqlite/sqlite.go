@@ -103,10 +103,10 @@ func open(ctx context.Context, path string) (*Store, error) {
 	// FULL makes each commit durable against power loss, not just a crash of
 	// the process: an event acknowledged with 202 must survive both.
 	pragmas := []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)",
-		// A 16 MiB page cache and 64 MiB of memory-mapped reads keep the
-		// queue's hot pages out of read system calls while a million pending
-		// deliveries still fit the memory budget (BENCHMARKS.md).
-		"cache_size(-16384)", "mmap_size(67108864)"}
+		// A 16 MiB page cache keeps the queue's hot pages out of read
+		// system calls; no memory map, whose pages would count against the
+		// memory budget of a million pending deliveries (BENCHMARKS.md).
+		"cache_size(-16384)"}
 	q := url.Values{}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
