@@ -36,6 +36,13 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupWithSessionKey(t, nil)
+}
+
+// setupWithSessionKey is setup with the dashboard's session key given (nil:
+// random, as a process without --session-key has).
+func setupWithSessionKey(t *testing.T, sessionKey []byte) *testBundle {
+	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "labhooks.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +53,7 @@ func setup(t *testing.T) *testBundle {
 		t.Fatal(err)
 	}
 	api := NewServer(Config{
-		Store: store, Catalog: cat, AdminKeyHash: KeyHash(testAdminKey), AllowHTTPTargets: true,
+		Store: store, Catalog: cat, AdminKeyHash: KeyHash(testAdminKey), AllowHTTPTargets: true, SessionKey: sessionKey,
 		Sender: delivery.NewSender(delivery.SenderConfig{AllowPrivateTargets: true, Timeout: 5 * time.Second}),
 	})
 	b := &testBundle{srv: httptest.NewServer(api), store: store, api: api}
@@ -231,6 +238,32 @@ func TestDashboardForgedSession(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("a session sealed by another key answered %d", resp.StatusCode)
+	}
+}
+
+// TestDashboardSharedSessionKey: API processes given the same session key
+// (serve --session-key) accept each other's sign-ins.
+func TestDashboardSharedSessionKey(t *testing.T) {
+	key := []byte("shared-session-key-0123456789-abcdef")
+	b := setupWithSessionKey(t, key)
+	cat, _ := catalog.New(nil)
+	second := httptest.NewServer(NewServer(Config{Store: b.store, Catalog: cat, AdminKeyHash: KeyHash(testAdminKey), SessionKey: key,
+		Sender: delivery.NewSender(delivery.SenderConfig{})}))
+	t.Cleanup(second.Close)
+	br := b.browser(t)
+	br.signIn(b.labKey)
+	u, _ := url.Parse(b.srv.URL)
+	req, _ := http.NewRequest("GET", second.URL+"/datalinks", nil)
+	for _, c := range br.http.Jar.Cookies(u) {
+		req.AddCookie(c)
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the second process answered %d to a session sealed with the shared key", resp.StatusCode)
 	}
 }
 

@@ -62,7 +62,7 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, adm
 	}
 	api := httpapi.NewServer(httpapi.Config{
 		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Notify: notify,
-		AllowHTTPTargets: cfg.allowPrivate, Logger: log, OnAccepted: in.metrics.Accepted,
+		AllowHTTPTargets: cfg.allowPrivate, Logger: log, OnAccepted: in.metrics.Accepted, SessionKey: []byte(cfg.sessionKey),
 	})
 	root := http.NewServeMux()
 	root.Handle("GET /metrics", in.metrics.Handler())

@@ -44,6 +44,7 @@ type serveConfig struct {
 	workers       int
 	perDataLink   int
 	disableAfter  time.Duration
+	sessionKey    string
 	logLevel      string
 }
 
@@ -63,6 +64,7 @@ func (c *serveConfig) flags(fs interface {
 	fs.IntVar(&c.perDataLink, "per-datalink", 16, "concurrent deliveries to any one data link")
 	fs.DurationVar(&c.disableAfter, "disable-after", delivery.DefaultDisableAfter, "disable a data link whose every delivery attempt has failed for this long")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.sessionKey, "session-key", "", "seals the dashboard's sign-in cookies (at least 32 characters); give every API process the same one so sessions survive restarts and work across processes (default: random per start)")
 }
 
 func (c *serveConfig) check() error {
@@ -74,6 +76,9 @@ func (c *serveConfig) check() error {
 	}
 	if c.perDataLink < 1 {
 		return usageError{fmt.Errorf("--per-datalink %d: must be 1 or more", c.perDataLink)}
+	}
+	if c.sessionKey != "" && len(c.sessionKey) < 32 {
+		return usageError{fmt.Errorf("--session-key (LABHOOKS_SESSION_KEY): at least 32 characters, such as the output of openssl rand -base64 32")}
 	}
 	if c.disableAfter <= 0 {
 		return usageError{fmt.Errorf("--disable-after %s: must be positive, such as 120h", c.disableAfter)}

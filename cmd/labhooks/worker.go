@@ -34,7 +34,7 @@ type workerFlags struct {
 
 func (w workerFlags) StringVar(p *string, name, value, usage string) {
 	switch name {
-	case "addr", "admin-key":
+	case "addr", "admin-key", "session-key":
 		*p = value
 	case "db":
 		w.fs.StringVar(p, name, "", "the PostgreSQL database shared with the other labhooks processes (postgres://…)")
