@@ -90,8 +90,10 @@ type Store interface {
 
 	// AdminKeyHash returns the stored hash of the admin key, nil if none.
 	AdminKeyHash(ctx context.Context) ([]byte, error)
-	// SetAdminKeyHash stores the hash of the admin key.
-	SetAdminKeyHash(ctx context.Context, h []byte) error
+	// InitAdminKeyHash stores h as the admin key's hash unless one is stored
+	// already, and returns the hash in force and whether it is h: of several
+	// processes starting at once on an empty database, exactly one wins.
+	InitAdminKeyHash(ctx context.Context, h []byte) (stored []byte, created bool, err error)
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

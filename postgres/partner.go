@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -133,13 +134,20 @@ func (s *Store) AdminKeyHash(ctx context.Context) ([]byte, error) {
 	return h, err
 }
 
-// SetAdminKeyHash stores the hash of the admin key.
-func (s *Store) SetAdminKeyHash(ctx context.Context, h []byte) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('admin_key_hash', $1)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, h)
-		return err
+// InitAdminKeyHash stores h unless an admin key hash is stored, and returns
+// the one in force; concurrent first starts agree on one.
+func (s *Store) InitAdminKeyHash(ctx context.Context, h []byte) ([]byte, bool, error) {
+	var stored []byte
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('admin_key_hash', $1) ON CONFLICT (key) DO NOTHING`, h); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'admin_key_hash'`).Scan(&stored)
 	})
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, bytes.Equal(stored, h), nil
 }
 
 // collect scans every row with scan.

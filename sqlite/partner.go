@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -124,9 +125,18 @@ func (s *Store) AdminKeyHash(ctx context.Context) ([]byte, error) {
 	return h, dbError(err)
 }
 
-// SetAdminKeyHash stores the hash of the admin key.
-func (s *Store) SetAdminKeyHash(ctx context.Context, h []byte) error {
-	err := s.exec(ctx,
-		`INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, h)
-	return dbError(err)
+// InitAdminKeyHash stores h unless an admin key hash is stored, and returns
+// the one in force.
+func (s *Store) InitAdminKeyHash(ctx context.Context, h []byte) ([]byte, bool, error) {
+	var stored []byte
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?) ON CONFLICT (key) DO NOTHING`, h); err != nil {
+			return dbError(err)
+		}
+		return dbError(tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'admin_key_hash'`).Scan(&stored))
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, bytes.Equal(stored, h), nil
 }

@@ -718,13 +718,17 @@ func testAdminKey(t *testing.T, b *bundle) {
 	if err != nil || h != nil {
 		t.Fatalf("fresh store AdminKeyHash = %x, %v", h, err)
 	}
-	for _, v := range []string{"first", "second"} {
-		if err := b.s.SetAdminKeyHash(b.ctx, []byte(v)); err != nil {
-			t.Fatal(err)
-		}
-		if h, _ := b.s.AdminKeyHash(b.ctx); string(h) != v {
-			t.Fatalf("AdminKeyHash = %q, want %q", h, v)
-		}
+	stored, created, err := b.s.InitAdminKeyHash(b.ctx, []byte("first"))
+	if err != nil || !created || string(stored) != "first" {
+		t.Fatalf("InitAdminKeyHash on an empty store = %q, %v, %v", stored, created, err)
+	}
+	// A second process starting at the same time loses, and learns the winner.
+	stored, created, err = b.s.InitAdminKeyHash(b.ctx, []byte("second"))
+	if err != nil || created || string(stored) != "first" {
+		t.Fatalf("InitAdminKeyHash again = %q, %v, %v; want the first hash kept", stored, created, err)
+	}
+	if h, _ := b.s.AdminKeyHash(b.ctx); string(h) != "first" {
+		t.Fatalf("AdminKeyHash = %q, want first", h)
 	}
 	if err := b.s.Ping(b.ctx); err != nil {
 		t.Fatal(err)

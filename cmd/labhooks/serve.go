@@ -202,9 +202,11 @@ func adminKeyHash(ctx context.Context, store labhooks.Store, configured string, 
 		return stored, err
 	}
 	key := httpapi.NewAPIKey(httpapi.AdminKeyPrefix)
-	h := httpapi.KeyHash(key)
-	if err := store.SetAdminKeyHash(ctx, h); err != nil {
-		return nil, err
+	h, created, err := store.InitAdminKeyHash(ctx, httpapi.KeyHash(key))
+	if err != nil || !created {
+		// Another process starting at the same moment created the key and
+		// printed it.
+		return h, err
 	}
 	fmt.Fprintf(stdout, "\nCreated the admin API key. It is shown only this once; keep it safe:\n\n    %s\n\n", key)
 	fmt.Fprintf(stdout, "Use it as: Authorization: Bearer %s…   (or LABHOOKS_API_KEY for the CLI)\n\n", key[:8])
