@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,41 +15,18 @@ import (
 // does what it says: sample partners, events received and verified by the
 // built-in receiver, and retries of the lab's flaky receiver.
 func TestDemo(t *testing.T) {
-	cmd := exec.Command(binary, "demo", "--addr", "127.0.0.1:0", "--rate", "20")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	})
-	lines := make(chan string, 10000)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	listening := regexp.MustCompile(`listening on (http://\S+)`)
+	// The demo prints its address, then the keys, then the events.
+	first, lines := runUntil(t, exec.Command(binary, "demo", "--addr", "127.0.0.1:0", "--rate", "20"), "listening on")
+	url := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(first)[1]
 	adminKey := regexp.MustCompile(`admin key\s+(lha_\S+)`)
-	var url, key string
+	var key string
 	received := 0
 	deadline := time.After(30 * time.Second)
-	for url == "" || key == "" || received < 10 {
+	for key == "" || received < 10 {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("demo exited early:\n%s", stderr.String())
-			}
-			if m := listening.FindStringSubmatch(l); m != nil {
-				url = m[1]
+				t.Fatal("demo exited early")
 			}
 			if m := adminKey.FindStringSubmatch(l); m != nil {
 				key = m[1]
@@ -60,7 +35,7 @@ func TestDemo(t *testing.T) {
 				received++
 			}
 		case <-deadline:
-			t.Fatalf("demo: url %q, admin key found %v, %d events received; stderr:\n%s", url, key != "", received, stderr.String())
+			t.Fatalf("demo at %s: admin key found %v, %d events received", url, key != "", received)
 		}
 	}
 	go func() {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,49 +41,14 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// runNode starts a node script and returns a channel of its stdout lines.
+// runNode starts a node script and returns a channel of its stdout lines
+// from the one that says ready on.
 func runNode(t *testing.T, node, script string, env []string, ready string) <-chan string {
 	t.Helper()
 	cmd := exec.Command(node, script)
 	cmd.Env = append(os.Environ(), env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", script, stderr.String())
-		}
-	})
-	lines := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("%s exited before it was ready:\n%s", script, stderr.String())
-			}
-			if strings.Contains(l, ready) {
-				return lines
-			}
-		case <-deadline:
-			t.Fatalf("%s did not print %q", script, ready)
-		}
-	}
+	_, lines := runUntil(t, cmd, ready)
+	return lines
 }
 
 // TestSeedExpressSampleUnchanged delivers to the partner page's express

@@ -319,3 +319,48 @@ func eventExamples(t *testing.T, s *server) map[string]json.RawMessage {
 	}
 	return ex
 }
+
+// runUntil starts cmd and waits for a line of its stdout containing ready;
+// it returns that line and a channel of the lines after it. cmd is killed
+// at the end of the test, and its stderr shown if the test failed.
+func runUntil(t *testing.T, cmd *exec.Cmd, ready string) (string, <-chan string) {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", cmd.Path, stderr.String())
+		}
+	})
+	lines := make(chan string, 10000)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("%s exited before it was ready:\n%s", cmd.Path, stderr.String())
+			}
+			if strings.Contains(l, ready) {
+				return l, lines
+			}
+		case <-deadline:
+			t.Fatalf("%s did not print %q", cmd.Path, ready)
+		}
+	}
+}
