@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/id"
@@ -84,7 +83,7 @@ func (s *Store) commitGroup(group []*createRequest) {
 	// The group's statements do not take any one caller's context: a caller
 	// giving up must not interrupt the transaction of the others.
 	ctx := context.Background()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTxSync(ctx, "FULL", false, func(tx *sql.Tx) error {
 		for i, r := range group {
 			if err := r.ctx.Err(); err != nil {
 				results[i].err = err
@@ -139,7 +138,7 @@ func (s *Store) createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEv
 	now := ms(p.Now)
 	for _, l := range links {
 		d := &labhooks.Delivery{
-			ID: id.New(id.Delivery), EventID: e.ID, EventName: e.EventName, PartnerID: l.PartnerID, DataLinkID: l.ID,
+			ID: id.New(id.Delivery), EventID: e.ID, EventName: e.EventName, PartnerID: l.partnerID, DataLinkID: l.id,
 			Status: labhooks.DeliveryPending, NextAttemptAt: &p.Now, CreatedAt: p.Now, UpdatedAt: p.Now,
 		}
 		if _, err := stmt.ExecContext(ctx, d.ID, d.EventID, d.DataLinkID, d.PartnerID, d.EventName, now); err != nil {
@@ -173,39 +172,6 @@ func replay(ctx context.Context, tx *sql.Tx, key, requestHash string) (*labhooks
 	return &labhooks.CreateEventResult{Event: e, Deliveries: ds, Replayed: true}, nil
 }
 
-// targetLinks returns the enabled data links that should receive the event.
-func (s *Store) targetLinks(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) ([]*labhooks.DataLink, error) {
-	e := p.Event
-	if e.PartnerID != "" {
-		var one int
-		err := tx.StmtContext(ctx, s.st.partnerExists).QueryRowContext(ctx, e.PartnerID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, labhooks.Errorf(labhooks.ENotFound, "partner %s not found", e.PartnerID)
-		} else if err != nil {
-			return nil, dbError(err)
-		}
-	}
-	if len(p.Roles) == 0 {
-		return nil, nil
-	}
-	rows, err := tx.StmtContext(ctx, s.st.targetLinks).QueryContext(ctx, jsonList(p.Roles), e.PartnerID, string(e.Role))
-	if err != nil {
-		return nil, dbError(err)
-	}
-	defer rows.Close()
-	var out []*labhooks.DataLink
-	for rows.Next() {
-		d, err := scanDataLink(rows)
-		if err != nil {
-			return nil, dbError(err)
-		}
-		if d.Accepts(e.EventName) {
-			out = append(out, d)
-		}
-	}
-	return out, dbError(rows.Err())
-}
-
 // Event returns one event. ENotFound.
 func (s *Store) Event(ctx context.Context, id string) (*labhooks.Event, error) {
 	return event(ctx, s.read, id)
@@ -227,18 +193,4 @@ func event(ctx context.Context, q interface {
 	}
 	e.Data, e.IdempotencyKey, e.CreatedAt = []byte(data), key.String, fromMs(created)
 	return &e, nil
-}
-
-// prefixed qualifies each column of a comma-separated list with p.
-func prefixed(p, columns string) string {
-	var b []byte
-	for i, c := range strings.Split(columns, ",") {
-		c = strings.TrimSpace(c)
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, p...)
-		b = append(b, c...)
-	}
-	return string(b)
 }

@@ -38,8 +38,9 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 
-	st   *statements
-	lock *os.File // held while open: see Open
+	st          *statements
+	targetCache targetCache
+	lock        *os.File // held while open: see Open
 
 	creates   chan *createRequest // CreateEvent calls awaiting a group commit
 	closed    chan struct{}
@@ -201,8 +202,10 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // inTx runs fn in a durable write transaction, committing when it returns
 // nil: the commit reaches the disk before inTx returns.
+//
+// It drops the target cache before committing: see targetCache.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.inTxSync(ctx, "FULL", fn)
+	return s.inTxSync(ctx, "FULL", true, fn)
 }
 
 // inQueueTx runs fn in a write transaction whose commit is durable against a
@@ -210,10 +213,10 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // and attempt records, whose loss only means a delivery is sent again. The
 // next durable commit makes it durable too, since the WAL is written in order.
 func (s *Store) inQueueTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.inTxSync(ctx, "NORMAL", fn)
+	return s.inTxSync(ctx, "NORMAL", false, fn)
 }
 
-func (s *Store) inTxSync(ctx context.Context, level string, fn func(tx *sql.Tx) error) error {
+func (s *Store) inTxSync(ctx context.Context, level string, dropTargets bool, fn func(tx *sql.Tx) error) error {
 	// synchronous is a property of the connection and cannot change inside a
 	// transaction, so take the one write connection, set the level, then
 	// begin.
@@ -232,6 +235,9 @@ func (s *Store) inTxSync(ctx context.Context, level string, fn func(tx *sql.Tx) 
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
+	}
+	if dropTargets {
+		s.targetCache.drop()
 	}
 	return dbError(tx.Commit())
 }

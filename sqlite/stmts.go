@@ -15,7 +15,7 @@ import (
 type statements struct {
 	savepoint, rollbackTo, release *sql.Stmt
 
-	partnerExists, targetLinks, insertEvent, insertDelivery *sql.Stmt
+	insertEvent, insertDelivery *sql.Stmt
 
 	claimDue, claimLease, claimJobs *sql.Stmt
 
@@ -31,10 +31,6 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&st.savepoint, `SAVEPOINT event`},
 		{&st.rollbackTo, `ROLLBACK TO event`},
 		{&st.release, `RELEASE event`},
-		{&st.partnerExists, `SELECT 1 FROM partners WHERE id = ?`},
-		{&st.targetLinks, `SELECT ` + prefixed("l.", dataLinkColumns) + ` FROM datalinks l JOIN partners p ON p.id = l.partner_id
-			WHERE l.enabled = 1 AND p.role IN (SELECT value FROM json_each(?1))
-			AND (?2 = '' OR p.id = ?2) AND (?3 = '' OR p.role = ?3) ORDER BY l.id`},
 		{&st.insertEvent, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.insertDelivery, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
@@ -77,7 +73,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 }
 
 func (st *statements) close() {
-	for _, s := range []*sql.Stmt{st.savepoint, st.rollbackTo, st.release, st.partnerExists, st.targetLinks,
+	for _, s := range []*sql.Stmt{st.savepoint, st.rollbackTo, st.release,
 		st.insertEvent, st.insertDelivery, st.claimDue, st.claimLease, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince} {
 		if s != nil {
 			s.Close()

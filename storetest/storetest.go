@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore NewStore) {
 		"CreateEventTargets":      testCreateEventTargets,
 		"CreateEventIdempotency":  testCreateEventIdempotency,
 		"CreateEventConcurrent":   testCreateEventConcurrent,
+		"TargetsFollowChanges":    testTargetsFollowChanges,
 		"ClaimAndLease":           testClaimAndLease,
 		"ClaimFairness":           testClaimFairness,
 		"RecordAttempts":          testRecordAttempts,
@@ -916,4 +917,55 @@ func testStaleLeaseOneBatch(t *testing.T, b *bundle) {
 		d.Attempts[0].Number != 1 || d.Attempts[0].StatusCode != 500 || d.Attempts[1].Number != 2 || d.Attempts[1].StatusCode != 200 {
 		t.Fatalf("after one batch with a stale and a current attempt: %+v", d)
 	}
+}
+
+// testTargetsFollowChanges emits between changes to partners and data links:
+// each event must go to the links as they are when it is stored (a store
+// may cache them, but never serve a stale answer).
+func testTargetsFollowChanges(t *testing.T, b *bundle) {
+	p := b.partner(t, labhooks.RoleSampler)
+	l1 := b.link(t, p)
+	count := func() int {
+		t.Helper()
+		return len(b.emit(t, "appointmentCreated", samplerOnly, nil).Deliveries)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("one link: %d deliveries", n)
+	}
+	l2 := b.link(t, p)
+	if n := count(); n != 2 {
+		t.Fatalf("after adding a link: %d deliveries, want 2", n)
+	}
+	off := false
+	if _, err := b.s.UpdateDataLink(b.ctx, l1.ID, labhooks.DataLinkUpdate{Enabled: &off}, b.now); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("after disabling a link: %d deliveries, want 1", n)
+	}
+	names := []string{"appointmentUpdated"}
+	if _, err := b.s.UpdateDataLink(b.ctx, l2.ID, labhooks.DataLinkUpdate{EventNames: &names}, b.now); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("after filtering the event out: %d deliveries, want 0", n)
+	}
+	lab := labhooks.RoleLab
+	q := b.partner(t, labhooks.RoleSampler)
+	b.link(t, q)
+	if n := count(); n != 1 {
+		t.Fatalf("after adding a partner: %d deliveries, want 1", n)
+	}
+	if _, err := b.s.UpdatePartner(b.ctx, q.ID, labhooks.PartnerUpdate{Role: &lab}, b.now); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("after the partner became a lab: %d deliveries, want 0", n)
+	}
+	if err := b.s.DeletePartner(b.ctx, q.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.s.CreateEvent(b.ctx, labhooks.CreateEventParams{Event: &labhooks.Event{ID: id.New(id.Event), EventName: "appointmentCreated",
+		Data: json.RawMessage(`{}`), PartnerID: q.ID, CreatedAt: b.now}, Roles: []labhooks.Role{labhooks.RoleLab}, Now: b.now})
+	wantCode(t, err, labhooks.ENotFound)
 }
