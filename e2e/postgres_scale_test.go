@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/labhooks/labhooks/postgres/pgtest"
 	"io"
 	"net/http"
 	"sync"
@@ -110,7 +111,7 @@ func TestPostgresThreeProcessesDeliverEverything(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: run without -short")
 	}
-	db := postgresSchema(t)
+	db := pgtest.NewSchema(t)
 	a := startServer(t, db, scaleArgs...)
 	b := startServer(t, db, scaleArgs...)
 	startWorker(t, db, scaleArgs...)
@@ -154,7 +155,7 @@ func TestPostgresSIGKILLOneProcessLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: run without -short")
 	}
-	db := postgresSchema(t)
+	db := pgtest.NewSchema(t)
 	a := startServer(t, db, scaleArgs...)      // the API the load goes through
 	victim := startServer(t, db, scaleArgs...) // delivers, and is killed
 	startWorker(t, db, scaleArgs...)

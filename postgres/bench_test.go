@@ -5,6 +5,7 @@ import (
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/postgres"
+	"github.com/labhooks/labhooks/postgres/pgtest"
 	"github.com/labhooks/labhooks/storetest"
 )
 
@@ -12,7 +13,7 @@ import (
 // schema.
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) labhooks.Store {
-		s, err := postgres.Open(b.Context(), postgres.Config{URL: newSchema(b)})
+		s, err := postgres.Open(b.Context(), postgres.Config{URL: pgtest.NewSchema(b)})
 		if err != nil {
 			b.Fatal(err)
 		}

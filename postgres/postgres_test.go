@@ -2,11 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,61 +11,9 @@ import (
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/id"
 	"github.com/labhooks/labhooks/postgres"
+	"github.com/labhooks/labhooks/postgres/pgtest"
 	"github.com/labhooks/labhooks/storetest"
 )
-
-// serverURL is the PostgreSQL the tests use: LABHOOKS_TEST_POSTGRES, or the
-// one CI starts.
-func serverURL() string {
-	if u := os.Getenv("LABHOOKS_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return "postgres://root@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// newSchema makes an empty schema for one test, dropped when it ends, and
-// returns a URL whose connections use it. Without PostgreSQL the test is
-// skipped, except in CI, where it fails.
-func newSchema(t testing.TB) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, serverURL())
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL at %s: %v", serverURL(), err)
-		}
-		t.Skipf("no PostgreSQL at %s (set LABHOOKS_TEST_POSTGRES): %v", serverURL(), err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "lh_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, serverURL())
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(serverURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func open(t *testing.T, dbURL string) *postgres.Store {
 	t.Helper()
@@ -83,7 +27,7 @@ func open(t *testing.T, dbURL string) *postgres.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) labhooks.Store {
-		s, err := postgres.Open(t.Context(), postgres.Config{URL: newSchema(t)})
+		s, err := postgres.Open(t.Context(), postgres.Config{URL: pgtest.NewSchema(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +36,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestRefusesNewerSchema(t *testing.T) {
-	u := newSchema(t)
+	u := pgtest.NewSchema(t)
 	open(t, u).Close()
 	conn, err := pgx.Connect(t.Context(), u)
 	if err != nil {
@@ -111,7 +55,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 // TestProcessesStartingTogether opens many stores at once on an empty
 // schema, as processes started together would: one migrates, none fails.
 func TestProcessesStartingTogether(t *testing.T) {
-	u := newSchema(t)
+	u := pgtest.NewSchema(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 5)
 	for range 5 {
@@ -161,7 +105,7 @@ func emit(s labhooks.Store, ctx context.Context, key string) (*labhooks.CreateEv
 // goroutines through three stores (three pools, as three processes would
 // have) at once: one event is stored, and every call answers with it.
 func TestIdempotencyAcrossProcesses(t *testing.T) {
-	u := newSchema(t)
+	u := pgtest.NewSchema(t)
 	stores := []*postgres.Store{open(t, u), open(t, u), open(t, u)}
 	setup(t, stores[0])
 	var (
@@ -204,7 +148,7 @@ func TestIdempotencyAcrossProcesses(t *testing.T) {
 // TestClaimsAcrossProcessesNeverOverlap claims from three stores at once
 // until the queue is empty: every delivery is claimed exactly once.
 func TestClaimsAcrossProcessesNeverOverlap(t *testing.T) {
-	u := newSchema(t)
+	u := pgtest.NewSchema(t)
 	stores := []*postgres.Store{open(t, u), open(t, u), open(t, u)}
 	setup(t, stores[0])
 	setup(t, stores[0])
@@ -254,7 +198,7 @@ func TestClaimsAcrossProcessesNeverOverlap(t *testing.T) {
 // TestListenWakesOtherProcesses checks that an event stored through one
 // store wakes a listener on another, and not one on another schema.
 func TestListenWakesOtherProcesses(t *testing.T) {
-	u, other := newSchema(t), newSchema(t)
+	u, other := pgtest.NewSchema(t), pgtest.NewSchema(t)
 	emitter, listener, elsewhere := open(t, u), open(t, u), open(t, other)
 	setup(t, emitter)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -292,7 +236,7 @@ func TestListenWakesOtherProcesses(t *testing.T) {
 // database restart or a proxy would: the next calls succeed on new
 // connections, and Listen reconnects by itself.
 func TestDroppedConnectionsRecover(t *testing.T) {
-	u := newSchema(t)
+	u := pgtest.NewSchema(t)
 	app := "lh_drop_" + id.New("t")
 	u += "&application_name=" + app
 	s := open(t, u)
@@ -320,7 +264,7 @@ func TestDroppedConnectionsRecover(t *testing.T) {
 	for len(woken) > 0 {
 		<-woken
 	}
-	admin, err := pgx.Connect(t.Context(), serverURL())
+	admin, err := pgx.Connect(t.Context(), pgtest.ServerURL())
 	if err != nil {
 		t.Fatal(err)
 	}
