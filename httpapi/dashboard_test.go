@@ -34,14 +34,9 @@ type testBundle struct {
 	labKey, otherKey string
 }
 
-func setup(t *testing.T) *testBundle {
-	t.Helper()
-	return setupWithSessionKey(t, nil)
-}
-
-// setupWithSessionKey is setup with the dashboard's session key given (nil:
-// random, as a process without --session-key has).
-func setupWithSessionKey(t *testing.T, sessionKey []byte) *testBundle {
+// newTestAPI returns a Server on a fresh SQLite store with the built-in
+// catalog, allowed to deliver to this machine.
+func newTestAPI(t *testing.T, adminKey string, sessionKey []byte) (*Server, labhooks.Store, *catalog.Catalog) {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "labhooks.db"))
 	if err != nil {
@@ -53,9 +48,22 @@ func setupWithSessionKey(t *testing.T, sessionKey []byte) *testBundle {
 		t.Fatal(err)
 	}
 	api := NewServer(Config{
-		Store: store, Catalog: cat, AdminKeyHash: KeyHash(testAdminKey), AllowHTTPTargets: true, SessionKey: sessionKey,
+		Store: store, Catalog: cat, AdminKeyHash: KeyHash(adminKey), AllowHTTPTargets: true, SessionKey: sessionKey,
 		Sender: delivery.NewSender(delivery.SenderConfig{AllowPrivateTargets: true, Timeout: 5 * time.Second}),
 	})
+	return api, store, cat
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	return setupWithSessionKey(t, nil)
+}
+
+// setupWithSessionKey is setup with the dashboard's session key given (nil:
+// random, as a process without --session-key has).
+func setupWithSessionKey(t *testing.T, sessionKey []byte) *testBundle {
+	t.Helper()
+	api, store, _ := newTestAPI(t, testAdminKey, sessionKey)
 	b := &testBundle{srv: httptest.NewServer(api), store: store, api: api}
 	t.Cleanup(b.srv.Close)
 	lab, err := api.createPartnerFor(t.Context(), "Central Lab", labhooks.RoleLab)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,8 +19,6 @@ import (
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/catalog"
-	"github.com/labhooks/labhooks/delivery"
-	"github.com/labhooks/labhooks/sqlite"
 )
 
 // openAPIRoutes is every route routes() in server.go registers with a
@@ -410,18 +407,6 @@ type openAPITestEnv struct {
 
 func newOpenAPITestServer(t *testing.T) *openAPITestEnv {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	cat, err := catalog.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := NewServer(Config{
-		Store: store, Catalog: cat, AdminKeyHash: KeyHash(openAPITestAdminKey), AllowHTTPTargets: true,
-		Sender: delivery.NewSender(delivery.SenderConfig{AllowPrivateTargets: true, Timeout: 5 * time.Second}),
-	})
+	api, _, cat := newTestAPI(t, openAPITestAdminKey, nil)
 	return &openAPITestEnv{api: api, catalog: cat}
 }
