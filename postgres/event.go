@@ -73,13 +73,12 @@ func (s *Store) createEvent(ctx context.Context, p labhooks.CreateEventParams) (
 	if e.IdempotencyKey != "" {
 		key = &e.IdempotencyKey
 	}
-	var stored bool
-	var notified int
-	err = s.pool.QueryRow(ctx, createEventSQL,
+	stored, err := s.storeEvent(ctx, []any{
 		e.ID, e.EventName, string(e.Data), e.PartnerID, string(e.Role), key, p.RequestHash, ts(e.CreatedAt),
-		ts(p.Now), ids, linkIDs, partnerIDs, s.channel).Scan(&stored, &notified)
+		ts(p.Now), ids, linkIDs, partnerIDs, s.channel,
+	})
 	if err != nil {
-		return nil, ambiguous(err)
+		return nil, err
 	}
 	if stored {
 		return res, nil

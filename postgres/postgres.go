@@ -13,6 +13,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -51,6 +52,11 @@ type Store struct {
 	listen  *pgx.ConnConfig
 	channel string
 	log     *slog.Logger
+
+	creates   chan *createRequest // CreateEvent calls awaiting a group commit
+	closed    chan struct{}
+	closeOnce sync.Once
+	committer sync.WaitGroup
 }
 
 // Open connects to the database in cfg.URL and brings its schema up to date.
@@ -96,6 +102,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, dbError(err)
 	}
 	s.channel = channelName(schema)
+	s.creates, s.closed = make(chan *createRequest, maxGroup), make(chan struct{})
+	s.committer.Go(s.commitEvents)
 	return s, nil
 }
 
@@ -122,6 +130,12 @@ func channelName(schema string) string {
 
 // Close closes the pool.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.closed != nil {
+			close(s.closed)
+		}
+	})
+	s.committer.Wait()
 	s.pool.Close()
 	return nil
 }

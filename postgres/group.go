@@ -1,0 +1,132 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Group commit. Each event's statement also NOTIFYs, and PostgreSQL
+// serialises the commits of transactions that notify, so concurrent emits
+// committed one by one barely overlapped (BENCHMARKS.md). The events that
+// arrive while one commit runs are sent together in one transaction instead:
+// one round trip, one commit, one notification.
+
+var errClosed = errors.New("postgres: the store is closed")
+
+// maxGroup bounds how many events one transaction stores.
+const maxGroup = 128
+
+// groupTimeout bounds one group's transaction; no caller's context is used,
+// so that one caller giving up does not undo the others.
+const groupTimeout = 30 * time.Second
+
+// createRequest is one event's statement waiting for its group.
+type createRequest struct {
+	args   []any
+	stored bool
+	done   chan error
+}
+
+// storeEvent runs createEventSQL with args in the next group commit and
+// reports whether the event was stored (false: its idempotency key was
+// taken). The error is the statement's or the commit's.
+func (s *Store) storeEvent(ctx context.Context, args []any) (bool, error) {
+	r := &createRequest{args: args, done: make(chan error, 1)}
+	select {
+	case s.creates <- r:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-s.closed:
+		return false, errClosed
+	}
+	select {
+	case err := <-r.done:
+		return r.stored, err
+	case <-ctx.Done():
+		// It may still be stored; the caller was not told it was accepted.
+		return false, ctx.Err()
+	case <-s.closed:
+		return false, errClosed
+	}
+}
+
+// commitEvents is the group-commit loop; it runs until Close.
+func (s *Store) commitEvents() {
+	var group []*createRequest
+	for {
+		select {
+		case r := <-s.creates:
+			group = append(group[:0], r)
+		case <-s.closed:
+			return
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.creates:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+func (s *Store) commitGroup(group []*createRequest) {
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
+	if len(group) > 1 {
+		err := s.commitTogether(ctx, group)
+		var ce commitError
+		if err == nil || errors.As(err, &ce) {
+			// Committed, or the commit failed and whether it took effect is
+			// unknown: every member gets that answer.
+			for _, r := range group {
+				r.done <- err
+			}
+			return
+		}
+		// A statement failed and the transaction stored nothing: each
+		// event is run on its own below, so each gets its own answer.
+	}
+	for _, r := range group {
+		var notified int
+		err := s.pool.QueryRow(ctx, createEventSQL, r.args...).Scan(&r.stored, &notified)
+		r.done <- ambiguous(err)
+	}
+}
+
+// commitTogether runs the group's statements in one transaction. A failed
+// statement rolls it back and is returned: nothing is stored. A failed
+// commit returns a commitError.
+func (s *Store) commitTogether(ctx context.Context, group []*createRequest) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	batch := &pgx.Batch{}
+	for _, r := range group {
+		batch.Queue(createEventSQL, r.args...)
+	}
+	br := tx.SendBatch(ctx, batch)
+	for _, r := range group {
+		var notified int
+		if err := br.QueryRow().Scan(&r.stored, &notified); err != nil {
+			br.Close()
+			tx.Rollback(context.WithoutCancel(ctx))
+			return err
+		}
+	}
+	if err := br.Close(); err != nil {
+		tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return commitError{err}
+	}
+	return nil
+}
