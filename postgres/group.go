@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"github.com/labhooks/labhooks/internal/groupcommit"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,25 +56,7 @@ func (s *Store) storeEvent(ctx context.Context, args []any) (bool, error) {
 
 // commitEvents is the group-commit loop; it runs until Close.
 func (s *Store) commitEvents() {
-	var group []*createRequest
-	for {
-		select {
-		case r := <-s.creates:
-			group = append(group[:0], r)
-		case <-s.closed:
-			return
-		}
-	more:
-		for len(group) < maxGroup {
-			select {
-			case r := <-s.creates:
-				group = append(group, r)
-			default:
-				break more
-			}
-		}
-		s.commitGroup(group)
-	}
+	groupcommit.Run(s.creates, s.closed, maxGroup, s.commitGroup)
 }
 
 func (s *Store) commitGroup(group []*createRequest) {

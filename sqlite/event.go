@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"github.com/labhooks/labhooks/internal/groupcommit"
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/id"
@@ -57,25 +58,7 @@ type createResult struct {
 
 // commitEvents is the group-commit loop: it runs until the store is closed.
 func (s *Store) commitEvents() {
-	var group []*createRequest
-	for {
-		select {
-		case r := <-s.creates:
-			group = append(group[:0], r)
-		case <-s.closed:
-			return
-		}
-	more:
-		for len(group) < maxGroup {
-			select {
-			case r := <-s.creates:
-				group = append(group, r)
-			default:
-				break more
-			}
-		}
-		s.commitGroup(group)
-	}
+	groupcommit.Run(s.creates, s.closed, maxGroup, s.commitGroup)
 }
 
 func (s *Store) commitGroup(group []*createRequest) {
