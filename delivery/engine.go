@@ -19,7 +19,8 @@ type EngineConfig struct {
 	Policy labhooks.RetryPolicy
 	// Owner names this process in leases. Default: a random name.
 	Owner string
-	// MaxInFlight caps concurrent attempts in this process. Default 256.
+	// MaxInFlight caps the deliveries this process holds at once: being
+	// attempted, or attempted and waiting to be recorded. Default 256.
 	MaxInFlight int
 	// PerDataLink caps concurrent attempts to one data link, so a slow or
 	// dead receiver cannot take every slot. Default 16.
@@ -53,8 +54,9 @@ type EngineConfig struct {
 type Engine struct {
 	cfg     EngineConfig
 	wake    chan struct{}
-	results chan outcome
-	done    chan string // data link IDs of jobs whose result is recorded
+	results chan labhooks.AttemptResult
+	sent    chan string // the data link of each attempt that has its answer
+	done    chan int    // how many results the recorder has written
 }
 
 // DefaultDisableAfter is how long a data link may only fail before it is
@@ -99,8 +101,9 @@ func NewEngine(cfg EngineConfig) *Engine {
 	return &Engine{
 		cfg:     cfg,
 		wake:    make(chan struct{}, 1),
-		results: make(chan outcome, cfg.MaxInFlight),
-		done:    make(chan string, cfg.MaxInFlight),
+		results: make(chan labhooks.AttemptResult, cfg.MaxInFlight),
+		sent:    make(chan string, cfg.MaxInFlight),
+		done:    make(chan int, cfg.MaxInFlight),
 	}
 }
 
@@ -111,13 +114,6 @@ func (e *Engine) Notify() {
 	case e.wake <- struct{}{}:
 	default:
 	}
-}
-
-// outcome is an attempt's result on its way to the recorder, with the data
-// link whose in-flight slot it frees once recorded.
-type outcome struct {
-	result labhooks.AttemptResult
-	link   string
 }
 
 // shutdownGrace is how long, once the last attempt has finished, results keep
@@ -146,35 +142,50 @@ func (e *Engine) Run(ctx context.Context) {
 	recorder.Wait()
 }
 
-// dispatch is the claim loop. It alone owns the in-flight counts.
+// dispatch is the claim loop. It alone owns the in-flight counts: inFlight
+// the deliveries claimed and not yet recorded, perLink the attempts waiting
+// for their receivers' answers. A data link's slot is free again as soon as
+// its receiver has answered, while the result waits for the recorder: the
+// lease keeps the delivery from being claimed again meanwhile.
 func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 	inFlight := 0
 	perLink := map[string]int{}
-	finished := func(link string) {
-		inFlight--
+	batch := min(e.cfg.MaxInFlight, 128)
+	// A claim costs nearly as much for one delivery as for a hundred, so
+	// slots that come back are gathered before claiming again: until half
+	// of those in flight are back (refill), or maxClaimDelay has passed since
+	// the first, unless new work is announced or due.
+	claimNow, freed, refill := true, 0, 1
+	var firstFreed time.Time
+	answered := func(link string) {
 		if perLink[link]--; perLink[link] <= 0 {
 			delete(perLink, link)
 		}
+		if freed++; freed == 1 {
+			firstFreed = e.cfg.Now()
+		}
 	}
-	batch := min(e.cfg.MaxInFlight, 128)
 	for ctx.Err() == nil {
 		for drained := false; !drained; {
 			select {
-			case link := <-e.done:
-				finished(link)
+			case link := <-e.sent:
+				answered(link)
+			case n := <-e.done:
+				inFlight -= n
 			default:
 				drained = true
 			}
 		}
-		claimed, full, free := 0, false, e.cfg.MaxInFlight-inFlight
-		if free > 0 {
+		claimNow = claimNow || freed >= refill
+		claimed, tried, full := 0, false, false
+		if room := e.cfg.MaxInFlight - inFlight; claimNow && room > 0 {
 			var saturated []string
 			for link, n := range perLink {
 				if n >= e.cfg.PerDataLink {
 					saturated = append(saturated, link)
 				}
 			}
-			limit := min(free, batch)
+			limit := min(room, batch)
 			jobs, err := e.cfg.Store.ClaimDeliveries(ctx, labhooks.ClaimParams{
 				Owner: e.cfg.Owner, Now: e.cfg.Now(), Lease: e.cfg.Lease,
 				Limit: limit, PerDataLink: e.cfg.PerDataLink, InFlight: maps.Clone(perLink), ExcludeDataLinks: saturated,
@@ -187,39 +198,57 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 				perLink[j.DataLinkID]++
 				attempts.Go(func() { e.attempt(j) })
 			}
-			claimed, full = len(jobs), len(jobs) == limit
+			claimed, tried, full = len(jobs), true, len(jobs) == limit
+			claimNow, freed, refill = full, 0, max(1, min(batch, inFlight/2))
 		}
 		if full {
 			continue
 		}
 		// Sleep until the next delivery falls due. One due already but not
-		// claimed belongs to a link with all its slots taken: a finished
-		// attempt (e.done) wakes the loop for it.
+		// claimed belongs to a link with all its slots taken: an answer
+		// (e.sent) wakes the loop for it.
 		wait := e.cfg.PollInterval
-		if claimed == 0 && free > 0 {
+		if tried && claimed == 0 {
 			if next, ok, err := e.cfg.Store.NextDue(ctx); err == nil && ok {
 				if d := next.Sub(e.cfg.Now()); d > 0 {
 					wait = min(wait, d)
 				}
 			}
 		}
+		if freed > 0 {
+			wait = min(wait, max(0, maxClaimDelay-e.cfg.Now().Sub(firstFreed)))
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 		case <-e.wake:
-		case link := <-e.done:
-			finished(link)
+			claimNow = true
+		case link := <-e.sent:
+			answered(link)
+		case n := <-e.done:
+			inFlight -= n
 		case <-timer.C:
+			claimNow = true
 		}
 		timer.Stop()
 	}
 }
+
+const (
+	recordLinger   = time.Millisecond
+	maxRecordBatch = 256
+)
+
+// maxClaimDelay bounds how long a returned slot waits for others before the
+// engine claims work for it.
+const maxClaimDelay = 2 * time.Millisecond
 
 // attempt sends one job and hands its result to the recorder. It does not
 // take the run's context: an attempt under way at shutdown is finished and
 // recorded rather than cut off and repeated.
 func (e *Engine) attempt(j *labhooks.Job) {
 	res := e.cfg.Sender.Send(context.Background(), Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Body: j.Body})
+	e.sent <- j.DataLinkID
 	r := labhooks.AttemptResult{
 		LeaseToken: j.LeaseToken,
 		DataLinkID: j.DataLinkID,
@@ -243,49 +272,49 @@ func (e *Engine) attempt(j *labhooks.Job) {
 	if e.cfg.OnAttempt != nil {
 		e.cfg.OnAttempt(j, res, r.Status)
 	}
-	e.results <- outcome{r, j.DataLinkID}
+	e.results <- r
 }
 
-// record writes results in batches: one transaction for all the results that
-// arrived while the previous one committed.
+// record writes results in batches: one transaction for the results that
+// arrive within recordLinger of the first, up to maxRecordBatch.
 func (e *Engine) record(ctx context.Context) {
-	var batch []outcome
-	var rs []labhooks.AttemptResult
-	for o := range e.results {
-		batch = append(batch[:0], o)
+	var batch []labhooks.AttemptResult
+	linger := time.NewTimer(0)
+	<-linger.C
+	for r := range e.results {
+		// A transaction costs nearly as much for one result as for many:
+		// results that come close together are written together. Waiting
+		// holds no data link's slot, as the engine frees it at the answer.
+		batch = append(batch[:0], r)
+		linger.Reset(recordLinger)
 	collect:
-		for len(batch) < 256 {
+		for len(batch) < maxRecordBatch {
 			select {
-			case o, ok := <-e.results:
+			case r, ok := <-e.results:
 				if !ok {
 					break collect
 				}
-				batch = append(batch, o)
-			default:
+				batch = append(batch, r)
+			case <-linger.C:
 				break collect
 			}
 		}
-		rs = rs[:0]
-		for _, o := range batch {
-			rs = append(rs, o.result)
-		}
+		linger.Stop()
 		for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
-			err := e.cfg.Store.RecordAttempts(ctx, rs)
+			err := e.cfg.Store.RecordAttempts(ctx, batch)
 			if err == nil {
 				break
 			}
 			// Until the database is back, results wait here; their leases
 			// may expire meanwhile and the deliveries be sent again, which
 			// at-least-once allows.
-			e.cfg.Logger.Error("recording attempts; retrying", "err", err, "attempts", len(rs))
+			e.cfg.Logger.Error("recording attempts; retrying", "err", err, "attempts", len(batch))
 			select {
 			case <-ctx.Done():
 			case <-time.After(backoff):
 			}
 		}
-		for _, o := range batch {
-			e.done <- o.link
-		}
+		e.done <- len(batch)
 	}
 }
 

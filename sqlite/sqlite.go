@@ -41,6 +41,13 @@ type Store struct {
 	st          *statements
 	targetCache targetCache
 	lock        *os.File // held while open: see Open
+	// sync is the synchronous level last set on the write connection, and
+	// that connection (its driver value), so the pragma runs only when the
+	// level changes. Both belong to whoever holds the write connection.
+	sync struct {
+		conn  any
+		level string
+	}
 
 	creates   chan *createRequest // CreateEvent calls awaiting a group commit
 	closed    chan struct{}
@@ -225,8 +232,14 @@ func (s *Store) inTxSync(ctx context.Context, level string, dropTargets bool, fn
 		return dbError(err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+level); err != nil {
-		return dbError(err)
+	var driverConn any
+	conn.Raw(func(dc any) error { driverConn = dc; return nil })
+	if s.sync.conn != driverConn || s.sync.level != level {
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+level); err != nil {
+			s.sync.conn = nil
+			return dbError(err)
+		}
+		s.sync.conn, s.sync.level = driverConn, level
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
