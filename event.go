@@ -2,6 +2,7 @@ package labhooks
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -71,6 +72,9 @@ type CreateEventParams struct {
 	// Roles are the roles allowed to receive the event; the store creates one
 	// delivery for each enabled, accepting data link of each partner with such
 	// a role (only Event.PartnerID's when set, only Event.Role's when set).
+	// A partner named by Event.PartnerID must exist (ENotFound) and have one
+	// of these roles (ERoleNotAllowed, see PartnerRoleNotAllowed): the store
+	// checks it with the same read that finds the data links.
 	Roles []Role
 	// RequestHash identifies the request behind an idempotency key, so a key
 	// reused for a different request is refused instead of silently answered.
@@ -86,4 +90,14 @@ type CreateEventResult struct {
 	// Replayed is true when the idempotency key was seen before and nothing new
 	// was stored.
 	Replayed bool
+}
+
+// PartnerRoleNotAllowed is the error for an event aimed at a partner whose
+// role may not receive it.
+func PartnerRoleNotAllowed(partnerID string, role Role, eventName string, roles []Role) *Error {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return Errorf(ERoleNotAllowed, "partnerId: %s is a %s, and %s goes only to %s", partnerID, role, eventName, strings.Join(names, ", "))
 }

@@ -61,7 +61,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	roles, err := s.targetRoles(r, t, in.PartnerID, in.Role)
+	roles, err := targetRoles(t, in.PartnerID, in.Role)
 	if err != nil {
 		return err
 	}
@@ -93,19 +93,12 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 
 // targetRoles checks the event's target against the roles that may receive
 // it and returns those roles. Naming a partner or role that may not receive
-// it is an error, not a silent nothing.
-func (s *Server) targetRoles(r *http.Request, t *labhooks.EventType, partnerID string, role labhooks.Role) ([]labhooks.Role, error) {
+// it is an error, not a silent nothing: the store checks the partner's role
+// (CreateEventParams.Roles), as it reads the partner anyway.
+func targetRoles(t *labhooks.EventType, partnerID string, role labhooks.Role) ([]labhooks.Role, error) {
 	switch {
 	case partnerID != "" && role != "":
 		return nil, labhooks.Errorf(labhooks.EInvalid, "give partnerId or role, not both")
-	case partnerID != "":
-		p, err := s.cfg.Store.Partner(r.Context(), partnerID)
-		if err != nil {
-			return nil, err
-		}
-		if !t.AllowsRole(p.Role) {
-			return nil, labhooks.Errorf(labhooks.ERoleNotAllowed, "partnerId: %s is a %s, and %s goes only to %s", p.ID, p.Role, t.Name, roleList(t.Roles))
-		}
 	case role != "":
 		if !role.Valid() {
 			return nil, labhooks.Errorf(labhooks.EInvalid, "role: %q is not a role; use one of sampler, lab, client, provider, checker", role)

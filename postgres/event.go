@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -63,7 +64,7 @@ func (s *Store) createEvent(ctx context.Context, p labhooks.CreateEventParams) (
 	ids, linkIDs, partnerIDs := make([]string, len(links)), make([]string, len(links)), make([]string, len(links))
 	for i, l := range links {
 		d := &labhooks.Delivery{
-			ID: id.New(id.Delivery), EventID: e.ID, EventName: e.EventName, PartnerID: l.PartnerID, DataLinkID: l.ID,
+			ID: id.New(id.Delivery), EventID: e.ID, EventName: e.EventName, PartnerID: l.partnerID, DataLinkID: l.id,
 			Status: labhooks.DeliveryPending, NextAttemptAt: &p.Now, CreatedAt: p.Now, UpdatedAt: p.Now,
 		}
 		ids[i], linkIDs[i], partnerIDs[i] = d.ID, d.DataLinkID, d.PartnerID
@@ -116,43 +117,64 @@ func replay(ctx context.Context, q querier, key, requestHash string) (*labhooks.
 	return &labhooks.CreateEventResult{Event: e, Deliveries: ds, Replayed: true}, nil
 }
 
-// targetLinks returns the enabled data links that should receive the event.
-// Its reads and the insert that follows need no transaction between them: a
-// link disabled or deleted meanwhile gets a pending delivery, which the
-// claim then fails as it does any delivery whose link went away.
-func targetLinks(ctx context.Context, q querier, p labhooks.CreateEventParams) ([]*labhooks.DataLink, error) {
+// target is a data link that receives an event.
+type target struct{ id, partnerID string }
+
+// targetLinks returns the enabled data links that should receive the event,
+// in one query: ENotFound when the targeted partner does not exist,
+// ERoleNotAllowed when its role may not receive the event. Its read and the
+// insert that follows need no transaction between them: a link disabled or
+// deleted meanwhile gets a pending delivery, which the claim then fails as
+// it does any delivery whose link went away.
+func targetLinks(ctx context.Context, q querier, p labhooks.CreateEventParams) ([]target, error) {
 	e := p.Event
-	if e.PartnerID != "" {
-		var one int
-		err := q.QueryRow(ctx, `SELECT 1 FROM partners WHERE id = $1`, e.PartnerID).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, labhooks.Errorf(labhooks.ENotFound, "partner %s not found", e.PartnerID)
-		} else if err != nil {
-			return nil, err
-		}
-	}
-	if len(p.Roles) == 0 {
-		return nil, nil
-	}
 	roles := make([]string, len(p.Roles))
 	for i, r := range p.Roles {
 		roles[i] = string(r)
 	}
-	rows, err := q.Query(ctx, `SELECT `+prefixed("l.", dataLinkColumns)+` FROM datalinks l JOIN partners p ON p.id = l.partner_id
-		WHERE l.enabled AND p.role = ANY($1) AND ($2 = '' OR p.id = $2) AND ($3 = '' OR p.role = $3)
-		ORDER BY l.id`, roles, e.PartnerID, string(e.Role))
+	var rows pgx.Rows
+	var err error
+	if e.PartnerID != "" {
+		// The partner's row comes back even without links, for its role.
+		rows, err = q.Query(ctx, `SELECT p.role, p.id, l.id, l.event_names FROM partners p
+			LEFT JOIN datalinks l ON l.partner_id = p.id AND l.enabled
+			WHERE p.id = $1 ORDER BY l.id`, e.PartnerID)
+	} else {
+		rows, err = q.Query(ctx, `SELECT p.role, p.id, l.id, l.event_names FROM datalinks l JOIN partners p ON p.id = l.partner_id
+			WHERE l.enabled AND p.role = ANY($1) AND ($2 = '' OR p.role = $2)
+			ORDER BY l.id`, roles, string(e.Role))
+	}
 	if err != nil {
 		return nil, err
 	}
-	all, err := collect(rows, scanDataLink)
-	if err != nil {
-		return nil, err
-	}
-	var out []*labhooks.DataLink
-	for _, d := range all {
-		if d.Accepts(e.EventName) {
-			out = append(out, d)
+	var out []target
+	found := false
+	var role labhooks.Role
+	_, err = collect(rows, func(row pgx.Row) (struct{}, error) {
+		var partnerID string
+		var linkID *string
+		var names []string
+		if err := row.Scan(&role, &partnerID, &linkID, &names); err != nil {
+			return struct{}{}, err
 		}
+		found = true
+		l := labhooks.DataLink{EventNames: names}
+		if linkID != nil && l.Accepts(e.EventName) {
+			out = append(out, target{*linkID, partnerID})
+		}
+		return struct{}{}, nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case e.PartnerID == "":
+		return out, nil
+	case !found:
+		return nil, labhooks.Errorf(labhooks.ENotFound, "partner %s not found", e.PartnerID)
+	case !slices.Contains(p.Roles, role):
+		return nil, labhooks.PartnerRoleNotAllowed(e.PartnerID, role, e.EventName, p.Roles)
+	case e.Role != "" && role != e.Role:
+		return nil, nil
 	}
 	return out, nil
 }

@@ -83,15 +83,21 @@ func (c *targetCache) targets(ctx context.Context, tx *sql.Tx) (map[string]labho
 
 // targetLinks returns the enabled data links that should receive the event,
 // as partner and data link IDs. ENotFound when the targeted partner does
-// not exist.
+// not exist, ERoleNotAllowed when its role may not receive the event.
 func (s *Store) targetLinks(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) ([]cachedLink, error) {
 	e := p.Event
 	roles, links, err := s.targetCache.targets(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := roles[e.PartnerID]; e.PartnerID != "" && !ok {
-		return nil, labhooks.Errorf(labhooks.ENotFound, "partner %s not found", e.PartnerID)
+	if e.PartnerID != "" {
+		role, ok := roles[e.PartnerID]
+		if !ok {
+			return nil, labhooks.Errorf(labhooks.ENotFound, "partner %s not found", e.PartnerID)
+		}
+		if !slices.Contains(p.Roles, role) {
+			return nil, labhooks.PartnerRoleNotAllowed(e.PartnerID, role, e.EventName, p.Roles)
+		}
 	}
 	var out []cachedLink
 	for _, l := range links {
