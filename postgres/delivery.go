@@ -205,8 +205,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 	var unusable []string
 	err := s.retry(ctx, func() error {
 		jobs, unusable = nil, nil
-		rows, err := s.pool.Query(ctx, claimSQL,
-			now, exclude, window, p.PerDataLink, p.Limit, now.Add(p.Lease), token, busyLinks, busyCounts)
+		b := &pgx.Batch{}
+		b.Queue(queueCommitSQL)
+		b.Queue(claimSQL, now, exclude, window, p.PerDataLink, p.Limit, now.Add(p.Lease), token, busyLinks, busyCounts)
+		br := s.pool.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return ambiguous(err)
+		}
+		rows, err := br.Query()
 		if err != nil {
 			return ambiguous(err)
 		}
@@ -232,7 +239,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 			jobs = append(jobs, &j)
 			return struct{}{}, nil
 		})
-		return ambiguous(err)
+		if err != nil {
+			return ambiguous(err)
+		}
+		return ambiguous(br.Close())
 	})
 	if err != nil {
 		return nil, err
@@ -248,6 +258,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 	}
 	return jobs, nil
 }
+
+// queueCommitSQL, first in a batch (one implicit transaction), lets the
+// transaction commit without waiting for its WAL to reach the disk: for
+// leases and attempt records, whose loss in a crash of PostgreSQL's machine
+// only means a delivery is sent again. The database stays consistent, and
+// the next durable commit (an emit's) makes them durable too, as the WAL is
+// written in order. The same trade as SQLite's synchronous=NORMAL for them.
+const queueCommitSQL = `SELECT set_config('synchronous_commit', 'off', true)`
 
 // claimSQL leases due deliveries and returns what their attempts need.
 const claimSQL = `WITH candidates AS (
@@ -294,6 +312,7 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult)
 		rounds[i] = append(rounds[i], r)
 	}
 	b := &pgx.Batch{}
+	b.Queue(queueCommitSQL)
 	// Links first, as DeleteDataLink locks them, so the two cannot deadlock.
 	if runs := labhooks.FailingRuns(rs); len(runs) > 0 {
 		links, since, fresh := make([]string, len(runs)), make([]*time.Time, len(runs)), make([]bool, len(runs))
