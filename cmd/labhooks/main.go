@@ -51,7 +51,11 @@ func main() {
 	case errors.Is(err, errSilentFailure):
 		os.Exit(1)
 	default:
-		fmt.Fprintln(os.Stderr, "labhooks:", err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "labhooks: ") { // API errors already say it
+			msg = "labhooks: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		var u usageError
 		if errors.As(err, &u) {
 			os.Exit(2)
