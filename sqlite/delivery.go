@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"maps"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -135,9 +134,14 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*l
 		case !enabled.Bool:
 			return labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its data link is disabled; enable it first", id)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_token = NULL,
-			attempt_base = attempt_count, updated_at = ? WHERE id = ?`, ms(now), ms(now), id)
-		return dbError(err)
+		var link string
+		err = tx.QueryRowContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_token = NULL,
+			attempt_base = attempt_count, updated_at = ? WHERE id = ? RETURNING datalink_id`, ms(now), ms(now), id).Scan(&link)
+		if err != nil {
+			return dbError(err)
+		}
+		s.due.lower(link, ms(now))
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -145,52 +149,73 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*l
 	return s.Delivery(ctx, id)
 }
 
-// ClaimDeliveries leases up to p.Limit due deliveries, oldest due first, at
-// most p.PerDataLink of any one data link. Deliveries whose data link is gone
-// or disabled are failed instead of returned.
+// ClaimDeliveries leases up to p.Limit due deliveries, at most p.PerDataLink
+// of any one data link, visiting the links whose deliveries have been due
+// longest first (see dueLinks). Deliveries whose data link is gone or
+// disabled are failed instead of returned.
 func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]*labhooks.Job, error) {
 	if p.Limit <= 0 {
 		return nil, nil
 	}
 	token := p.Owner + ":" + randomHex(8)
 	now := ms(p.Now)
+	leaseEnd := now + p.Lease.Milliseconds()
 	var jobs []*labhooks.Job
 	err := s.inQueueTx(ctx, func(tx *sql.Tx) error {
 		jobs = nil
-		// Read more than needed so that a backlog on one link, capped below,
-		// leaves room for the others.
-		rows, err := tx.StmtContext(ctx, s.st.claimDue).QueryContext(ctx, now, jsonList(p.ExcludeDataLinks), p.Limit*4)
-		if err != nil {
-			return dbError(err)
+		if s.due.stale() {
+			if err := s.due.rebuild(ctx, tx); err != nil {
+				return err
+			}
 		}
-		perLink := maps.Clone(p.InFlight)
-		if perLink == nil {
-			perLink = map[string]int{}
-		}
+		// In rounds, each due link getting an equal share of what is left,
+		// so that no link's backlog takes a whole claim: one statement a
+		// round, whatever the number of links.
 		var ids []string
-		for rows.Next() && len(ids) < p.Limit {
-			var id, link string
-			if err := rows.Scan(&id, &link); err != nil {
-				rows.Close()
-				return dbError(err)
+		taken := map[string]int{}
+		links := s.due.due(now, p.ExcludeDataLinks)
+		for skip := 0; len(links) > 0 && len(ids) < p.Limit; {
+			links = links[:min(len(links), p.Limit-len(ids))]
+			share := max(1, (p.Limit-len(ids))/len(links))
+			due, err := s.linksDue(ctx, tx, links, share+1, skip)
+			if err != nil {
+				return err
 			}
-			if p.PerDataLink > 0 && perLink[link] >= p.PerDataLink {
-				continue
+			var again []string
+			for _, link := range links {
+				want := min(share, p.Limit-len(ids))
+				if p.PerDataLink > 0 {
+					want = min(want, p.PerDataLink-p.InFlight[link]-taken[link])
+				}
+				rows, n := due[link], 0
+				for n < len(rows) && n < want && rows[n].at <= now {
+					ids = append(ids, rows[n].id)
+					n++
+				}
+				taken[link] += n
+				next, more := int64(0), n < len(rows)
+				if more {
+					next = rows[n].at
+					if next <= now && n == share {
+						again = append(again, link)
+					}
+				}
+				// What this claim leases is due again when its lease ends.
+				if taken[link] > 0 && (!more || leaseEnd < next) {
+					next, more = leaseEnd, true
+				}
+				s.due.set(link, next, more)
 			}
-			perLink[link]++
-			ids = append(ids, id)
-		}
-		if err := rows.Close(); err != nil {
-			return dbError(err)
+			links, skip = again, skip+share
 		}
 		if len(ids) == 0 {
 			return nil
 		}
 		idList := jsonList(ids)
-		if _, err := tx.StmtContext(ctx, s.st.claimLease).ExecContext(ctx, now+p.Lease.Milliseconds(), token, now, idList); err != nil {
+		if _, err := tx.StmtContext(ctx, s.st.claimLease).ExecContext(ctx, leaseEnd, token, now, idList); err != nil {
 			return dbError(err)
 		}
-		rows, err = tx.StmtContext(ctx, s.st.claimJobs).QueryContext(ctx, idList)
+		rows, err := tx.StmtContext(ctx, s.st.claimJobs).QueryContext(ctx, idList)
 		if err != nil {
 			return dbError(err)
 		}
@@ -229,13 +254,43 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		}
 		return nil
 	})
+	if err != nil {
+		// The bounds it set may describe leases that were rolled back.
+		s.due.forget()
+	}
 	return jobs, err
+}
+
+// dueRow is a pending delivery as the per-link due index has it.
+type dueRow struct {
+	id string
+	at int64
+}
+
+// linksDue returns, for each of links, its first n pending deliveries after
+// the first skip, due first.
+func (s *Store) linksDue(ctx context.Context, tx *sql.Tx, links []string, n, skip int) (map[string][]dueRow, error) {
+	rows, err := tx.StmtContext(ctx, s.st.linksDue).QueryContext(ctx, jsonList(links), n, skip)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	defer rows.Close()
+	due := make(map[string][]dueRow, len(links))
+	for rows.Next() {
+		var link string
+		var r dueRow
+		if err := rows.Scan(&link, &r.id, &r.at); err != nil {
+			return nil, dbError(err)
+		}
+		due[link] = append(due[link], r)
+	}
+	return due, dbError(rows.Err())
 }
 
 // RecordAttempts stores attempts and the new state of their deliveries, and
 // keeps their data links' failing_since, all in one transaction.
 func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult) error {
-	return s.inQueueTx(ctx, func(tx *sql.Tx) error {
+	err := s.inQueueTx(ctx, func(tx *sql.Tx) error {
 		insert, update := tx.StmtContext(ctx, s.st.insertAttempt), tx.StmtContext(ctx, s.st.updateAfterAttempt)
 		for _, r := range rs {
 			a := r.Attempt
@@ -253,18 +308,50 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult)
 				return dbError(err)
 			}
 		}
-		return nil
+		// The batch's links' bounds, read again: a link whose last pending
+		// delivery succeeded is no longer due at all.
+		var links []string
+		seen := map[string]bool{}
+		for _, r := range rs {
+			if !seen[r.DataLinkID] {
+				seen[r.DataLinkID] = true
+				links = append(links, r.DataLinkID)
+			}
+		}
+		rows, err := tx.StmtContext(ctx, s.st.linksNextDue).QueryContext(ctx, jsonList(links))
+		if err != nil {
+			return dbError(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var link string
+			var next sql.NullInt64
+			if err := rows.Scan(&link, &next); err != nil {
+				return dbError(err)
+			}
+			s.due.set(link, next.Int64, next.Valid)
+		}
+		return dbError(rows.Err())
 	})
+	if err != nil {
+		s.due.forget()
+	}
+	return err
 }
 
-// NextDue returns when the earliest pending delivery becomes due.
+// NextDue returns when the earliest pending delivery becomes due, or a
+// moment before it (see dueLinks).
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
-	var next sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due WHERE status = 'pending'`).Scan(&next)
-	if err != nil || !next.Valid {
-		return time.Time{}, false, dbError(err)
+	if s.due.stale() {
+		// Rebuilding takes the write connection; until then the index may
+		// miss a link, so the caller should look again soon.
+		return time.Now(), true, nil
 	}
-	return fromMs(next.Int64), true, nil
+	next, ok := s.due.next()
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	return fromMs(next), true, nil
 }
 
 func randomHex(n int) string {
@@ -292,6 +379,9 @@ func (s *Store) RequeueFailed(ctx context.Context, p labhooks.RequeueParams) (in
 			return dbError(err)
 		}
 		n, err = res.RowsAffected()
+		if n > 0 {
+			s.due.lower(p.DataLinkID, ms(p.Now))
+		}
 		return dbError(err)
 	})
 	return int(n), err

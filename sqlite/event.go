@@ -127,6 +127,7 @@ func (s *Store) createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEv
 		if _, err := stmt.ExecContext(ctx, d.ID, d.EventID, d.DataLinkID, d.PartnerID, d.EventName, now); err != nil {
 			return nil, dbError(err)
 		}
+		s.due.lower(d.DataLinkID, now)
 		out.Deliveries = append(out.Deliveries, d)
 	}
 	return out, nil

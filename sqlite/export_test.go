@@ -7,3 +7,13 @@ func SetSchemaVersionForTest(s *Store, v int) error {
 	_, err := s.write.Exec("PRAGMA user_version = " + strconv.Itoa(v))
 	return err
 }
+
+// MakePendingBehindItsBackForTest makes a delivery pending and due at at
+// without telling the store's due links, as a path that forgot to would.
+func MakePendingBehindItsBackForTest(s *Store, deliveryID string, at int64) error {
+	_, err := s.write.Exec(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_token = NULL WHERE id = ?`, at, deliveryID)
+	return err
+}
+
+// ExpireDueLinksForTest makes the next claim rebuild the due links.
+func ExpireDueLinksForTest(s *Store) { s.due.forget() }

@@ -49,6 +49,8 @@ type Store struct {
 		level string
 	}
 
+	due dueLinks // which data links have deliveries due, and when
+
 	creates   chan *createRequest // CreateEvent calls awaiting a group commit
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -131,7 +133,8 @@ func open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	s := &Store{write: write, read: read, creates: make(chan *createRequest, maxGroup), closed: make(chan struct{})}
+	s := &Store{write: write, read: read, creates: make(chan *createRequest, maxGroup), closed: make(chan struct{}),
+		due: dueLinks{bound: map[string]int64{}, every: rebuildEvery}}
 	if err := s.migrate(ctx); err != nil {
 		errors.Join(read.Close(), write.Close())
 		return nil, err

@@ -89,3 +89,54 @@ func TestOpenReleasesAbandonedLeases(t *testing.T) {
 		t.Fatalf("after reopening, claimed %d; the abandoned lease should be released at once", n)
 	}
 }
+
+// The due links are an index in memory; a delivery made pending without it
+// knowing is still claimed once the index is rebuilt from the database.
+func TestDueLinksRebuildFindsWhatTheyMissed(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "labhooks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	p := &labhooks.Partner{ID: id.New(id.Partner), Name: "p", Role: labhooks.RoleLab, CreatedAt: now, UpdatedAt: now}
+	s.CreatePartner(ctx, p, []byte("k"))
+	s.CreateDataLink(ctx, &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://x.test", Secret: "s", Enabled: true, CreatedAt: now, UpdatedAt: now})
+	e := &labhooks.Event{ID: id.New(id.Event), EventName: "sampleReceived", Data: []byte(`{}`), CreatedAt: now}
+	if _, err := s.CreateEvent(ctx, labhooks.CreateEventParams{Event: e, Roles: []labhooks.Role{labhooks.RoleLab}, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	claim := func() []*labhooks.Job {
+		jobs, err := s.ClaimDeliveries(ctx, labhooks.ClaimParams{Owner: "t", Now: now, Lease: time.Hour, Limit: 10, PerDataLink: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobs
+	}
+	jobs := claim()
+	if len(jobs) != 1 {
+		t.Fatalf("claimed %d", len(jobs))
+	}
+	j := jobs[0]
+	if err := s.RecordAttempts(ctx, []labhooks.AttemptResult{{LeaseToken: j.LeaseToken, DataLinkID: j.DataLinkID,
+		Status: labhooks.DeliverySucceeded, Attempt: labhooks.Attempt{DeliveryID: j.DeliveryID, StartedAt: now, StatusCode: 200}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.NextDue(ctx); ok || err != nil {
+		t.Fatalf("NextDue with nothing pending: %v, %v", ok, err)
+	}
+	if err := sqlite.MakePendingBehindItsBackForTest(s, j.DeliveryID, now.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(claim()); n != 0 {
+		t.Fatalf("claimed %d before the rebuild; the test no longer tests the rebuild", n)
+	}
+	sqlite.ExpireDueLinksForTest(s)
+	if next, ok, err := s.NextDue(ctx); !ok || err != nil || next.After(time.Now()) {
+		t.Fatalf("NextDue while the index is stale = %v, %v, %v; want now, so the engine claims (and rebuilds)", next, ok, err)
+	}
+	if n := len(claim()); n != 1 {
+		t.Fatalf("claimed %d after the rebuild, want the delivery made pending behind the index's back", n)
+	}
+}

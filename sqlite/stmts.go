@@ -17,7 +17,7 @@ type statements struct {
 
 	insertEvent, insertDelivery *sql.Stmt
 
-	claimDue, claimLease, claimJobs *sql.Stmt
+	linksDue, linksNextDue, claimLease, claimJobs *sql.Stmt
 
 	insertAttempt, updateAfterAttempt, updateFailingSince *sql.Stmt
 }
@@ -35,11 +35,16 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.insertDelivery, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
 			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)`},
-		// Without statistics the planner prefers the status index and sorts
-		// every pending row; the due index reads only what is claimed.
-		{&st.claimDue, `SELECT id, datalink_id FROM deliveries INDEXED BY deliveries_due
-			WHERE status = 'pending' AND next_attempt_at <= ?1 AND datalink_id NOT IN (SELECT value FROM json_each(?2))
-			ORDER BY next_attempt_at LIMIT ?3`},
+		// Each of a list of data links' first pending deliveries, due
+		// first: a claim takes those due now, and the first of the others
+		// tells when the link is due next.
+		{&st.linksDue, `SELECT l.value, d.id, d.next_attempt_at FROM json_each(?1) AS l JOIN deliveries d ON d.rowid IN (
+				SELECT rowid FROM deliveries INDEXED BY deliveries_link_due WHERE datalink_id = l.value AND status = 'pending'
+				ORDER BY next_attempt_at, id LIMIT ?2 OFFSET ?3)
+			ORDER BY l.key, d.next_attempt_at, d.id`},
+		// When each of a list of data links is next due; NULL: never.
+		{&st.linksNextDue, `SELECT l.value, (SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_link_due
+			WHERE datalink_id = l.value AND status = 'pending') FROM json_each(?1) AS l`},
 		{&st.claimLease, `UPDATE deliveries SET next_attempt_at = ?1, lease_token = ?2, updated_at = ?3
 			WHERE id IN (SELECT value FROM json_each(?4))`},
 		{&st.claimJobs, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base,
@@ -74,7 +79,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 
 func (st *statements) close() {
 	for _, s := range []*sql.Stmt{st.savepoint, st.rollbackTo, st.release,
-		st.insertEvent, st.insertDelivery, st.claimDue, st.claimLease, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince} {
+		st.insertEvent, st.insertDelivery, st.linksDue, st.linksNextDue, st.claimLease, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince} {
 		if s != nil {
 			s.Close()
 		}
