@@ -284,3 +284,58 @@ func TestDroppedConnectionsRecover(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTargetsFollowChangesAcrossProcesses changes data links through one
+// store (process) and emits through another: every event goes to the links
+// as they are when it is stored, whatever the emitting process may cache.
+func TestTargetsFollowChangesAcrossProcesses(t *testing.T) {
+	u := pgtest.NewSchema(t)
+	a, b := open(t, u), open(t, u)
+	count := func() int {
+		t.Helper()
+		r, err := emit(b, t.Context(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(r.Deliveries)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("no partners: %d deliveries", n)
+	}
+	d := setup(t, a) // a partner and its link, made through a
+	if n := count(); n != 1 {
+		t.Fatalf("after another process added a link: %d deliveries, want 1", n)
+	}
+	now := time.Now()
+	d2 := &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: d.PartnerID, URL: "https://example.test/two",
+		Secret: labhooks.GenerateSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now}
+	if err := a.CreateDataLink(t.Context(), d2); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("after a second link: %d deliveries, want 2", n)
+	}
+	if _, err := a.UpdateDataLink(t.Context(), d2.ID, labhooks.DataLinkUpdate{Enabled: new(false)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("after disabling one: %d deliveries, want 1", n)
+	}
+	if _, err := a.UpdateDataLink(t.Context(), d.ID, labhooks.DataLinkUpdate{EventNames: &[]string{"resultAdded"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("after the other stopped accepting the event: %d deliveries, want 0", n)
+	}
+	if err := a.DeletePartner(t.Context(), d.PartnerID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.CreateEvent(t.Context(), labhooks.CreateEventParams{
+		Event: &labhooks.Event{ID: id.New(id.Event), EventName: "appointmentCreated", Data: json.RawMessage(`{}`),
+			PartnerID: d.PartnerID, CreatedAt: now},
+		Roles: []labhooks.Role{labhooks.RoleSampler}, Now: now,
+	})
+	if labhooks.ErrorCode(err) != labhooks.ENotFound {
+		t.Fatalf("to a partner another process deleted: %v, want %s", err, labhooks.ENotFound)
+	}
+}
