@@ -282,8 +282,12 @@ const claimSQL = `WITH candidates AS (
 			WHERE $4 <= 0 OR n <= $4
 			ORDER BY next_attempt_at, id LIMIT $5
 		), claimed AS (
+			-- A join with the few picked rows: the planner reads them by
+			-- primary key. (With "id = ANY (ARRAY (...))" it expected ten
+			-- and, on a table it had not analyzed yet, chose to read every
+			-- row of the table, and kept that plan as the table grew.)
 			UPDATE deliveries d SET next_attempt_at = $6, lease_token = $7, updated_at = $1
-			WHERE d.id = ANY (ARRAY (SELECT id FROM picked)) -- by primary key, not a join the planner may scan for
+			FROM picked p WHERE d.id = p.id
 			RETURNING d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base, d.created_at
 		)
 		SELECT c.id, c.event_id, c.event_name, c.datalink_id, c.attempt_count, c.attempt_base, c.created_at,
