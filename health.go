@@ -37,3 +37,9 @@ type DataLinkFailures struct {
 	LastStatusCode int
 	LastError      string
 }
+
+// IDSkew is how far a delivery's ID, made from the clock of the process
+// that stores it, may run behind its CreatedAt (CreateEventParams.Now). The
+// health view counts a window's deliveries by ID range, as IDs sort by
+// creation time, widened by IDSkew and then checked against CreatedAt.
+const IDSkew = time.Minute

@@ -3,7 +3,11 @@
 // by creation time, which is what cursor paging and "newest first" rely on.
 package id
 
-import "github.com/oklog/ulid/v2"
+import (
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
 
 // Prefixes of each kind of object.
 const (
@@ -17,4 +21,16 @@ const (
 // identifiers made later sort after earlier ones even inside a millisecond.
 func New(prefix string) string {
 	return prefix + "_" + ulid.Make().String()
+}
+
+// Floor returns the smallest identifier with the given prefix that New
+// could make at t: every identifier made at t or later sorts at or after
+// it, so a range of identifiers can stand for a range of creation times.
+func Floor(prefix string, t time.Time) string {
+	var u ulid.ULID
+	if t.Before(time.UnixMilli(0)) {
+		t = time.UnixMilli(0)
+	}
+	u.SetTime(ulid.Timestamp(t))
+	return prefix + "_" + u.String()
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/id"
 )
 
 // Health returns the queue's depth and the figures of [since, now).
@@ -15,10 +16,12 @@ func (s *Store) Health(ctx context.Context, since time.Time) (*labhooks.Health, 
 		h = &labhooks.Health{}
 		err := s.pool.QueryRow(ctx, `SELECT
 				(SELECT COUNT(*) FROM deliveries WHERE status = 'pending'),
-				(SELECT MIN(created_at) FROM deliveries WHERE status = 'pending'),
-				(SELECT COUNT(*) FROM deliveries WHERE created_at >= $1),
+				(SELECT created_at FROM deliveries WHERE status = 'pending' ORDER BY id LIMIT 1),
+				-- IDs sort by creation time: the ID range narrows the count
+				-- to the window's rows, created_at decides at its edge.
+				(SELECT COUNT(*) FROM deliveries WHERE id >= $2 AND created_at >= $1),
 				COUNT(*), COUNT(*) FILTER (WHERE NOT (status_code BETWEEN 200 AND 299))
-			FROM attempts WHERE started_at >= $1`, ts(since)).
+			FROM attempts WHERE started_at >= $1`, ts(since), id.Floor(id.Delivery, since.Add(-labhooks.IDSkew))).
 			Scan(&h.QueueDepth, &h.OldestPending, &h.Created, &h.Attempts, &h.FailedAttempts)
 		if err != nil {
 			return err

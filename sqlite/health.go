@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/id"
 )
 
 // Health returns the queue's depth and the figures of [since, now).
 func (s *Store) Health(ctx context.Context, since time.Time) (*labhooks.Health, error) {
 	h := &labhooks.Health{FailingDataLinks: []labhooks.DataLinkFailures{}}
-	// Both read the status index alone: MIN(created_at) over the pending
+	// Both read the pending index alone: MIN(created_at) over the pending
 	// rows would read every one of them from the table (seconds with a
 	// million pending), while ids sort by creation time.
 	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`).Scan(&h.QueueDepth); err != nil {
@@ -26,8 +27,10 @@ func (s *Store) Health(ctx context.Context, since time.Time) (*labhooks.Health, 
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, dbError(err)
 	}
-	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE created_at >= ?`, ms(since)).
-		Scan(&h.Created); err != nil {
+	// IDs sort by creation time: the ID range narrows the count to the
+	// window's rows, created_at decides at its edge.
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE id >= ? AND created_at >= ?`,
+		id.Floor(id.Delivery, since.Add(-labhooks.IDSkew)), ms(since)).Scan(&h.Created); err != nil {
 		return nil, dbError(err)
 	}
 	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN status_code BETWEEN 200 AND 299 THEN 0 ELSE 1 END), 0)

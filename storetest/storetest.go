@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -680,6 +681,15 @@ func testDeliveriesPaging(t *testing.T, b *bundle) {
 	if len(done) != 1 || done[0].ID != j.DeliveryID {
 		t.Fatalf("filter by status = %v", done)
 	}
+	all, _, _ := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{Limit: 100})
+	pending := labhooks.DeliveryPending
+	if waiting, _, _ := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{Status: &pending, Limit: 100}); len(waiting) != len(all)-1 ||
+		slices.ContainsFunc(waiting, func(d *labhooks.Delivery) bool { return d.ID == j.DeliveryID }) {
+		t.Fatalf("filter by status pending = %d deliveries, want the %d others", len(waiting), len(all)-1)
+	}
+	bogus := labhooks.DeliveryStatus("pending' OR '1' = '1")
+	_, _, err := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{Status: &bogus})
+	wantCode(t, err, labhooks.EInvalid)
 	byLink, _, _ := b.s.Deliveries(b.ctx, labhooks.DeliveryFilter{DataLinkID: &j.DataLinkID})
 	if len(byLink) != 7 {
 		t.Fatalf("filter by data link = %d, want 7", len(byLink))
