@@ -21,8 +21,9 @@ import (
 // A bound earlier than the truth costs one indexed read, which corrects it;
 // a bound later than the truth delays deliveries. So writers only ever lower
 // bounds (before they commit: a rollback leaves a bound too early, which is
-// harmless), and a claim raises them only from what it has just read, while
-// it holds the one write connection, so that no write comes in between.
+// harmless), and claims and attempt records set them only from what they
+// have just read, while they hold the one write connection, so that no
+// write comes in between.
 // Should some path fail to lower a bound, the index is rebuilt from the
 // database every rebuildEvery, inside a claim: a delivery can be late by
 // that much, never lost.
