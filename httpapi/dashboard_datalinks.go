@@ -54,9 +54,9 @@ type dataLinkPageData struct {
 }
 
 // typesFor lists the event types a role receives, in catalog order.
-func (s *Server) typesFor(role labhooks.Role) []*labhooks.EventType {
+func (s *Server) typesFor(ctx context.Context, role labhooks.Role) []*labhooks.EventType {
 	var out []*labhooks.EventType
-	for _, t := range s.cfg.Catalog.Types() {
+	for _, t := range s.eventTypes(ctx) {
 		if t.AllowsRole(role) {
 			out = append(out, t)
 		}
@@ -125,7 +125,7 @@ func (s *Server) newDataLinkPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data := newLinkData{Partner: p, Types: s.typesFor(p.Role), Form: dataLinkForm{PartnerID: p.ID}}
+	data := newLinkData{Partner: p, Types: s.typesFor(r.Context(), p.Role), Form: dataLinkForm{PartnerID: p.ID}}
 	return s.render(w, r, http.StatusOK, "datalink_new", &view{Title: "Add a data link", Nav: "datalinks", Data: data})
 }
 
@@ -148,7 +148,7 @@ func (s *Server) createDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 	d, err := s.createDataLinkFor(r.Context(), p, dataLinkInput{URL: form.URL, Secret: form.Secret, EventNames: form.EventNames, Description: form.Description})
 	if errs, ok := fieldErrors(err, dataLinkFields...); ok {
 		form.Errors = errs
-		data := newLinkData{Partner: p, Types: s.typesFor(p.Role), Form: form}
+		data := newLinkData{Partner: p, Types: s.typesFor(r.Context(), p.Role), Form: form}
 		return s.render(w, r, statusOf[labhooks.ErrorCode(err)], "datalink_new", &view{Title: "Add a data link", Nav: "datalinks", Data: data})
 	} else if err != nil {
 		return err
@@ -165,7 +165,7 @@ func (s *Server) linkPage(ctx context.Context, d *labhooks.DataLink) (*dataLinkP
 	}
 	now := s.cfg.Now().UTC()
 	data := &dataLinkPageData{
-		Link: linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p}, Partner: p, Types: s.typesFor(p.Role),
+		Link: linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p}, Partner: p, Types: s.typesFor(ctx, p.Role),
 		Form: dataLinkForm{PartnerID: p.ID, URL: d.URL, Description: d.Description, EventNames: d.EventNames},
 		Now:  now, ReplaySince: now.Add(-24 * time.Hour).Format(replayTimeLayout),
 	}

@@ -60,11 +60,11 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request) error {
 		if partners, data.Partners, err = s.partnersByID(r.Context()); err != nil {
 			return err
 		}
-		data.Types = s.cfg.Catalog.Types()
+		data.Types = s.eventTypes(r.Context())
 	} else {
 		lf.PartnerID = &c.partner.ID
 		partners[c.partner.ID] = c.partner
-		data.Types = s.typesFor(c.partner.Role)
+		data.Types = s.typesFor(r.Context(), c.partner.Role)
 	}
 	if data.Links, err = s.cfg.Store.DataLinks(r.Context(), lf); err != nil {
 		return err

@@ -31,11 +31,13 @@ type eventsData struct {
 
 func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request) error {
 	c := callerOf(r)
-	types := s.cfg.Catalog.Types()
+	var types []*labhooks.EventType
 	var data eventsData
-	if !c.admin {
+	if c.admin {
+		types = s.eventTypes(r.Context())
+	} else {
 		data.Role = c.partner.Role
-		types = s.typesFor(c.partner.Role)
+		types = s.typesFor(r.Context(), c.partner.Role)
 	}
 	for _, t := range types {
 		data.Types = append(data.Types, eventDoc{EventType: t, Fields: schemaFields(t.Schema)})

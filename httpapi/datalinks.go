@@ -31,9 +31,9 @@ func showDataLink(d *labhooks.DataLink) dataLinkJSON {
 
 // checkEventNames refuses a filter naming events that do not exist or that
 // the partner's role may not receive.
-func (s *Server) checkEventNames(names []string, role labhooks.Role) error {
+func (s *Server) checkEventNames(ctx context.Context, names []string, role labhooks.Role) error {
 	for _, n := range names {
-		t, ok := s.cfg.Catalog.Lookup(n)
+		t, ok := s.eventType(ctx, n)
 		if !ok {
 			return labhooks.Errorf(labhooks.EInvalid, "eventNames: %q is not an event type", n)
 		}
@@ -82,7 +82,7 @@ func (s *Server) createDataLinkFor(ctx context.Context, p *labhooks.Partner, in 
 	} else if err := labhooks.ValidateSecret(in.Secret); err != nil {
 		return nil, err
 	}
-	if err := s.checkEventNames(in.EventNames, p.Role); err != nil {
+	if err := s.checkEventNames(ctx, in.EventNames, p.Role); err != nil {
 		return nil, err
 	}
 	if len(in.Description) > 500 {
@@ -179,7 +179,7 @@ func (s *Server) updateDataLinkFor(ctx context.Context, d *labhooks.DataLink, u 
 		if err != nil {
 			return nil, err
 		}
-		if err := s.checkEventNames(*u.EventNames, p.Role); err != nil {
+		if err := s.checkEventNames(ctx, *u.EventNames, p.Role); err != nil {
 			return nil, err
 		}
 	}
@@ -334,7 +334,7 @@ func (s *Server) testDataLinkFor(ctx context.Context, d *labhooks.DataLink, even
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.testEventType(eventName, p.Role, d)
+	t, err := s.testEventType(ctx, eventName, p.Role, d)
 	if err != nil {
 		return nil, err
 	}
@@ -357,9 +357,9 @@ func (s *Server) testDataLinkFor(ctx context.Context, d *labhooks.DataLink, even
 // testEventType picks the event a test sends: the one asked for, else the
 // first the link would receive. Preview types may be tested: partners get
 // ready for them before they ship.
-func (s *Server) testEventType(name string, role labhooks.Role, d *labhooks.DataLink) (*labhooks.EventType, error) {
+func (s *Server) testEventType(ctx context.Context, name string, role labhooks.Role, d *labhooks.DataLink) (*labhooks.EventType, error) {
 	if name != "" {
-		t, ok := s.cfg.Catalog.Lookup(name)
+		t, ok := s.eventType(ctx, name)
 		if !ok {
 			return nil, labhooks.Errorf(labhooks.EInvalid, "eventName: %q is not an event type", name)
 		}

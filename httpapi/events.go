@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -45,7 +46,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if in.EventName == "" {
 		return labhooks.Errorf(labhooks.EInvalid, "eventName: required")
 	}
-	t, ok := s.cfg.Catalog.Lookup(in.EventName)
+	t, ok := s.eventType(r.Context(), in.EventName)
 	if !ok {
 		// Validate words the error with the names that are close.
 		_, err := s.cfg.Catalog.Validate(in.EventName, in.Data)
@@ -164,7 +165,7 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, list[*labhooks.EventType]{Data: s.cfg.Catalog.Types()})
+	return writeJSON(w, http.StatusOK, list[*labhooks.EventType]{Data: s.eventTypes(r.Context())})
 }
 
 func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
@@ -189,4 +190,40 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, &t)
+}
+
+// Custom event types are registered through any process and only ever
+// added, so a process that shares its database with others may lack some:
+// before it answers that a name is not an event type, and before it lists
+// the types, it takes in those it lacks.
+
+// eventType returns the named event type.
+func (s *Server) eventType(ctx context.Context, name string) (*labhooks.EventType, bool) {
+	if t, ok := s.cfg.Catalog.Lookup(name); ok {
+		return t, true
+	}
+	s.syncEventTypes(ctx)
+	return s.cfg.Catalog.Lookup(name)
+}
+
+// eventTypes returns every event type, built-in first.
+func (s *Server) eventTypes(ctx context.Context) []*labhooks.EventType {
+	s.syncEventTypes(ctx)
+	return s.cfg.Catalog.Types()
+}
+
+// syncEventTypes adds to the catalog the custom types stored by other
+// processes. Should the store fail, the catalog answers as it is.
+func (s *Server) syncEventTypes(ctx context.Context) {
+	stored, err := s.cfg.Store.EventTypes(ctx)
+	if err != nil {
+		s.cfg.Logger.Warn("reading custom event types", "err", err)
+		return
+	}
+	for _, t := range stored {
+		if _, ok := s.cfg.Catalog.Lookup(t.Name); !ok {
+			// Added meanwhile by another request: EConflict, harmless.
+			s.cfg.Catalog.Add(t)
+		}
+	}
 }

@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/catalog"
+	"github.com/labhooks/labhooks/delivery"
+)
+
+// TestCustomEventTypesReachOtherProcesses runs two API servers over one
+// store, each with the catalog it loaded at its start, as two processes
+// sharing a PostgreSQL database would: a type registered through one can be
+// listed, filtered on and emitted through the other at once.
+func TestCustomEventTypesReachOtherProcesses(t *testing.T) {
+	a, store, _ := newTestAPI(t, testAdminKey, nil)
+	catB, err := catalog.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewServer(Config{
+		Store: store, Catalog: catB, AdminKeyHash: KeyHash(testAdminKey), AllowHTTPTargets: true,
+		Sender: delivery.NewSender(delivery.SenderConfig{AllowPrivateTargets: true, Timeout: 5 * time.Second}),
+	})
+	srvA, srvB := httptest.NewServer(a), httptest.NewServer(b)
+	t.Cleanup(srvA.Close)
+	t.Cleanup(srvB.Close)
+	call := func(srv *httptest.Server, method, path string, body any, want int) map[string]any {
+		t.Helper()
+		var buf bytes.Buffer
+		if body != nil {
+			json.NewEncoder(&buf).Encode(body)
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, &buf)
+		req.Header.Set("Authorization", "Bearer "+testAdminKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %v, want %d", method, path, resp.StatusCode, out, want)
+		}
+		return out
+	}
+	lab, err := a.createPartnerFor(t.Context(), "Central Lab", labhooks.RoleLab)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	call(srvA, "POST", "/v1/event-types", map[string]any{
+		"name": "sampleArchived", "description": "A sample was archived.", "roles": []string{"lab"},
+		"schema": map[string]any{"type": "object", "properties": map[string]any{"sampleId": map[string]any{"type": "integer"}},
+			"required": []string{"sampleId"}, "additionalProperties": false},
+		"example": map[string]any{"eventName": "sampleArchived", "data": map[string]any{"sampleId": 7}},
+	}, 201)
+
+	list := call(srvB, "GET", "/v1/event-types", nil, 200)
+	var names []string
+	for _, t := range list["data"].([]any) {
+		names = append(names, t.(map[string]any)["name"].(string))
+	}
+	if !slices.Contains(names, "sampleArchived") {
+		t.Fatalf("the other process lists %v, without the type registered through the first", names)
+	}
+	call(srvB, "POST", "/v1/partners/"+lab.Partner.ID+"/datalinks", map[string]any{
+		"url": "http://127.0.0.1:1/hook", "eventNames": []string{"sampleArchived"},
+	}, 201)
+	got := call(srvB, "POST", "/v1/events", map[string]any{
+		"eventName": "sampleArchived", "data": map[string]any{"sampleId": 7}, "partnerId": lab.Partner.ID,
+	}, 202)
+	if ds, _ := got["deliveries"].([]any); len(ds) != 1 {
+		t.Fatalf("emitted through the other process: %v, want one delivery", got)
+	}
+	call(srvB, "POST", "/v1/events", map[string]any{
+		"eventName": "sampleArchived", "data": map[string]any{"sampleId": "seven"}, "partnerId": lab.Partner.ID,
+	}, 400)
+	call(srvB, "POST", "/v1/events", map[string]any{"eventName": "sampleBurned", "data": map[string]any{}}, 400)
+}
