@@ -115,7 +115,12 @@ type DisableParams struct {
 	// FailingSince is the bound: enabled links failing since this time or
 	// earlier are disabled.
 	FailingSince time.Time
-	Now          time.Time
+	// DataLinks, when not nil, limits the check to these links: those the
+	// caller has itself seen fail lately, so that a link is not disabled for
+	// a run of failures that stayed open while no attempt was made (labhooks
+	// down for days).
+	DataLinks []string
+	Now       time.Time
 }
 
 // FailingReason is the DisabledReason of a link labhooks disabled at now

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,6 +58,13 @@ type Engine struct {
 	results chan labhooks.AttemptResult
 	sent    chan string // the data link of each attempt that has its answer
 	done    chan int    // how many results the recorder has written
+
+	// failing holds the data links whose latest attempt by this engine
+	// failed: only those may be disabled for failing (see disableFailing).
+	failing struct {
+		sync.Mutex
+		links map[string]bool
+	}
 }
 
 // DefaultDisableAfter is how long a data link may only fail before it is
@@ -98,13 +106,15 @@ func NewEngine(cfg EngineConfig) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:     cfg,
 		wake:    make(chan struct{}, 1),
 		results: make(chan labhooks.AttemptResult, cfg.MaxInFlight),
 		sent:    make(chan string, cfg.MaxInFlight),
 		done:    make(chan int, cfg.MaxInFlight),
 	}
+	e.failing.links = map[string]bool{}
+	return e
 }
 
 // Notify tells the engine that deliveries may be due now, so it does not wait
@@ -272,6 +282,13 @@ func (e *Engine) attempt(j *labhooks.Job) {
 	if e.cfg.OnAttempt != nil {
 		e.cfg.OnAttempt(j, res, r.Status)
 	}
+	e.failing.Lock()
+	if res.OK() {
+		delete(e.failing.links, j.DataLinkID)
+	} else {
+		e.failing.links[j.DataLinkID] = true
+	}
+	e.failing.Unlock()
 	e.results <- r
 }
 
@@ -319,8 +336,11 @@ func (e *Engine) record(ctx context.Context) {
 }
 
 // disableFailing disables, every DisableCheckInterval until ctx ends, the
-// data links that have only failed for DisableAfter. Every process checks;
-// the store lets one of them disable each link.
+// data links that have only failed for DisableAfter, among those whose
+// latest attempt by this engine failed: a run of failures left open while
+// no attempt was made (labhooks down for days) does not disable a link
+// before it has been tried again. Every process checks; the store lets one
+// of them disable each link.
 func (e *Engine) disableFailing(ctx context.Context) {
 	tick := time.NewTicker(e.cfg.DisableCheckInterval)
 	defer tick.Stop()
@@ -330,8 +350,15 @@ func (e *Engine) disableFailing(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		e.failing.Lock()
+		failing := slices.Collect(maps.Keys(e.failing.links))
+		e.failing.Unlock()
+		if len(failing) == 0 {
+			continue
+		}
 		now := e.cfg.Now()
-		links, err := e.cfg.Store.DisableFailingDataLinks(ctx, labhooks.DisableParams{FailingSince: now.Add(-e.cfg.DisableAfter), Now: now})
+		links, err := e.cfg.Store.DisableFailingDataLinks(ctx, labhooks.DisableParams{
+			FailingSince: now.Add(-e.cfg.DisableAfter), DataLinks: failing, Now: now})
 		if err != nil {
 			if ctx.Err() == nil {
 				e.cfg.Logger.Error("disabling failing data links", "err", err)

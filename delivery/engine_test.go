@@ -647,3 +647,46 @@ func TestEngineDisablesFailingLink(t *testing.T) {
 		t.Fatalf("after the replay the link is %+v", d)
 	}
 }
+
+// TestEngineTriesALinkAgainBeforeDisablingIt starts an engine over a link
+// whose failures began long ago while no attempt has been made since (as
+// after labhooks was down for days): the link is not disabled until this
+// engine has tried it and failed.
+func TestEngineTriesALinkAgainBeforeDisablingIt(t *testing.T) {
+	b := setupEngine(t)
+	rc, srv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	p := b.partner(t)
+	link := b.link(t, p, srv.URL+"/hook")
+	ctx := context.Background()
+	// A failed attempt six days ago; the retry is due in an hour.
+	d := b.emit(t, p, 1)[0]
+	jobs, err := b.store.ClaimDeliveries(ctx, labhooks.ClaimParams{Owner: "before", Now: time.Now(), Lease: time.Minute, Limit: 1})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v, %v", jobs, err)
+	}
+	later := time.Now().Add(time.Hour)
+	if err := b.store.RecordAttempts(ctx, []labhooks.AttemptResult{{LeaseToken: jobs[0].LeaseToken, DataLinkID: link.ID,
+		Status: labhooks.DeliveryPending, NextAttemptAt: &later,
+		Attempt: labhooks.Attempt{DeliveryID: d.ID, StartedAt: time.Now().Add(-6 * 24 * time.Hour), StatusCode: 500}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := b.start(t, EngineConfig{Policy: fastPolicy(time.Hour), DisableAfter: 5 * 24 * time.Hour, DisableCheckInterval: 20 * time.Millisecond})
+	time.Sleep(200 * time.Millisecond) // ten checks
+	if l, _ := b.store.DataLink(ctx, link.ID); !l.Enabled {
+		t.Fatalf("disabled before this engine tried it: %+v", l)
+	}
+	if n := len(rc.requests()); n != 0 {
+		t.Fatalf("the receiver got %d requests before the retry was due", n)
+	}
+
+	// Due now, tried, failed: disabled.
+	if _, err := b.store.RetryDelivery(ctx, d.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r.e.Notify()
+	waitFor(t, "the link to be disabled once tried again", func() bool {
+		l, _ := b.store.DataLink(ctx, link.ID)
+		return !l.Enabled
+	})
+}

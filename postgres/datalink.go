@@ -139,7 +139,8 @@ func (s *Store) DisableFailingDataLinks(ctx context.Context, p labhooks.DisableP
 	var out []*labhooks.DataLink
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+dataLinkColumns+` FROM datalinks
-			WHERE enabled AND failing_since <= $1 ORDER BY id FOR UPDATE SKIP LOCKED`, ts(p.FailingSince))
+			WHERE enabled AND failing_since <= $1 AND ($2::text[] IS NULL OR id = ANY ($2)) ORDER BY id FOR UPDATE SKIP LOCKED`,
+			ts(p.FailingSince), p.DataLinks)
 		if err != nil {
 			return err
 		}

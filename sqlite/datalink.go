@@ -142,7 +142,8 @@ func (s *Store) DisableFailingDataLinks(ctx context.Context, p labhooks.DisableP
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx, `SELECT `+dataLinkColumns+` FROM datalinks
-			WHERE enabled = 1 AND failing_since <= ? ORDER BY id`, ms(p.FailingSince))
+			WHERE enabled = 1 AND failing_since <= ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id`,
+			ms(p.FailingSince), nullJSONList(p.DataLinks))
 		if err != nil {
 			return dbError(err)
 		}

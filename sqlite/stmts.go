@@ -94,3 +94,11 @@ func jsonList[T any](items []T) string {
 	b, _ := json.Marshal(items)
 	return string(b)
 }
+
+// nullJSONList is jsonList, or NULL for a nil list: "no filter".
+func nullJSONList[T any](items []T) any {
+	if items == nil {
+		return nil
+	}
+	return jsonList(items)
+}

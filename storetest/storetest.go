@@ -547,7 +547,15 @@ func testDisableFailingDataLinks(t *testing.T, b *bundle) {
 		t.Fatal(err)
 	}
 
-	got, err := b.s.DisableFailingDataLinks(b.ctx, labhooks.DisableParams{FailingSince: b.now.Add(-5 * day), Now: b.now})
+	// Limited to links the caller saw fail lately, the old one is spared.
+	got, err := b.s.DisableFailingDataLinks(b.ctx, labhooks.DisableParams{FailingSince: b.now.Add(-5 * day), DataLinks: []string{recent.ID}, Now: b.now})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("DisableFailingDataLinks(only %s) = %+v, %v; want none", recent.ID, got, err)
+	}
+	if got, err = b.s.DisableFailingDataLinks(b.ctx, labhooks.DisableParams{FailingSince: b.now.Add(-5 * day), DataLinks: []string{}, Now: b.now}); err != nil || len(got) != 0 {
+		t.Fatalf("DisableFailingDataLinks(no links) = %+v, %v; want none", got, err)
+	}
+	got, err = b.s.DisableFailingDataLinks(b.ctx, labhooks.DisableParams{FailingSince: b.now.Add(-5 * day), DataLinks: []string{old.ID, recent.ID}, Now: b.now})
 	if err != nil || len(got) != 1 || got[0].ID != old.ID {
 		t.Fatalf("DisableFailingDataLinks = %+v, %v; want only %s", got, err, old.ID)
 	}
