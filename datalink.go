@@ -155,6 +155,10 @@ const (
 	generatedSecretBytes = 32
 )
 
+// SealedSecretPrefix starts a data-link secret as stored when labhooks seals
+// secrets at rest (package sealing); no secret a partner sets may start so.
+const SealedSecretPrefix = "lhsealed1."
+
 // ValidateSecret refuses a secret that is short, guessable, or cannot travel
 // in an HTTP header. A secret starting with whsec_ must be the Standard
 // Webhooks form: base64 of 24 to 64 random bytes. EWeakSecret.
@@ -179,6 +183,9 @@ func ValidateSecret(secret string) error {
 		if n*4 > len(secret) {
 			return Errorf(EWeakSecret, "secret: too easy to guess (one character makes up over a quarter of it)")
 		}
+	}
+	if strings.HasPrefix(secret, SealedSecretPrefix) {
+		return Errorf(EWeakSecret, "secret: may not start with %s, which marks a secret sealed by labhooks", SealedSecretPrefix)
 	}
 	if rest, ok := strings.CutPrefix(secret, whsecPrefix); ok {
 		key, err := base64.StdEncoding.DecodeString(rest)
@@ -222,4 +229,19 @@ func ValidateDataLinkURL(raw string, allowHTTP bool) error {
 		return Errorf(EInvalid, "url: must not have a #fragment")
 	}
 	return nil
+}
+
+// RewriteLinkSecrets applies a Store.RewriteSecrets rewrite to one link's
+// secret and previous secret (when set), and reports whether either changed.
+func RewriteLinkSecrets(id, secret, previous string, rewrite func(dataLinkID, secret string) (string, error)) (newSecret, newPrevious string, changed bool, err error) {
+	if newSecret, err = rewrite(id, secret); err != nil {
+		return "", "", false, err
+	}
+	newPrevious = previous
+	if previous != "" {
+		if newPrevious, err = rewrite(id, previous); err != nil {
+			return "", "", false, err
+		}
+	}
+	return newSecret, newPrevious, newSecret != secret || newPrevious != previous, nil
 }

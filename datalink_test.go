@@ -72,6 +72,7 @@ func TestValidateSecret(t *testing.T) {
 		{"whsec_ of 16 bytes", whsec(6, 16), "whsec_"},
 		{"whsec_ of 23 bytes", whsec(7, 23), "whsec_"},
 		{"whsec_ of 65 bytes", whsec(8, 65), "whsec_"},
+		{"looks sealed", labhooks.SealedSecretPrefix + "Zq8vR2mW5tLx9pKc3nHj7bGf4dSa", "sealed"},
 	}
 	for _, tt := range bad {
 		err := labhooks.ValidateSecret(tt.secret)

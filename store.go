@@ -35,6 +35,12 @@ type Store interface {
 	// RotateSecret makes r.NewSecret the link's secret and keeps the old one
 	// signing for r.Overlap. ENotFound.
 	RotateSecret(ctx context.Context, r SecretRotation) (*DataLink, error)
+	// RewriteSecrets calls rewrite with every data link's secrets (the
+	// previous one only when set) and stores what it returns in their place,
+	// all in one transaction, leaving everything else as it is; it returns
+	// how many links changed. An error from rewrite changes nothing and is
+	// returned. For sealing secrets at rest (package sealing).
+	RewriteSecrets(ctx context.Context, rewrite func(dataLinkID, secret string) (string, error)) (int, error)
 	// DisableFailingDataLinks disables the enabled data links whose every
 	// attempt has failed since p.FailingSince or earlier, with a
 	// DisabledReason that says so, and returns them.

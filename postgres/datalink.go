@@ -131,6 +131,46 @@ func (s *Store) changeDataLink(ctx context.Context, id string, now time.Time, ch
 	return out, err
 }
 
+// RewriteSecrets replaces every data link's secrets with what rewrite makes
+// of them, in one transaction that locks the links against changes by other
+// processes meanwhile.
+func (s *Store) RewriteSecrets(ctx context.Context, rewrite func(dataLinkID, secret string) (string, error)) (int, error) {
+	type link struct{ id, secret, previous string }
+	changed := 0
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		changed = 0
+		rows, err := tx.Query(ctx, `SELECT id, secret, previous_secret FROM datalinks ORDER BY id FOR UPDATE`)
+		if err != nil {
+			return err
+		}
+		links, err := collect(rows, func(row pgx.Row) (link, error) {
+			var l link
+			return l, row.Scan(&l.id, &l.secret, &l.previous)
+		})
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			secret, previous, ok, err := labhooks.RewriteLinkSecrets(l.id, l.secret, l.previous, rewrite)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE datalinks SET secret = $1, previous_secret = $2 WHERE id = $3`, secret, previous, l.id); err != nil {
+				return err
+			}
+			changed++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return changed, nil
+}
+
 // DisableFailingDataLinks disables the enabled data links failing since
 // p.FailingSince or earlier, says why, and returns them. Every process runs
 // it; a link another is disabling at the same moment is skipped, not

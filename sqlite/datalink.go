@@ -135,6 +135,49 @@ func (s *Store) changeDataLink(ctx context.Context, id string, now time.Time, ch
 	return out, err
 }
 
+// RewriteSecrets replaces every data link's secrets with what rewrite makes
+// of them, in one transaction.
+func (s *Store) RewriteSecrets(ctx context.Context, rewrite func(dataLinkID, secret string) (string, error)) (int, error) {
+	changed := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		type link struct{ id, secret, previous string }
+		rows, err := tx.QueryContext(ctx, `SELECT id, secret, previous_secret FROM datalinks ORDER BY id`)
+		if err != nil {
+			return dbError(err)
+		}
+		var links []link
+		for rows.Next() {
+			var l link
+			if err := rows.Scan(&l.id, &l.secret, &l.previous); err != nil {
+				rows.Close()
+				return dbError(err)
+			}
+			links = append(links, l)
+		}
+		if err := rows.Err(); err != nil {
+			return dbError(err)
+		}
+		for _, l := range links {
+			secret, previous, ok, err := labhooks.RewriteLinkSecrets(l.id, l.secret, l.previous, rewrite)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE datalinks SET secret = ?, previous_secret = ? WHERE id = ?`, secret, previous, l.id); err != nil {
+				return dbError(err)
+			}
+			changed++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return changed, nil
+}
+
 // DisableFailingDataLinks disables the enabled data links failing since
 // p.FailingSince or earlier, says why, and returns them.
 func (s *Store) DisableFailingDataLinks(ctx context.Context, p labhooks.DisableParams) ([]*labhooks.DataLink, error) {

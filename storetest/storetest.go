@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,6 +28,7 @@ func Run(t *testing.T, newStore NewStore) {
 		"Partners":                testPartners,
 		"DataLinks":               testDataLinks,
 		"RotateSecret":            testRotateSecret,
+		"RewriteSecrets":          testRewriteSecrets,
 		"EventTypes":              testEventTypes,
 		"CreateEventTargets":      testCreateEventTargets,
 		"CreateEventIdempotency":  testCreateEventIdempotency,
@@ -236,6 +238,58 @@ func testRotateSecret(t *testing.T, b *bundle) {
 	}
 	_, err = b.s.RotateSecret(b.ctx, labhooks.SecretRotation{DataLinkID: "dl_missing", NewSecret: next, Now: b.now})
 	wantCode(t, err, labhooks.ENotFound)
+}
+
+func testRewriteSecrets(t *testing.T, b *bundle) {
+	plain := b.link(t, b.partner(t, labhooks.RoleSampler))
+	rotated := b.link(t, b.partner(t, labhooks.RoleLab))
+	old := rotated.Secret
+	rotated, err := b.s.RotateSecret(b.ctx, labhooks.SecretRotation{DataLinkID: rotated.ID, NewSecret: labhooks.GenerateSecret(), Now: b.now, Overlap: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := func(link, secret string) (string, error) { return link + "|" + secret, nil }
+
+	// A failing rewrite changes nothing, not even the links before it.
+	boom := errors.New("boom")
+	calls := 0
+	_, err = b.s.RewriteSecrets(b.ctx, func(link, secret string) (string, error) {
+		if calls++; calls == 2 {
+			return "", boom
+		}
+		return mark(link, secret)
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("RewriteSecrets with a failing rewrite = %v, want its error", err)
+	}
+	for _, d := range []*labhooks.DataLink{plain, rotated} {
+		if got, _ := b.s.DataLink(b.ctx, d.ID); got.Secret != d.Secret || got.PreviousSecret != d.PreviousSecret {
+			t.Fatalf("after a failed rewrite, %s has %q/%q", d.ID, got.Secret, got.PreviousSecret)
+		}
+	}
+
+	n, err := b.s.RewriteSecrets(b.ctx, mark)
+	if err != nil || n != 2 {
+		t.Fatalf("RewriteSecrets = %d, %v; want 2 links changed", n, err)
+	}
+	got, _ := b.s.DataLink(b.ctx, plain.ID)
+	if got.Secret != plain.ID+"|"+plain.Secret || got.PreviousSecret != "" || !got.UpdatedAt.Equal(plain.UpdatedAt) || got.URL != plain.URL {
+		t.Fatalf("rewritten link = %+v", got)
+	}
+	got, _ = b.s.DataLink(b.ctx, rotated.ID)
+	if got.Secret != rotated.ID+"|"+rotated.Secret || got.PreviousSecret != rotated.ID+"|"+old ||
+		got.PreviousSecretExpiresAt == nil || !got.PreviousSecretExpiresAt.Equal(*rotated.PreviousSecretExpiresAt) {
+		t.Fatalf("rewritten rotated link = %+v", got)
+	}
+	// Claims carry the stored secrets.
+	b.emit(t, "appointmentCreated", samplerOnly, nil)
+	jobs := b.claim(t, b.now, 10)
+	if len(jobs) != 1 || len(jobs[0].Secrets) != 1 || jobs[0].Secrets[0] != plain.ID+"|"+plain.Secret {
+		t.Fatalf("claimed %+v after the rewrite", jobs)
+	}
+	if n, err := b.s.RewriteSecrets(b.ctx, func(_, secret string) (string, error) { return secret, nil }); err != nil || n != 0 {
+		t.Fatalf("RewriteSecrets leaving secrets as they are = %d, %v; want 0", n, err)
+	}
 }
 
 func testEventTypes(t *testing.T, b *bundle) {
