@@ -37,6 +37,20 @@ type wakeListener interface {
 	Listen(ctx context.Context, notify func()) error
 }
 
+// wakeListenerOf returns the wakeListener store is, or wraps.
+func wakeListenerOf(store labhooks.Store) (wakeListener, bool) {
+	for {
+		if l, ok := store.(wakeListener); ok {
+			return l, true
+		}
+		w, ok := store.(interface{ Unwrap() labhooks.Store })
+		if !ok {
+			return nil, false
+		}
+		store = w.Unwrap()
+	}
+}
+
 // newInstance wires labhooks over store. adminHash is the admin key's hash;
 // the engine does not run until start.
 func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, adminHash []byte, log *slog.Logger) (*instance, error) {
@@ -54,7 +68,7 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, adm
 	if cfg.workers > 0 {
 		in.engine = newEngine(cfg, store, sender, in.metrics, log)
 		notify = in.engine.Notify
-		if _, ok := store.(wakeListener); ok {
+		if _, ok := wakeListenerOf(store); ok {
 			// This process's new deliveries wake its engine through the
 			// store's LISTEN, as every other process's do, at a bounded rate.
 			notify = func() {}
@@ -102,7 +116,7 @@ func (in *instance) start() {
 func runEngine(wg *sync.WaitGroup, engine *delivery.Engine, store labhooks.Store) context.CancelFunc {
 	ctx, cancel := context.WithCancel(context.Background())
 	wg.Go(func() { engine.Run(ctx) })
-	if l, ok := store.(wakeListener); ok {
+	if l, ok := wakeListenerOf(store); ok {
 		wg.Go(func() { l.Listen(ctx, engine.Notify) })
 	}
 	return cancel

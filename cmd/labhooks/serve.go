@@ -16,6 +16,7 @@ import (
 	"github.com/labhooks/labhooks/delivery"
 	"github.com/labhooks/labhooks/httpapi"
 	"github.com/labhooks/labhooks/postgres"
+	"github.com/labhooks/labhooks/sealing"
 	"github.com/labhooks/labhooks/sqlite"
 )
 
@@ -28,6 +29,10 @@ runs the API only.
 
 The admin key comes from --admin-key (LABHOOKS_ADMIN_KEY). Without it, the
 first start creates one and prints it once; later starts use the stored one.
+
+With --secrets-key (LABHOOKS_SECRETS_KEY), data-link secrets are sealed in
+the database; the first start with a key seals those stored before, and a
+start without the key on a sealed database is refused.
 
 By default labhooks refuses to deliver to loopback, private, link-local and
 cloud-metadata addresses, checked on every connection; use
@@ -45,6 +50,7 @@ type serveConfig struct {
 	perDataLink   int
 	disableAfter  time.Duration
 	sessionKey    string
+	secretsKey    string
 	logLevel      string
 }
 
@@ -64,6 +70,7 @@ func (c *serveConfig) flags(fs interface {
 	fs.IntVar(&c.perDataLink, "per-datalink", 16, "concurrent deliveries to any one data link")
 	fs.DurationVar(&c.disableAfter, "disable-after", delivery.DefaultDisableAfter, "disable a data link whose every delivery attempt has failed for this long")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.secretsKey, "secrets-key", "", "seal data-link secrets at rest with this key (at least 32 characters, such as the output of openssl rand -base64 32); every process of one database needs the same one. To change it, give \"new,old\" once: the new key seals, the old one still opens (default: secrets stored unsealed)")
 	fs.StringVar(&c.sessionKey, "session-key", "", "seals the dashboard's sign-in cookies (at least 32 characters); give every API process the same one so sessions survive restarts and work across processes (default: random per start)")
 }
 
@@ -79,6 +86,9 @@ func (c *serveConfig) check() error {
 	}
 	if c.sessionKey != "" && len(c.sessionKey) < 32 {
 		return usageError{fmt.Errorf("--session-key (LABHOOKS_SESSION_KEY): at least 32 characters, such as the output of openssl rand -base64 32")}
+	}
+	if _, err := sealing.NewKeyring(sealing.SplitKeys(c.secretsKey)...); err != nil {
+		return usageError{fmt.Errorf("--secrets-key (LABHOOKS_SECRETS_KEY): %w", err)}
 	}
 	if c.disableAfter <= 0 {
 		return usageError{fmt.Errorf("--disable-after %s: must be positive, such as 120h", c.disableAfter)}
@@ -115,6 +125,33 @@ func openStoreLogged(ctx context.Context, dsn string, log *slog.Logger) (labhook
 	return sqlite.Open(ctx, dsn)
 }
 
+// openSealedStore opens cfg.db and checks its data-link secrets against
+// --secrets-key: with a key, it seals those stored unsealed or under an older
+// key, and returns a store that seals and opens them; without one, it
+// refuses a database whose secrets are sealed.
+func openSealedStore(ctx context.Context, cfg serveConfig, log *slog.Logger) (labhooks.Store, error) {
+	keys, err := sealing.NewKeyring(sealing.SplitKeys(cfg.secretsKey)...)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--secrets-key (LABHOOKS_SECRETS_KEY): %w", err)}
+	}
+	inner, err := openStoreLogged(ctx, cfg.db, log)
+	if err != nil {
+		return nil, err
+	}
+	store, resealed, err := sealing.Open(ctx, inner, keys)
+	if err != nil {
+		inner.Close()
+		return nil, fmt.Errorf("--secrets-key (LABHOOKS_SECRETS_KEY): %w", err)
+	}
+	switch {
+	case !keys.Enabled():
+		log.Warn("data-link secrets are stored unsealed: anyone with a copy of the database can sign webhooks as labhooks; set --secrets-key (LABHOOKS_SECRETS_KEY) to seal them")
+	case resealed > 0:
+		log.Info("sealed data-link secrets under the first --secrets-key", "datalinks", resealed)
+	}
+	return store, nil
+}
+
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
@@ -142,7 +179,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := cfg.logger(stderr)
-	store, err := openStoreLogged(ctx, cfg.db, log)
+	store, err := openSealedStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Errorf("--workers %d: a worker needs 1 or more", cfg.workers)}
 	}
 	log := cfg.logger(stderr)
-	store, err := openStoreLogged(ctx, cfg.db, log)
+	store, err := openSealedStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,283 @@
+package sealing_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/id"
+	"github.com/labhooks/labhooks/postgres"
+	"github.com/labhooks/labhooks/postgres/pgtest"
+	"github.com/labhooks/labhooks/sealing"
+	"github.com/labhooks/labhooks/sqlite"
+	"github.com/labhooks/labhooks/storetest"
+)
+
+const (
+	key1 = "k1-0123456789abcdefghijklmnopqrstuvwxyz"
+	key2 = "k2-0123456789abcdefghijklmnopqrstuvwxyz"
+)
+
+func keyring(t *testing.T, keys ...string) *sealing.Keyring {
+	t.Helper()
+	k, err := sealing.NewKeyring(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func sealed(t *testing.T, inner labhooks.Store, keys *sealing.Keyring) labhooks.Store {
+	t.Helper()
+	s, _, err := sealing.Open(t.Context(), inner, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func openSQLite(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The whole store contract holds with sealing on, over both stores.
+func TestConformance(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) labhooks.Store {
+			return sealed(t, openSQLite(t, filepath.Join(t.TempDir(), "labhooks.db")), keyring(t, key1))
+		})
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) labhooks.Store {
+			s, err := postgres.Open(t.Context(), postgres.Config{URL: pgtest.NewSchema(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sealed(t, s, keyring(t, key1))
+		})
+	})
+}
+
+var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// newLink stores a data link with a fresh secret through s.
+func newLink(t *testing.T, s labhooks.Store) *labhooks.DataLink {
+	t.Helper()
+	p := &labhooks.Partner{ID: id.New(id.Partner), Name: "Lab " + id.New(id.Partner), Role: labhooks.RoleLab, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreatePartner(t.Context(), p, []byte(p.ID)); err != nil {
+		t.Fatal(err)
+	}
+	d := &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://lab.example/hook",
+		Secret: labhooks.GenerateSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateDataLink(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func rotate(t *testing.T, s labhooks.Store, d *labhooks.DataLink) *labhooks.DataLink {
+	t.Helper()
+	got, err := s.RotateSecret(t.Context(), labhooks.SecretRotation{DataLinkID: d.ID, NewSecret: labhooks.GenerateSecret(), Now: now, Overlap: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// stored returns a link's secrets as the database holds them.
+func stored(t *testing.T, inner labhooks.Store, linkID string) (secret, previous string) {
+	t.Helper()
+	d, err := inner.DataLink(t.Context(), linkID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Secret, d.PreviousSecret
+}
+
+// wantPlain checks that s shows the link's secrets as they were set.
+func wantPlain(t *testing.T, s labhooks.Store, want *labhooks.DataLink) {
+	t.Helper()
+	got, err := s.DataLink(t.Context(), want.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Secret != want.Secret || got.PreviousSecret != want.PreviousSecret {
+		t.Fatalf("secrets read back as %q/%q, want %q/%q", got.Secret, got.PreviousSecret, want.Secret, want.PreviousSecret)
+	}
+}
+
+// No secret reaches the database file in the plain: not in the table, not
+// in the WAL.
+func TestSecretsNeverReachTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "labhooks.db")
+	inner := openSQLite(t, path)
+	s := sealed(t, inner, keyring(t, key1))
+	d := rotate(t, s, newLink(t, s))
+	wantPlain(t, s, d)
+	secret, previous := stored(t, inner, d.ID)
+	if !sealing.IsSealed(secret) || !sealing.IsSealed(previous) {
+		t.Fatalf("stored %q/%q, want both sealed", secret, previous)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(path + "*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, plain := range []string{d.Secret, d.PreviousSecret} {
+			if bytes.Contains(b, []byte(plain)) || bytes.Contains(b, []byte(strings.TrimPrefix(plain, "whsec_"))) {
+				t.Fatalf("%s holds a secret in the plain", filepath.Base(f))
+			}
+		}
+	}
+}
+
+// Turning sealing on seals what was stored before; without the key the
+// store refuses to start rather than send unsigned or wrongly signed
+// webhooks; a wrong key changes nothing.
+func TestTurningSealingOn(t *testing.T) {
+	inner := openSQLite(t, filepath.Join(t.TempDir(), "labhooks.db"))
+	t.Cleanup(func() { inner.Close() })
+	a := newLink(t, inner)
+	b := rotate(t, inner, newLink(t, inner))
+
+	s, n, err := sealing.Open(t.Context(), inner, keyring(t, key1))
+	if err != nil || n != 2 {
+		t.Fatalf("Open = %d resealed, %v; want 2", n, err)
+	}
+	for _, d := range []*labhooks.DataLink{a, b} {
+		wantPlain(t, s, d)
+		if secret, previous := stored(t, inner, d.ID); !sealing.IsSealed(secret) || (previous != "") != (d.PreviousSecret != "") || (previous != "" && !sealing.IsSealed(previous)) {
+			t.Fatalf("after Open, %s stored as %q/%q", d.ID, secret, previous)
+		}
+	}
+	if _, n, err := sealing.Open(t.Context(), inner, keyring(t, key1)); err != nil || n != 0 {
+		t.Fatalf("second Open = %d resealed, %v; want 0", n, err)
+	}
+
+	before, _ := stored(t, inner, a.ID)
+	for name, keys := range map[string]*sealing.Keyring{"no key": nil, "empty keyring": keyring(t), "another key": keyring(t, key2)} {
+		if _, _, err := sealing.Open(t.Context(), inner, keys); !errors.Is(err, sealing.ErrUnknownKey) {
+			t.Errorf("Open with %s = %v, want ErrUnknownKey", name, err)
+		}
+	}
+	if after, _ := stored(t, inner, a.ID); after != before {
+		t.Fatal("a refused Open changed a stored secret")
+	}
+}
+
+// A new key goes first, the old one after it: Open reseals under the new
+// one, after which the old key is no longer needed, nor enough.
+func TestKeyRotation(t *testing.T) {
+	inner := openSQLite(t, filepath.Join(t.TempDir(), "labhooks.db"))
+	t.Cleanup(func() { inner.Close() })
+	d := rotate(t, inner, newLink(t, inner))
+	sealed(t, inner, keyring(t, key1))
+
+	if _, n, err := sealing.Open(t.Context(), inner, keyring(t, key2, key1)); err != nil || n != 1 {
+		t.Fatalf("Open with the new key first = %d resealed, %v; want 1", n, err)
+	}
+	wantPlain(t, sealed(t, inner, keyring(t, key2)), d)
+	if _, _, err := sealing.Open(t.Context(), inner, keyring(t, key1)); !errors.Is(err, sealing.ErrUnknownKey) {
+		t.Fatalf("Open with the retired key alone = %v, want ErrUnknownKey", err)
+	}
+}
+
+// A sealed secret copied onto another data link (by hand, in the database)
+// does not open there.
+func TestSecretBoundToItsLink(t *testing.T) {
+	inner := openSQLite(t, filepath.Join(t.TempDir(), "labhooks.db"))
+	s := sealed(t, inner, keyring(t, key1))
+	t.Cleanup(func() { s.Close() })
+	a, b := newLink(t, s), newLink(t, s)
+	aSecret, _ := stored(t, inner, a.ID)
+	if _, err := inner.RewriteSecrets(t.Context(), func(link, v string) (string, error) {
+		if link == b.ID {
+			return aSecret, nil
+		}
+		return v, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DataLink(t.Context(), b.ID); err == nil || !strings.Contains(err.Error(), "does not open") {
+		t.Fatalf("reading a link holding another's sealed secret = %v, want an error", err)
+	}
+	if _, _, err := sealing.Open(t.Context(), inner, keyring(t, key1)); err == nil {
+		t.Fatal("Open accepted a database with a moved secret")
+	}
+}
+
+// Claims carry the plain secrets that sign the request.
+func TestClaimsCarryPlainSecrets(t *testing.T) {
+	inner := openSQLite(t, filepath.Join(t.TempDir(), "labhooks.db"))
+	s := sealed(t, inner, keyring(t, key1))
+	t.Cleanup(func() { s.Close() })
+	d := rotate(t, s, newLink(t, s))
+	for range 2 { // the second time from the cache
+		e := &labhooks.Event{ID: id.New(id.Event), EventName: "resultAdded", Data: []byte(`{"id":1}`), CreatedAt: now}
+		if _, err := s.CreateEvent(t.Context(), labhooks.CreateEventParams{Event: e, Roles: []labhooks.Role{labhooks.RoleLab}, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := s.ClaimDeliveries(t.Context(), labhooks.ClaimParams{Owner: "t", Now: now, Lease: time.Minute, Limit: 10})
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claimed %d, %v", len(jobs), err)
+		}
+		if got := jobs[0].Secrets; len(got) != 2 || got[0] != d.Secret || got[1] != d.PreviousSecret {
+			t.Fatalf("job secrets = %q, want the link's plain secrets", got)
+		}
+	}
+}
+
+func TestNewKeyring(t *testing.T) {
+	for _, tt := range []struct {
+		keys []string
+		want string
+	}{
+		{[]string{"short"}, "at least 32 characters"},
+		{[]string{key1, strings.Repeat("x", 31)}, "key 2 of 2"},
+		{[]string{key1, key2, key1}, "keys 1 and 3 are the same"},
+	} {
+		if _, err := sealing.NewKeyring(tt.keys...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NewKeyring(%q) = %v, want an error saying %q", tt.keys, err, tt.want)
+		}
+	}
+	if got := sealing.SplitKeys(" " + key2 + " ,," + key1 + ","); len(got) != 2 || got[0] != key2 || got[1] != key1 {
+		t.Errorf("SplitKeys = %q", got)
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	k, err := sealing.NewKeyring(key1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("dl_1", k.Seal("dl_1", "whsec_abc"))
+	f.Add("dl_1", labhooks.SealedSecretPrefix+"AAAA")
+	f.Add("dl_2", "plain-secret")
+	f.Fuzz(func(t *testing.T, link, stored string) {
+		plain, err := k.Open(link, stored)
+		if !sealing.IsSealed(stored) && (err != nil || plain != stored) {
+			t.Fatalf("Open of an unsealed value = %q, %v; want it as it is", plain, err)
+		}
+		if stored == "" {
+			return
+		}
+		again, err := k.Open(link, k.Seal(link, stored))
+		if err != nil || again != stored {
+			t.Fatalf("Open(Seal(%q)) = %q, %v", stored, again, err)
+		}
+	})
+}

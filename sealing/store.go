@@ -1,0 +1,200 @@
+package sealing
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/labhooks/labhooks"
+)
+
+// Store is a labhooks.Store whose data-link secrets are sealed in the store
+// beneath it and open above it: callers see plain secrets, the database
+// never holds one.
+type Store struct {
+	labhooks.Store
+	keys *Keyring
+
+	// opened caches the secrets claims carry, by link and sealed value:
+	// claims read the same few secrets over and over.
+	mu     sync.RWMutex
+	opened map[[2]string]string
+}
+
+// maxOpened bounds the claims' cache; it starts afresh when full.
+const maxOpened = 4096
+
+// Open checks the secrets stored in inner against keys and returns the
+// store to use:
+//
+//   - with no key, inner itself, unless some secret is sealed (error);
+//   - with keys, a Store over inner, after sealing under the first key every
+//     secret stored in plain or under another key of the keyring, in one
+//     transaction. A secret that does not open is an error, and nothing
+//     changes: one sealed under a key not given wraps ErrUnknownKey.
+//
+// resealed is how many data links that changed.
+func Open(ctx context.Context, inner labhooks.Store, keys *Keyring) (s labhooks.Store, resealed int, err error) {
+	links, err := inner.DataLinks(ctx, labhooks.DataLinkFilter{})
+	if err != nil {
+		return nil, 0, err
+	}
+	stale := false
+	for _, d := range links {
+		for _, v := range []string{d.Secret, d.PreviousSecret} {
+			if v == "" {
+				continue
+			}
+			if !keys.Enabled() && IsSealed(v) {
+				return nil, 0, fmt.Errorf("data link %s: its secret is %w (the database's secrets are sealed, and no key to open them was given)", d.ID, ErrUnknownKey)
+			}
+			if keys.Enabled() {
+				// Every secret must open, or deliveries would fail later.
+				if _, err := keys.Open(d.ID, v); err != nil {
+					return nil, 0, err
+				}
+				stale = stale || !keys.current(v)
+			}
+		}
+	}
+	if !keys.Enabled() {
+		return inner, 0, nil
+	}
+	if stale {
+		resealed, err = inner.RewriteSecrets(ctx, func(link, stored string) (string, error) {
+			if keys.current(stored) {
+				return stored, nil
+			}
+			plain, err := keys.Open(link, stored)
+			if err != nil {
+				return "", err
+			}
+			return keys.Seal(link, plain), nil
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return &Store{Store: inner, keys: keys, opened: map[[2]string]string{}}, resealed, nil
+}
+
+// Unwrap returns the store beneath.
+func (s *Store) Unwrap() labhooks.Store { return s.Store }
+
+// CreateDataLink stores d with its secrets sealed; d keeps them plain.
+func (s *Store) CreateDataLink(ctx context.Context, d *labhooks.DataLink) error {
+	secret, previous := d.Secret, d.PreviousSecret
+	d.Secret, d.PreviousSecret = s.keys.Seal(d.ID, secret), s.keys.Seal(d.ID, previous)
+	err := s.Store.CreateDataLink(ctx, d)
+	d.Secret, d.PreviousSecret = secret, previous
+	return err
+}
+
+// DataLink returns one data link with its secrets opened.
+func (s *Store) DataLink(ctx context.Context, id string) (*labhooks.DataLink, error) {
+	return s.openLink(s.Store.DataLink(ctx, id))
+}
+
+// DataLinks lists data links with their secrets opened.
+func (s *Store) DataLinks(ctx context.Context, f labhooks.DataLinkFilter) ([]*labhooks.DataLink, error) {
+	return s.openLinks(s.Store.DataLinks(ctx, f))
+}
+
+// UpdateDataLink changes a data link and returns it with its secrets opened.
+func (s *Store) UpdateDataLink(ctx context.Context, id string, u labhooks.DataLinkUpdate, now time.Time) (*labhooks.DataLink, error) {
+	return s.openLink(s.Store.UpdateDataLink(ctx, id, u, now))
+}
+
+// RotateSecret stores r.NewSecret sealed.
+func (s *Store) RotateSecret(ctx context.Context, r labhooks.SecretRotation) (*labhooks.DataLink, error) {
+	r.NewSecret = s.keys.Seal(r.DataLinkID, r.NewSecret)
+	return s.openLink(s.Store.RotateSecret(ctx, r))
+}
+
+// DisableFailingDataLinks returns the links it disabled with their secrets
+// opened.
+func (s *Store) DisableFailingDataLinks(ctx context.Context, p labhooks.DisableParams) ([]*labhooks.DataLink, error) {
+	return s.openLinks(s.Store.DisableFailingDataLinks(ctx, p))
+}
+
+// RewriteSecrets hands rewrite the plain secrets and seals what it returns.
+func (s *Store) RewriteSecrets(ctx context.Context, rewrite func(dataLinkID, secret string) (string, error)) (int, error) {
+	return s.Store.RewriteSecrets(ctx, func(link, stored string) (string, error) {
+		plain, err := s.keys.Open(link, stored)
+		if err != nil {
+			return "", err
+		}
+		next, err := rewrite(link, plain)
+		if err != nil || next == plain {
+			return stored, err
+		}
+		return s.keys.Seal(link, next), nil
+	})
+}
+
+// ClaimDeliveries returns the claimed jobs with their secrets opened. A
+// secret that does not open (it cannot happen after Open, short of someone
+// writing the database by hand) fails the claim, whose leases then run out.
+func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]*labhooks.Job, error) {
+	jobs, err := s.Store.ClaimDeliveries(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		for i, v := range j.Secrets {
+			if j.Secrets[i], err = s.openCached(j.DataLinkID, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return jobs, nil
+}
+
+func (s *Store) openCached(link, stored string) (string, error) {
+	k := [2]string{link, stored}
+	s.mu.RLock()
+	plain, ok := s.opened[k]
+	s.mu.RUnlock()
+	if ok {
+		return plain, nil
+	}
+	plain, err := s.keys.Open(link, stored)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	if len(s.opened) >= maxOpened {
+		clear(s.opened)
+	}
+	s.opened[k] = plain
+	s.mu.Unlock()
+	return plain, nil
+}
+
+func (s *Store) openLink(d *labhooks.DataLink, err error) (*labhooks.DataLink, error) {
+	if err != nil {
+		return nil, err
+	}
+	if d.Secret, err = s.keys.Open(d.ID, d.Secret); err != nil {
+		return nil, err
+	}
+	if d.PreviousSecret, err = s.keys.Open(d.ID, d.PreviousSecret); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (s *Store) openLinks(ds []*labhooks.DataLink, err error) ([]*labhooks.DataLink, error) {
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		if _, err := s.openLink(d, nil); err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
+}
+
+var _ labhooks.Store = (*Store)(nil)
