@@ -57,6 +57,11 @@ func TestConformance(t *testing.T) {
 			return sealed(t, openSQLite(t, filepath.Join(t.TempDir(), "labhooks.db")), keyring(t, key1))
 		})
 	})
+	t.Run("SQLite without a key", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) labhooks.Store {
+			return sealed(t, openSQLite(t, filepath.Join(t.TempDir(), "labhooks.db")), nil)
+		})
+	})
 	t.Run("PostgreSQL", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) labhooks.Store {
 			s, err := postgres.Open(t.Context(), postgres.Config{URL: pgtest.NewSchema(t)})
@@ -217,6 +222,33 @@ func TestSecretBoundToItsLink(t *testing.T) {
 	}
 	if _, _, err := sealing.Open(t.Context(), inner, keyring(t, key1)); err == nil {
 		t.Fatal("Open accepted a database with a moved secret")
+	}
+}
+
+// A process without the key, already running when another one seals a
+// secret, fails the claim that meets it rather than sign with the sealed
+// value; the lease runs out and a process with the key delivers.
+func TestNoKeyNeverSignsWithASealedValue(t *testing.T) {
+	inner := openSQLite(t, filepath.Join(t.TempDir(), "labhooks.db"))
+	t.Cleanup(func() { inner.Close() })
+	keyless := sealed(t, inner, nil)
+	keyed := sealed(t, inner, keyring(t, key1))
+	d := newLink(t, keyed)
+	e := &labhooks.Event{ID: id.New(id.Event), EventName: "resultAdded", Data: []byte(`{"id":1}`), CreatedAt: now}
+	if _, err := keyless.CreateEvent(t.Context(), labhooks.CreateEventParams{Event: e, Roles: []labhooks.Role{labhooks.RoleLab}, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	claim := labhooks.ClaimParams{Owner: "t", Now: now, Lease: time.Minute, Limit: 10}
+	if jobs, err := keyless.ClaimDeliveries(t.Context(), claim); !errors.Is(err, sealing.ErrUnknownKey) || jobs != nil {
+		t.Fatalf("keyless claim = %v, %v; want ErrUnknownKey and no job", jobs, err)
+	}
+	if _, err := keyless.DataLink(t.Context(), d.ID); !errors.Is(err, sealing.ErrUnknownKey) {
+		t.Fatalf("keyless DataLink = %v, want ErrUnknownKey", err)
+	}
+	claim.Now = now.Add(2 * time.Minute)
+	jobs, err := keyed.ClaimDeliveries(t.Context(), claim)
+	if err != nil || len(jobs) != 1 || jobs[0].Secrets[0] != d.Secret {
+		t.Fatalf("after the lease, the keyed claim = %+v, %v", jobs, err)
 	}
 }
 

@@ -25,16 +25,18 @@ type Store struct {
 // maxOpened bounds the claims' cache; it starts afresh when full.
 const maxOpened = 4096
 
-// Open checks the secrets stored in inner against keys and returns the
-// store to use:
+// Open checks the secrets stored in inner against keys and returns a Store
+// over inner:
 //
-//   - with no key, inner itself, unless some secret is sealed (error);
-//   - with keys, a Store over inner, after sealing under the first key every
-//     secret stored in plain or under another key of the keyring, in one
-//     transaction. A secret that does not open is an error, and nothing
-//     changes: one sealed under a key not given wraps ErrUnknownKey.
+//   - with no key, after checking that no secret is sealed; secrets are then
+//     stored in the plain, and one sealed meanwhile by another process fails
+//     the read (or claim) that meets it rather than being sent as it is;
+//   - with keys, after sealing under the first key every secret stored in
+//     the plain or under another key of the keyring, in one transaction.
 //
-// resealed is how many data links that changed.
+// A secret that does not open is an error, and nothing changes: one sealed
+// under a key not given wraps ErrUnknownKey. resealed is how many data links
+// Open sealed.
 func Open(ctx context.Context, inner labhooks.Store, keys *Keyring) (s labhooks.Store, resealed int, err error) {
 	links, err := inner.DataLinks(ctx, labhooks.DataLinkFilter{})
 	if err != nil {
@@ -58,9 +60,6 @@ func Open(ctx context.Context, inner labhooks.Store, keys *Keyring) (s labhooks.
 			}
 		}
 	}
-	if !keys.Enabled() {
-		return inner, 0, nil
-	}
 	if stale {
 		resealed, err = inner.RewriteSecrets(ctx, func(link, stored string) (string, error) {
 			if keys.current(stored) {
@@ -82,10 +81,18 @@ func Open(ctx context.Context, inner labhooks.Store, keys *Keyring) (s labhooks.
 // Unwrap returns the store beneath.
 func (s *Store) Unwrap() labhooks.Store { return s.Store }
 
+// seal seals secret for link when there is a key to seal with.
+func (s *Store) seal(link, secret string) string {
+	if !s.keys.Enabled() {
+		return secret
+	}
+	return s.keys.Seal(link, secret)
+}
+
 // CreateDataLink stores d with its secrets sealed; d keeps them plain.
 func (s *Store) CreateDataLink(ctx context.Context, d *labhooks.DataLink) error {
 	secret, previous := d.Secret, d.PreviousSecret
-	d.Secret, d.PreviousSecret = s.keys.Seal(d.ID, secret), s.keys.Seal(d.ID, previous)
+	d.Secret, d.PreviousSecret = s.seal(d.ID, secret), s.seal(d.ID, previous)
 	err := s.Store.CreateDataLink(ctx, d)
 	d.Secret, d.PreviousSecret = secret, previous
 	return err
@@ -108,7 +115,7 @@ func (s *Store) UpdateDataLink(ctx context.Context, id string, u labhooks.DataLi
 
 // RotateSecret stores r.NewSecret sealed.
 func (s *Store) RotateSecret(ctx context.Context, r labhooks.SecretRotation) (*labhooks.DataLink, error) {
-	r.NewSecret = s.keys.Seal(r.DataLinkID, r.NewSecret)
+	r.NewSecret = s.seal(r.DataLinkID, r.NewSecret)
 	return s.openLink(s.Store.RotateSecret(ctx, r))
 }
 
@@ -129,13 +136,15 @@ func (s *Store) RewriteSecrets(ctx context.Context, rewrite func(dataLinkID, sec
 		if err != nil || next == plain {
 			return stored, err
 		}
-		return s.keys.Seal(link, next), nil
+		return s.seal(link, next), nil
 	})
 }
 
 // ClaimDeliveries returns the claimed jobs with their secrets opened. A
-// secret that does not open (it cannot happen after Open, short of someone
-// writing the database by hand) fails the claim, whose leases then run out.
+// secret that does not open (sealed by a process with a key this one lacks,
+// or written into the database by hand) fails the claim, whose leases then
+// run out for another process to take them: no webhook is signed with a
+// sealed value.
 func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]*labhooks.Job, error) {
 	jobs, err := s.Store.ClaimDeliveries(ctx, p)
 	if err != nil {
