@@ -101,6 +101,13 @@ type Store interface {
 	// processes starting at once on an empty database, exactly one wins.
 	InitAdminKeyHash(ctx context.Context, h []byte) (stored []byte, created bool, err error)
 
+	// RevokeSession ends the dashboard session id, whose cookie expires at
+	// expires: SessionRevoked reports it until then. Sessions whose cookies
+	// expired before now are forgotten.
+	RevokeSession(ctx context.Context, id string, expires, now time.Time) error
+	// SessionRevoked reports whether RevokeSession ended session id.
+	SessionRevoked(ctx context.Context, id string) (bool, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

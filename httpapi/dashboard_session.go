@@ -19,7 +19,8 @@ import (
 // Dashboard cookies. The session cookie carries the hash of the API key that
 // signed in (never the key), sealed so that it can be neither read nor forged;
 // every request looks the caller up again, so deleting a partner ends its
-// sessions at once.
+// sessions at once, and checks that the session was not signed out, so a
+// copy of the cookie dies with it.
 const (
 	sessionCookie = "labhooks_session"
 	signInCookie  = "labhooks_signin"
@@ -28,6 +29,8 @@ const (
 
 // session is a signed-in browser.
 type session struct {
+	// ID names the session for signing out.
+	ID      string `json:"i"`
 	KeyHash []byte `json:"k"`
 	// CSRF is the token every form of this session must carry.
 	CSRF    string `json:"c"`
@@ -74,7 +77,7 @@ func (c *sessionCodec) open(value string) (*session, bool) {
 		return nil, false
 	}
 	var s session
-	if json.Unmarshal(plain, &s) != nil || len(s.KeyHash) == 0 || s.CSRF == "" {
+	if json.Unmarshal(plain, &s) != nil || s.ID == "" || len(s.KeyHash) == 0 || s.CSRF == "" {
 		return nil, false
 	}
 	return &s, true
@@ -111,6 +114,12 @@ func (s *Server) signedIn(h handlerFunc) http.Handler {
 		if !ok || s.cfg.Now().Unix() >= sess.Expires {
 			setCookie(w, r, sessionCookie, "", -1)
 			return labhooks.Errorf(labhooks.EUnauthorized, "Your session has ended. Sign in again.")
+		}
+		if revoked, err := s.cfg.Store.SessionRevoked(r.Context(), sess.ID); err != nil {
+			return err
+		} else if revoked {
+			setCookie(w, r, sessionCookie, "", -1)
+			return labhooks.Errorf(labhooks.EUnauthorized, "This session was signed out. Sign in again.")
 		}
 		c, err := s.callerByKeyHash(r.Context(), sess.KeyHash)
 		if labhooks.ErrorCode(err) == labhooks.EUnauthorized {
@@ -177,7 +186,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	sess := &session{KeyHash: hash, CSRF: randomToken(), Expires: s.cfg.Now().Add(sessionTTL).Unix()}
+	sess := &session{ID: randomToken(), KeyHash: hash, CSRF: randomToken(), Expires: s.cfg.Now().Add(sessionTTL).Unix()}
 	setCookie(w, r, sessionCookie, s.dash.sessions.seal(sess), int(sessionTTL/time.Second))
 	setCookie(w, r, signInCookie, "", -1)
 	http.Redirect(w, r, localPath(v.Next), http.StatusSeeOther)
@@ -193,7 +202,13 @@ func localPath(next string) string {
 	return next
 }
 
+// signOut ends the session for good, not just in this browser: a copy of
+// its cookie opens nothing afterwards.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
+	sess := r.Context().Value(sessionCtxKey{}).(*session)
+	if err := s.cfg.Store.RevokeSession(r.Context(), sess.ID, time.Unix(sess.Expires, 0), s.cfg.Now()); err != nil {
+		return err
+	}
 	setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/signin?done=signedout", http.StatusSeeOther)
 	return nil

@@ -226,6 +226,19 @@ func TestDashboardSignIn(t *testing.T) {
 	if status, _, _ := br.do("GET", "/datalinks", nil); status != http.StatusSeeOther {
 		t.Fatalf("after signing out /datalinks answered %d", status)
 	}
+
+	// A copy of the signed-out cookie (taken from the browser, say) opens
+	// nothing, while another session of the same key lives on.
+	other := b.browser(t)
+	other.signIn(b.labKey)
+	copied := b.browser(t)
+	copied.http.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: session.Value, Path: "/"}})
+	if status, loc, _ := copied.do("GET", "/datalinks", nil); status != http.StatusSeeOther || !strings.HasPrefix(loc, "/signin") {
+		t.Fatalf("a copy of the signed-out cookie: %d %q; want a redirect to sign in", status, loc)
+	}
+	if status, _ := other.get("/datalinks"); status != http.StatusOK {
+		t.Fatalf("the key's other session answered %d after one signed out", status)
+	}
 }
 
 func TestDashboardForgedSession(t *testing.T) {

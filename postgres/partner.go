@@ -163,3 +163,23 @@ func collect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
 	}
 	return out, rows.Err()
 }
+
+// RevokeSession ends a dashboard session until its cookie expires.
+func (s *Store) RevokeSession(ctx context.Context, id string, expires, now time.Time) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO revoked_sessions (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, ts(expires)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM revoked_sessions WHERE expires_at < $1`, ts(now))
+		return err
+	})
+}
+
+// SessionRevoked reports whether a dashboard session was ended.
+func (s *Store) SessionRevoked(ctx context.Context, id string) (bool, error) {
+	var revoked bool
+	err := s.retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE id = $1)`, id).Scan(&revoked)
+	})
+	return revoked, err
+}

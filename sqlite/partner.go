@@ -140,3 +140,24 @@ func (s *Store) InitAdminKeyHash(ctx context.Context, h []byte) ([]byte, bool, e
 	}
 	return stored, bytes.Equal(stored, h), nil
 }
+
+// RevokeSession ends a dashboard session until its cookie expires.
+func (s *Store) RevokeSession(ctx context.Context, id string, expires, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revoked_sessions (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, ms(expires)); err != nil {
+			return dbError(err)
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM revoked_sessions WHERE expires_at < ?`, ms(now))
+		return dbError(err)
+	})
+}
+
+// SessionRevoked reports whether a dashboard session was ended.
+func (s *Store) SessionRevoked(ctx context.Context, id string) (bool, error) {
+	var one int
+	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM revoked_sessions WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, dbError(err)
+}

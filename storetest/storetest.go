@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore NewStore) {
 		"DeliveriesPaging":        testDeliveriesPaging,
 		"DeleteFailsPending":      testDeleteFailsPending,
 		"AdminKey":                testAdminKey,
+		"RevokedSessions":         testRevokedSessions,
 		"DeliveriesByEventName":   testDeliveriesByEventName,
 		"Health":                  testHealth,
 	}
@@ -1039,4 +1040,33 @@ func testTargetsFollowChanges(t *testing.T, b *bundle) {
 	_, err := b.s.CreateEvent(b.ctx, labhooks.CreateEventParams{Event: &labhooks.Event{ID: id.New(id.Event), EventName: "appointmentCreated",
 		Data: json.RawMessage(`{}`), PartnerID: q.ID, CreatedAt: b.now}, Roles: []labhooks.Role{labhooks.RoleLab}, Now: b.now})
 	wantCode(t, err, labhooks.ENotFound)
+}
+
+func testRevokedSessions(t *testing.T, b *bundle) {
+	revoked := func(id string) bool {
+		t.Helper()
+		ok, err := b.s.SessionRevoked(b.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if revoked("s1") {
+		t.Fatal("a session never revoked is revoked")
+	}
+	for range 2 { // revoking twice is no error
+		if err := b.s.RevokeSession(b.ctx, "s1", b.now.Add(time.Hour), b.now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !revoked("s1") || revoked("s2") {
+		t.Fatal("RevokeSession revoked the wrong sessions")
+	}
+	// Once s1's cookie has expired, revoking another forgets it.
+	if err := b.s.RevokeSession(b.ctx, "s2", b.now.Add(2*time.Hour), b.now.Add(90*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if revoked("s1") || !revoked("s2") {
+		t.Fatal("expired revocations are kept, or the new one is lost")
+	}
 }
