@@ -155,7 +155,8 @@ func (s *Sender) Send(ctx context.Context, req Request) *Result {
 
 // validUTF8 returns the excerpt as valid UTF-8 of at most MaxResponseBody
 // bytes: a rune cut by the excerpt's end is dropped, other invalid bytes
-// become U+FFFD.
+// become U+FFFD, and so do NUL bytes, which PostgreSQL's text cannot hold:
+// every store then keeps the same excerpt.
 func validUTF8(b []byte) string {
 	for back := 1; back <= utf8.UTFMax && back <= len(b); back++ {
 		if start := len(b) - back; utf8.RuneStart(b[start]) {
@@ -165,7 +166,7 @@ func validUTF8(b []byte) string {
 			break
 		}
 	}
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	s := strings.ReplaceAll(strings.ToValidUTF8(string(b), "\uFFFD"), "\x00", "\uFFFD")
 	for len(s) > labhooks.MaxResponseBody {
 		_, size := utf8.DecodeLastRuneInString(s)
 		s = s[:len(s)-size]

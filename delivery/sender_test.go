@@ -580,11 +580,15 @@ func TestValidUTF8StaysWithinTheExcerpt(t *testing.T) {
 		"invalid byte early": append([]byte{0xff}, bytes.Repeat([]byte("a"), labhooks.MaxResponseBody-1)...),
 		"all invalid":        bytes.Repeat([]byte{0xfe}, labhooks.MaxResponseBody),
 		"rune cut at end":    append(bytes.Repeat([]byte("a"), labhooks.MaxResponseBody-1), 0xe2),
+		"NUL bytes":          bytes.Repeat([]byte{'a', 0}, labhooks.MaxResponseBody/2),
 	}
 	for name, in := range cases {
 		got := validUTF8(in)
-		if !utf8.ValidString(got) || len(got) > labhooks.MaxResponseBody || got == "" {
-			t.Errorf("%s: %d bytes, valid %v", name, len(got), utf8.ValidString(got))
+		if !utf8.ValidString(got) || len(got) > labhooks.MaxResponseBody || got == "" || strings.IndexByte(got, 0) >= 0 {
+			t.Errorf("%s: %d bytes, valid %v, NUL at %d", name, len(got), utf8.ValidString(got), strings.IndexByte(got, 0))
 		}
+	}
+	if got := validUTF8([]byte("ok\x00!")); got != "ok\uFFFD!" {
+		t.Errorf("validUTF8(ok NUL !) = %q", got)
 	}
 }
