@@ -169,20 +169,13 @@ func ValidateSecret(secret string) error {
 	if len(secret) > MaxSecretLength {
 		return Errorf(EWeakSecret, "secret: at most %d characters", MaxSecretLength)
 	}
-	counts := map[rune]int{}
 	for _, r := range secret {
 		if r <= ' ' || r > '~' {
 			return Errorf(EWeakSecret, "secret: only printable ASCII without spaces can travel in the x-api-key header")
 		}
-		counts[r]++
 	}
-	if len(counts) < minDistinctInSecret {
-		return Errorf(EWeakSecret, "secret: too easy to guess (only %d different characters); choose a long, difficult secret", len(counts))
-	}
-	for _, n := range counts {
-		if n*4 > len(secret) {
-			return Errorf(EWeakSecret, "secret: too easy to guess (one character makes up over a quarter of it)")
-		}
+	if why := Guessable(secret); why != "" {
+		return Errorf(EWeakSecret, "secret: too easy to guess (%s); choose a long, difficult secret", why)
 	}
 	if strings.HasPrefix(secret, SealedSecretPrefix) {
 		return Errorf(EWeakSecret, "secret: may not start with %s, which marks a secret sealed by labhooks", SealedSecretPrefix)
@@ -194,6 +187,25 @@ func ValidateSecret(secret string) error {
 		}
 	}
 	return nil
+}
+
+// Guessable says why a secret or key is too easy to guess, or "" when it is
+// not: fewer than 10 different characters, or one character making up over
+// a quarter of it.
+func Guessable(s string) string {
+	counts := map[rune]int{}
+	for _, r := range s {
+		counts[r]++
+	}
+	if len(counts) < minDistinctInSecret {
+		return fmt.Sprintf("only %d different characters", len(counts))
+	}
+	for _, n := range counts {
+		if n*4 > len(s) {
+			return "one character makes up over a quarter of it"
+		}
+	}
+	return ""
 }
 
 // GenerateSecret returns a new strong secret in the Standard Webhooks form,

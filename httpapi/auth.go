@@ -34,10 +34,14 @@ func KeyHash(key string) []byte {
 	return h[:]
 }
 
-// ValidateAdminKey refuses an admin key chosen too short to resist guessing.
+// ValidateAdminKey refuses an admin key chosen too short or too plain to
+// resist guessing: it opens everything, from the API and the sign-in form.
 func ValidateAdminKey(key string) error {
 	if len(key) < minAdminKeyLen || strings.ContainsAny(key, " \t\r\n") {
 		return labhooks.Errorf(labhooks.EWeakSecret, "the admin key must be at least %d characters without spaces", minAdminKeyLen)
+	}
+	if why := labhooks.Guessable(key); why != "" {
+		return labhooks.Errorf(labhooks.EWeakSecret, "the admin key is too easy to guess (%s); use a random one, such as the output of openssl rand -base64 32", why)
 	}
 	return nil
 }

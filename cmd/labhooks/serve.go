@@ -87,6 +87,11 @@ func (c *serveConfig) check() error {
 	if c.sessionKey != "" && len(c.sessionKey) < 32 {
 		return usageError{fmt.Errorf("--session-key (LABHOOKS_SESSION_KEY): at least 32 characters, such as the output of openssl rand -base64 32")}
 	}
+	if c.adminKey != "" {
+		if err := httpapi.ValidateAdminKey(c.adminKey); err != nil {
+			return usageError{fmt.Errorf("--admin-key (LABHOOKS_ADMIN_KEY): %s", labhooks.ErrorMessage(err))}
+		}
+	}
 	if _, err := sealing.NewKeyring(sealing.SplitKeys(c.secretsKey)...); err != nil {
 		return usageError{fmt.Errorf("--secrets-key (LABHOOKS_SECRETS_KEY): %w", err)}
 	}
@@ -228,10 +233,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // adminKeyHash returns the hash of the admin key in force: the configured one,
 // else the stored one, else a new one, printed this once.
 func adminKeyHash(ctx context.Context, store labhooks.Store, configured string, stdout io.Writer) ([]byte, error) {
-	if configured != "" {
-		if err := httpapi.ValidateAdminKey(configured); err != nil {
-			return nil, usageError{fmt.Errorf("--admin-key (LABHOOKS_ADMIN_KEY): %s", labhooks.ErrorMessage(err))}
-		}
+	if configured != "" { // checked by serveConfig.check
 		return httpapi.KeyHash(configured), nil
 	}
 	stored, err := store.AdminKeyHash(ctx)
