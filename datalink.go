@@ -45,8 +45,12 @@ func (d *DataLink) SecretHint() string {
 }
 
 // Accepts reports whether the link's event filter lets eventName through.
-func (d *DataLink) Accepts(eventName string) bool {
-	return len(d.EventNames) == 0 || slices.Contains(d.EventNames, eventName)
+func (d *DataLink) Accepts(eventName string) bool { return AcceptsEvent(d.EventNames, eventName) }
+
+// AcceptsEvent reports whether an event filter lets eventName through: an
+// empty filter lets every event through.
+func AcceptsEvent(filter []string, eventName string) bool {
+	return len(filter) == 0 || slices.Contains(filter, eventName)
 }
 
 // Secrets returns the secrets that sign a request sent at now: the current
@@ -65,22 +69,13 @@ type DataLinkUpdate struct {
 	Description *string   `json:"description"`
 	EventNames  *[]string `json:"eventNames"`
 	Enabled     *bool     `json:"enabled"`
-	// DisabledReason is set by labhooks itself when it disables a link.
-	DisabledReason *string `json:"-"`
 }
 
 // DataLinkFilter selects data links; nil fields do not filter.
 type DataLinkFilter struct {
 	PartnerID *string
-}
-
-// SecretRotation replaces a data link's secret; the old one keeps signing
-// until Overlap has passed.
-type SecretRotation struct {
-	DataLinkID string
-	NewSecret  string
-	Now        time.Time
-	Overlap    time.Duration
+	// IDs selects these links only.
+	IDs []string
 }
 
 // Apply copies the fields set in u onto d.
@@ -105,22 +100,43 @@ func (u DataLinkUpdate) Apply(d *DataLink) {
 			d.DisabledReason = ""
 		}
 	}
-	if u.DisabledReason != nil {
-		d.DisabledReason = *u.DisabledReason
-	}
 }
 
-// DisableParams selects the data links DisableFailingDataLinks disables.
-type DisableParams struct {
-	// FailingSince is the bound: enabled links failing since this time or
-	// earlier are disabled.
-	FailingSince time.Time
-	// DataLinks, when not nil, limits the check to these links: those the
-	// caller has itself seen fail lately, so that a link is not disabled for
-	// a run of failures that stayed open while no attempt was made (labhooks
-	// down for days).
-	DataLinks []string
-	Now       time.Time
+// Rotate makes secret the link's secret at now; the old one keeps signing
+// beside it for overlap (none when overlap is 0), so receivers can switch
+// over. EInvalid when secret is the current one.
+func (d *DataLink) Rotate(secret string, now time.Time, overlap time.Duration) error {
+	if secret == d.Secret {
+		return FieldErrorf(EInvalid, "secret", "the new secret must differ from the current one")
+	}
+	d.PreviousSecret, d.Secret = d.Secret, secret
+	d.PreviousSecretExpiresAt = nil
+	if overlap > 0 {
+		exp := now.Add(overlap)
+		d.PreviousSecretExpiresAt = &exp
+	} else {
+		d.PreviousSecret = ""
+	}
+	d.UpdatedAt = now
+	return nil
+}
+
+// FailedFor reports whether every attempt to the enabled link has failed
+// since bound or earlier: the rule that disables a link (SPEC §4).
+func (d *DataLink) FailedFor(bound time.Time) bool {
+	return d.Enabled && d.FailingSince != nil && !d.FailingSince.After(bound)
+}
+
+// DisableForFailing disables the link at now, if FailedFor(bound), with a
+// reason that says since when it failed and what the receiver last
+// answered (lastStatus, else lastError); it reports whether it did.
+func (d *DataLink) DisableForFailing(now, bound time.Time, lastStatus int, lastError string) bool {
+	if !d.FailedFor(bound) {
+		return false
+	}
+	d.Enabled, d.UpdatedAt = false, now
+	d.DisabledReason = FailingReason(now, *d.FailingSince, lastStatus, lastError)
+	return true
 }
 
 // FailingReason is the DisabledReason of a link labhooks disabled at now
@@ -164,26 +180,26 @@ const SealedSecretPrefix = "lhsealed1."
 // Webhooks form: base64 of 24 to 64 random bytes. EWeakSecret.
 func ValidateSecret(secret string) error {
 	if len(secret) < MinSecretLength {
-		return Errorf(EWeakSecret, "secret: too short (%d characters); choose a long, difficult secret of at least %d characters, or leave it out and one is generated", len(secret), MinSecretLength)
+		return FieldErrorf(EWeakSecret, "secret", "too short (%d characters); choose a long, difficult secret of at least %d characters, or leave it out and one is generated", len(secret), MinSecretLength)
 	}
 	if len(secret) > MaxSecretLength {
-		return Errorf(EWeakSecret, "secret: at most %d characters", MaxSecretLength)
+		return FieldErrorf(EWeakSecret, "secret", "at most %d characters", MaxSecretLength)
 	}
 	for _, r := range secret {
 		if r <= ' ' || r > '~' {
-			return Errorf(EWeakSecret, "secret: only printable ASCII without spaces can travel in the x-api-key header")
+			return FieldErrorf(EWeakSecret, "secret", "only printable ASCII without spaces can travel in the x-api-key header")
 		}
 	}
 	if why := Guessable(secret); why != "" {
-		return Errorf(EWeakSecret, "secret: too easy to guess (%s); choose a long, difficult secret", why)
+		return FieldErrorf(EWeakSecret, "secret", "too easy to guess (%s); choose a long, difficult secret", why)
 	}
 	if strings.HasPrefix(secret, SealedSecretPrefix) {
-		return Errorf(EWeakSecret, "secret: may not start with %s, which marks a secret sealed by labhooks", SealedSecretPrefix)
+		return FieldErrorf(EWeakSecret, "secret", "may not start with %s, which marks a secret sealed by labhooks", SealedSecretPrefix)
 	}
 	if rest, ok := strings.CutPrefix(secret, whsecPrefix); ok {
 		key, err := base64.StdEncoding.DecodeString(rest)
 		if err != nil || len(key) < minWhsecKeyBytes || len(key) > maxWhsecKeyBytes {
-			return Errorf(EWeakSecret, "secret: a secret starting with whsec_ is read as a Standard Webhooks secret and must be whsec_ followed by base64 of %d to %d bytes", minWhsecKeyBytes, maxWhsecKeyBytes)
+			return FieldErrorf(EWeakSecret, "secret", "a secret starting with whsec_ is read as a Standard Webhooks secret and must be whsec_ followed by base64 of %d to %d bytes", minWhsecKeyBytes, maxWhsecKeyBytes)
 		}
 	}
 	return nil
@@ -220,25 +236,33 @@ func GenerateSecret() string {
 // no credentials in it, no fragment. Plain http is refused unless allowHTTP,
 // since the secret travels in the x-api-key header. EInvalid.
 func ValidateDataLinkURL(raw string, allowHTTP bool) error {
-	if len(raw) > 2048 {
-		return Errorf(EInvalid, "url: at most 2048 characters")
+	if len(raw) > MaxURLLength {
+		return FieldErrorf(EInvalid, "url", "at most %d characters", MaxURLLength)
 	}
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":
-		return Errorf(EInvalid, "url: a data link needs the URL of your webhook receiver")
+		return FieldErrorf(EInvalid, "url", "a data link needs the URL of your webhook receiver")
 	case err != nil:
-		return Errorf(EInvalid, "url: %q is not a URL", raw)
+		return FieldErrorf(EInvalid, "url", "%q is not a URL", raw)
 	case u.Scheme != "https" && u.Scheme != "http":
-		return Errorf(EInvalid, "url: must start with https://")
+		return FieldErrorf(EInvalid, "url", "must start with https://")
 	case u.Scheme == "http" && !allowHTTP:
-		return Errorf(EInvalid, "url: must be https: the secret is sent in the x-api-key header and plain http would expose it")
+		return FieldErrorf(EInvalid, "url", "must be https: the secret is sent in the x-api-key header and plain http would expose it")
 	case u.Host == "" || u.Hostname() == "":
-		return Errorf(EInvalid, "url: %q has no host", raw)
+		return FieldErrorf(EInvalid, "url", "%q has no host", raw)
 	case u.User != nil:
-		return Errorf(EInvalid, "url: must not carry a user name or password; labhooks authenticates with x-api-key and a signature")
+		return FieldErrorf(EInvalid, "url", "must not carry a user name or password; labhooks authenticates with x-api-key and a signature")
 	case u.Fragment != "":
-		return Errorf(EInvalid, "url: must not have a #fragment")
+		return FieldErrorf(EInvalid, "url", "must not have a #fragment")
+	}
+	return nil
+}
+
+// ValidateDescription bounds a data link's description. EInvalid.
+func ValidateDescription(s string) error {
+	if len(s) > MaxDescription {
+		return FieldErrorf(EInvalid, "description", "at most %d characters", MaxDescription)
 	}
 	return nil
 }

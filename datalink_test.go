@@ -250,8 +250,8 @@ func TestDataLinkJSONHidesSecrets(t *testing.T) {
 func TestDataLinkUpdateApply(t *testing.T) {
 	url, desc, names := "https://new.example/hook", "new", []string{"codeUsed"}
 	off, on, reason := false, true, "failing for 5 days"
-	d := &labhooks.DataLink{URL: "https://old.example", Description: "old", Enabled: true, Secret: "s"}
-	labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names, Enabled: &off, DisabledReason: &reason}.Apply(d)
+	d := &labhooks.DataLink{URL: "https://old.example", Description: "old", Enabled: true, Secret: "s", DisabledReason: reason}
+	labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names, Enabled: &off}.Apply(d)
 	if d.URL != url || d.Description != desc || !slices.Equal(d.EventNames, names) || d.Enabled || d.DisabledReason != reason || d.Secret != "s" {
 		t.Fatalf("after Apply: %+v", d)
 	}
@@ -293,5 +293,71 @@ func TestFailingReason(t *testing.T) {
 			!strings.Contains(got, tt.want) || !strings.HasSuffix(got, "replay the deliveries that failed meanwhile.") {
 			t.Errorf("FailingReason(%d, %q) = %q, want it to contain %q", tt.status, tt.err, got, tt.want)
 		}
+	}
+}
+
+func TestDataLinkRotate(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	d := &labhooks.DataLink{Secret: "old-secret"}
+	if err := d.Rotate("old-secret", now, time.Hour); labhooks.ErrorCode(err) != labhooks.EInvalid || err.(*labhooks.Error).Field != "secret" {
+		t.Fatalf("rotating to the same secret: %v", err)
+	}
+	if err := d.Rotate("new-secret", now, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if d.Secret != "new-secret" || d.PreviousSecret != "old-secret" || !d.PreviousSecretExpiresAt.Equal(now.Add(time.Hour)) || !d.UpdatedAt.Equal(now) {
+		t.Fatalf("after a rotation with an overlap: %+v", d)
+	}
+	if got := d.Secrets(now.Add(time.Minute)); !slices.Equal(got, []string{"new-secret", "old-secret"}) {
+		t.Fatalf("during the overlap both sign: %v", got)
+	}
+	if err := d.Rotate("newer-secret", now, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d.PreviousSecret != "" || d.PreviousSecretExpiresAt != nil {
+		t.Fatalf("a rotation without overlap keeps the old secret: %+v", d)
+	}
+}
+
+func TestDataLinkDisableForFailing(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	bound := now.Add(-5 * 24 * time.Hour)
+	before, after := bound.Add(-time.Minute), bound.Add(time.Minute)
+	tests := []struct {
+		name    string
+		link    labhooks.DataLink
+		disable bool
+	}{
+		{"failing since before the bound", labhooks.DataLink{Enabled: true, FailingSince: &before}, true},
+		{"failing since exactly the bound", labhooks.DataLink{Enabled: true, FailingSince: &bound}, true},
+		{"failing since after the bound", labhooks.DataLink{Enabled: true, FailingSince: &after}, false},
+		{"not failing", labhooks.DataLink{Enabled: true}, false},
+		{"disabled already", labhooks.DataLink{Enabled: false, FailingSince: &before, DisabledReason: "by hand"}, false},
+	}
+	for _, tt := range tests {
+		d := tt.link
+		if got := d.FailedFor(bound); got != tt.disable {
+			t.Errorf("%s: FailedFor = %v", tt.name, got)
+		}
+		got := d.DisableForFailing(now, bound, 503, "HTTP 503")
+		if got != tt.disable {
+			t.Errorf("%s: DisableForFailing = %v, want %v", tt.name, got, tt.disable)
+		}
+		switch {
+		case got && (d.Enabled || !strings.Contains(d.DisabledReason, "(last: HTTP 503)") || !d.UpdatedAt.Equal(now)):
+			t.Errorf("%s: disabled as %+v", tt.name, d)
+		case !got && d.DisabledReason != tt.link.DisabledReason:
+			t.Errorf("%s: left enabled, yet its reason changed: %q", tt.name, d.DisabledReason)
+		}
+	}
+}
+
+func TestValidateDescription(t *testing.T) {
+	if err := labhooks.ValidateDescription(strings.Repeat("a", labhooks.MaxDescription)); err != nil {
+		t.Fatal(err)
+	}
+	err := labhooks.ValidateDescription(strings.Repeat("a", labhooks.MaxDescription+1))
+	if e, ok := err.(*labhooks.Error); !ok || e.Code != labhooks.EInvalid || e.Field != "description" {
+		t.Fatalf("a long description: %v", err)
 	}
 }

@@ -53,9 +53,6 @@ type Attempt struct {
 	ResponseBody string `json:"responseBody"`
 }
 
-// MaxResponseBody is how much of a receiver's answer an attempt keeps.
-const MaxResponseBody = 1024
-
 // DeliveryFilter selects deliveries for a listing, newest first.
 type DeliveryFilter struct {
 	PartnerID  *string
@@ -85,6 +82,38 @@ type Job struct {
 	LeaseToken string
 	// CreatedAt is when the delivery was created, for latency figures.
 	CreatedAt time.Time
+}
+
+// ClaimedRow is what a store reads of each delivery it claims.
+type ClaimedRow struct {
+	DeliveryID, EventID, EventName, DataLinkID string
+	// AttemptCount is every attempt the delivery has had; ScheduleBase is
+	// how many of them came before its current retry schedule began (a
+	// retry by hand or a replay starts a fresh one: see Queue.Requeue).
+	AttemptCount, ScheduleBase int
+	CreatedAt                  time.Time
+	Data                       []byte
+	// Link is the delivery's data link (URL, secrets, Enabled); nil when it
+	// was deleted.
+	Link *DataLink
+}
+
+// Job returns the job of a claimed delivery at now under leaseToken, or,
+// when its data link is gone or disabled, nil and why the delivery fails
+// instead of being sent.
+func (r *ClaimedRow) Job(now time.Time, leaseToken string) (*Job, string) {
+	switch {
+	case r.Link == nil:
+		return nil, "the data link was deleted"
+	case !r.Link.Enabled:
+		return nil, "the data link is disabled"
+	}
+	e := Event{EventName: r.EventName, Data: r.Data}
+	return &Job{
+		DeliveryID: r.DeliveryID, EventID: r.EventID, EventName: r.EventName, DataLinkID: r.DataLinkID,
+		URL: r.Link.URL, Secrets: r.Link.Secrets(now), Body: e.Body(),
+		Try: r.AttemptCount - r.ScheduleBase + 1, LeaseToken: leaseToken, CreatedAt: r.CreatedAt,
+	}, ""
 }
 
 // ClaimParams bounds one claim of due deliveries.
@@ -165,25 +194,15 @@ func FailingRuns(rs []AttemptResult) []FailingRun {
 	return out
 }
 
-// Listing page sizes.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 500
-)
-
-// ClampLimit returns a page size within 1 and MaxLimit, DefaultLimit for 0.
-func ClampLimit(n int) int {
-	if n <= 0 {
-		return DefaultLimit
-	}
-	return min(n, MaxLimit)
-}
-
-// RequeueParams selects failed deliveries of one data link to send again.
+// RequeueParams selects deliveries to send again, each with a fresh retry
+// schedule: the one delivery DeliveryID, whatever its status, or the failed
+// deliveries of DataLinkID created in [Since, Until).
 type RequeueParams struct {
+	DeliveryID string
 	DataLinkID string
 	Since      time.Time
 	// Until is exclusive; the zero time means no upper bound.
 	Until time.Time
-	Now   time.Time
+	// Now is when they become due.
+	Now time.Time
 }

@@ -66,3 +66,32 @@ func TestFailingRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimedRowJob is the one rule from a claimed row to the job a worker
+// sends: the link's URL and the secrets signing at that moment, the seed's
+// body, the try within the current schedule; or why it is failed instead.
+func TestClaimedRowJob(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	later := now.Add(time.Hour)
+	row := labhooks.ClaimedRow{
+		DeliveryID: "dlv_1", EventID: "evt_1", EventName: "codeUsed", DataLinkID: "dl_1",
+		AttemptCount: 5, ScheduleBase: 3, CreatedAt: now.Add(-time.Minute), Data: []byte(`{"codeId":1}`),
+		Link: &labhooks.DataLink{URL: "https://lab.example/hook", Secret: "new", PreviousSecret: "old", PreviousSecretExpiresAt: &later, Enabled: true},
+	}
+	j, why := row.Job(now, "owner:token")
+	if j == nil || why != "" {
+		t.Fatalf("Job: %v, %q", j, why)
+	}
+	if j.Try != 3 || j.URL != row.Link.URL || !slices.Equal(j.Secrets, []string{"new", "old"}) || j.LeaseToken != "owner:token" ||
+		string(j.Body) != `{"eventName":"codeUsed","data":{"codeId":1}}` || !j.CreatedAt.Equal(row.CreatedAt) || j.DeliveryID != "dlv_1" {
+		t.Errorf("Job = %+v", j)
+	}
+	row.Link.Enabled = false
+	if j, why := row.Job(now, "t"); j != nil || why != "the data link is disabled" {
+		t.Errorf("a disabled link's row: %v, %q", j, why)
+	}
+	row.Link = nil
+	if j, why := row.Job(now, "t"); j != nil || why != "the data link was deleted" {
+		t.Errorf("a deleted link's row: %v, %q", j, why)
+	}
+}

@@ -3,6 +3,7 @@ package labhooks
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error codes. Each maps to one HTTP status in the http layer's table.
@@ -23,7 +24,11 @@ const (
 // Error is labhooks' application error: a machine-readable code and a message
 // written for the person who sent the request.
 type Error struct {
-	Code    string `json:"code"`
+	Code string `json:"code"`
+	// Field names the input at fault by its JSON name in the API ("url",
+	// "eventNames"), so that a form can show the message beside it; empty
+	// when the error concerns no one field. Message then starts with it.
+	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
 
@@ -32,9 +37,24 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("labhooks: %s: %s", e.Code, e.Message)
 }
 
+// Detail is Message without the "field: " it starts with when Field is set:
+// what a form shows beside the field.
+func (e *Error) Detail() string {
+	if rest, ok := strings.CutPrefix(e.Message, e.Field+": "); ok && e.Field != "" {
+		return rest
+	}
+	return e.Message
+}
+
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns an *Error about the input field: its message is
+// "field: " and the formatted detail.
+func FieldErrorf(code, field, format string, args ...any) *Error {
+	return &Error{Code: code, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, EInternal for

@@ -1,6 +1,7 @@
 package labhooks_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -47,5 +48,20 @@ func TestErrorString(t *testing.T) {
 	// A message with a percent sign and no arguments is kept as it is.
 	if got := labhooks.Errorf(labhooks.EInvalid, "100%% sure").Message; got != "100% sure" {
 		t.Fatalf("Message = %q", got)
+	}
+}
+
+func TestFieldErrorf(t *testing.T) {
+	err := labhooks.FieldErrorf(labhooks.EInvalid, "url", "%q has no host", "https://")
+	if err.Field != "url" || err.Message != `url: "https://" has no host` || err.Detail() != `"https://" has no host` {
+		t.Fatalf("FieldErrorf = %+v, Detail %q", err, err.Detail())
+	}
+	plain := labhooks.Errorf(labhooks.EConflict, "url: taken")
+	if plain.Detail() != "url: taken" {
+		t.Fatalf("Detail of an error about no field trims: %q", plain.Detail())
+	}
+	b, _ := json.Marshal(err)
+	if string(b) != `{"code":"invalid","field":"url","message":"url: \"https://\" has no host"}` {
+		t.Fatalf("JSON: %s", b)
 	}
 }

@@ -2,7 +2,7 @@ package labhooks
 
 import (
 	"encoding/json"
-	"strings"
+	"slices"
 	"time"
 )
 
@@ -32,14 +32,7 @@ type EventType struct {
 }
 
 // AllowsRole reports whether partners of role r may receive events of this type.
-func (t *EventType) AllowsRole(r Role) bool {
-	for _, x := range t.Roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
+func (t *EventType) AllowsRole(r Role) bool { return slices.Contains(t.Roles, r) }
 
 // Event is one emitted occurrence of an event type.
 type Event struct {
@@ -66,20 +59,15 @@ func (e *Event) Body() []byte {
 	return append(b, '}')
 }
 
-// CreateEventParams describes an event to store together with its deliveries.
+// CreateEventParams is an event to store together with its deliveries.
 type CreateEventParams struct {
 	Event *Event
-	// Roles are the roles allowed to receive the event; the store creates one
-	// delivery for each enabled, accepting data link of each partner with such
-	// a role (only Event.PartnerID's when set, only Event.Role's when set).
-	// A partner named by Event.PartnerID must exist (ENotFound) and have one
-	// of these roles (ERoleNotAllowed, see PartnerRoleNotAllowed): the store
-	// checks it with the same read that finds the data links.
-	Roles []Role
-	// RequestHash identifies the request behind an idempotency key, so a key
-	// reused for a different request is refused instead of silently answered.
+	// Deliveries are the event's deliveries, pending and due at their
+	// NextAttemptAt, as Event.Deliver made them.
+	Deliveries []*Delivery
+	// RequestHash identifies the request behind Event.IdempotencyKey, so a
+	// key reused for a different request can be refused.
 	RequestHash string
-	Now         time.Time
 }
 
 // CreateEventResult is what CreateEvent stored, or found stored under the same
@@ -87,17 +75,9 @@ type CreateEventParams struct {
 type CreateEventResult struct {
 	Event      *Event
 	Deliveries []*Delivery
-	// Replayed is true when the idempotency key was seen before and nothing new
-	// was stored.
-	Replayed bool
-}
-
-// PartnerRoleNotAllowed is the error for an event aimed at a partner whose
-// role may not receive it.
-func PartnerRoleNotAllowed(partnerID string, role Role, eventName string, roles []Role) *Error {
-	names := make([]string, len(roles))
-	for i, r := range roles {
-		names[i] = string(r)
-	}
-	return Errorf(ERoleNotAllowed, "partnerId: %s is a %s, and %s goes only to %s", partnerID, role, eventName, strings.Join(names, ", "))
+	// Replayed is true when the idempotency key was taken and nothing new
+	// was stored: Event and Deliveries are what the key's first call
+	// stored, and RequestHash that call's.
+	Replayed    bool
+	RequestHash string
 }

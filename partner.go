@@ -25,6 +25,20 @@ var Roles = []Role{RoleSampler, RoleLab, RoleClient, RoleProvider, RoleChecker}
 // Valid reports whether r is one of Roles.
 func (r Role) Valid() bool { return slices.Contains(Roles, r) }
 
+// RoleList names roles for a message: "sampler, lab, client".
+func RoleList(roles []Role) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
+}
+
+// NotARole is the error for a role that is not one of Roles.
+func NotARole(field string, r Role) *Error {
+	return FieldErrorf(EInvalid, field, "%q is not a role; use one of %s", r, RoleList(Roles))
+}
+
 // Partner is an organisation that receives events.
 type Partner struct {
 	ID        string    `json:"id"`
@@ -50,16 +64,16 @@ func (u PartnerUpdate) Apply(p *Partner) {
 	}
 }
 
-// ValidatePartner checks a partner's fields. EInvalid.
+// ValidatePartner checks a partner's fields, trimming its name. EInvalid.
 func ValidatePartner(p *Partner) error {
 	name := strings.TrimSpace(p.Name)
 	switch {
 	case name == "":
-		return Errorf(EInvalid, "name: a partner needs a name")
-	case len(name) > 200:
-		return Errorf(EInvalid, "name: at most 200 characters")
+		return FieldErrorf(EInvalid, "name", "a partner needs a name")
+	case len(name) > MaxPartnerName:
+		return FieldErrorf(EInvalid, "name", "at most %d characters", MaxPartnerName)
 	case !p.Role.Valid():
-		return Errorf(EInvalid, "role: %q is not a role; use one of sampler, lab, client, provider, checker", p.Role)
+		return NotARole("role", p.Role)
 	}
 	p.Name = name
 	return nil

@@ -6,26 +6,14 @@ import (
 	"time"
 )
 
-// DefaultRetrySchedule is the delay before each retry after a failed attempt;
-// the first attempt is always immediate. Eight attempts in all over about 28
-// hours, then the delivery is failed.
-var DefaultRetrySchedule = []time.Duration{
-	5 * time.Second,
-	5 * time.Minute,
-	30 * time.Minute,
-	2 * time.Hour,
-	5 * time.Hour,
-	10 * time.Hour,
-	10 * time.Hour,
-}
-
 // RetryPolicy decides when a failed delivery is tried again.
 type RetryPolicy struct {
 	// Schedule is the delay before retry 1, 2, …; its length is the number of
 	// retries. Default: DefaultRetrySchedule.
 	Schedule []time.Duration
 	// Jitter spreads each delay uniformly by ± this fraction, so that many
-	// deliveries failing together do not retry together. Default 0.2.
+	// deliveries failing together do not retry together. Default
+	// DefaultJitter.
 	Jitter float64
 	// MaxRetryAfter caps how long a receiver's Retry-After may push a retry
 	// out. Default: the longest delay in Schedule.
@@ -34,7 +22,23 @@ type RetryPolicy struct {
 
 // DefaultRetryPolicy returns the policy of SPEC §4.
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{Schedule: DefaultRetrySchedule, Jitter: 0.2}
+	return RetryPolicy{Schedule: DefaultRetrySchedule, Jitter: DefaultJitter}
+}
+
+// After decides what an attempt's outcome makes of its delivery: succeeded
+// when ok; otherwise pending again, due after the schedule's next delay from
+// finished (the attempt's end), or failed once try, the attempt's number in
+// the current schedule, was its last. retryAfter and rnd are NextDelay's.
+func (p RetryPolicy) After(try int, ok bool, finished time.Time, retryAfter time.Duration, rnd func() float64) (DeliveryStatus, *time.Time) {
+	if ok {
+		return DeliverySucceeded, nil
+	}
+	delay, more := p.NextDelay(try, retryAfter, rnd)
+	if !more {
+		return DeliveryFailed, nil
+	}
+	next := finished.Add(delay)
+	return DeliveryPending, &next
 }
 
 // Attempts is the total number of attempts the policy allows.
@@ -76,6 +80,24 @@ func (p RetryPolicy) ReplaySince(failingSince time.Time) time.Time {
 		span += time.Duration(float64(d) * (1 + max(p.Jitter, 0)))
 	}
 	return failingSince.Add(-span - time.Hour)
+}
+
+// FormatRetrySchedule writes a schedule as ParseRetrySchedule reads it:
+// "5s,5m0s,30m0s", shortened to "5s,5m,30m".
+func FormatRetrySchedule(schedule []time.Duration) string {
+	parts := make([]string, len(schedule))
+	for i, d := range schedule {
+		s := d.String()
+		// Drop zero units after a larger one: "2h0m0s" is "2h".
+		if t, ok := strings.CutSuffix(s, "m0s"); ok {
+			s = t + "m"
+		}
+		if t, ok := strings.CutSuffix(s, "h0m"); ok {
+			s = t + "h"
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, ",")
 }
 
 // ParseRetrySchedule reads a comma-separated list of Go durations such as

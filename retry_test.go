@@ -251,3 +251,52 @@ func TestReplaySince(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryPolicyAfter(t *testing.T) {
+	p := labhooks.RetryPolicy{Schedule: []time.Duration{time.Second, time.Minute}}
+	end := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	half := func() float64 { return 0.5 }
+	tests := []struct {
+		try        int
+		ok         bool
+		retryAfter time.Duration
+		status     labhooks.DeliveryStatus
+		next       time.Duration // after end; -1: none
+	}{
+		{1, true, 0, labhooks.DeliverySucceeded, -1},
+		{3, true, 0, labhooks.DeliverySucceeded, -1},
+		{1, false, 0, labhooks.DeliveryPending, time.Second},
+		{2, false, 0, labhooks.DeliveryPending, time.Minute},
+		{2, false, 30 * time.Second, labhooks.DeliveryPending, time.Minute},
+		{1, false, 30 * time.Second, labhooks.DeliveryPending, 30 * time.Second},
+		{3, false, 0, labhooks.DeliveryFailed, -1},
+	}
+	for _, tt := range tests {
+		status, next := p.After(tt.try, tt.ok, end, tt.retryAfter, half)
+		if status != tt.status {
+			t.Errorf("After(try %d, ok %v): %s, want %s", tt.try, tt.ok, status, tt.status)
+		}
+		switch {
+		case tt.next < 0 && next != nil:
+			t.Errorf("After(try %d, ok %v): next attempt at %v, want none", tt.try, tt.ok, next)
+		case tt.next >= 0 && (next == nil || !next.Equal(end.Add(tt.next))):
+			t.Errorf("After(try %d, ok %v): next attempt at %v, want %v", tt.try, tt.ok, next, end.Add(tt.next))
+		}
+	}
+}
+
+func TestFormatRetrySchedule(t *testing.T) {
+	for _, s := range [][]time.Duration{
+		labhooks.DefaultRetrySchedule,
+		{90 * time.Second, 1500 * time.Millisecond, time.Hour + 30*time.Second, 2 * time.Hour},
+	} {
+		text := labhooks.FormatRetrySchedule(s)
+		back, err := labhooks.ParseRetrySchedule(text)
+		if err != nil || !slices.Equal(back, s) {
+			t.Errorf("FormatRetrySchedule(%v) = %q, which reads back as %v, %v", s, text, back, err)
+		}
+	}
+	if got := labhooks.FormatRetrySchedule(labhooks.DefaultRetrySchedule); got != "5s,5m,30m,2h,5h,10h,10h" {
+		t.Errorf("the default schedule reads %q", got)
+	}
+}

@@ -5,12 +5,18 @@ import (
 	"time"
 )
 
-// Store keeps labhooks' state. Its deliveries are the delivery queue: what a
-// Store method has returned from is durable. Implementations: sqlite.Store and
-// (for scale-out) postgres.Store; storetest.Run is the behaviour both must show.
-type Store interface {
-	// CreatePartner stores p with the hash of its API key. EInvalid for a
-	// missing name or an unknown role.
+// The stores persist; they decide nothing. Every rule (who receives an
+// event, what a retry or a rotation does, when a link is disabled) is a
+// method of the domain types, applied by the application layer (package
+// app); a store reads and writes what it is given, each method in one
+// transaction. Each interface below is one role of the store; a consumer
+// takes the narrowest it needs. Implementations: sqlite.Store and, for
+// scale-out, postgres.Store; storetest.Run is the behaviour both must show.
+
+// PartnerStore keeps partners and the hashes of their API keys.
+type PartnerStore interface {
+	// CreatePartner stores p with the hash of its API key. EConflict when
+	// the ID or the key hash is taken.
 	CreatePartner(ctx context.Context, p *Partner, apiKeyHash []byte) error
 	// Partner returns one partner. ENotFound.
 	Partner(ctx context.Context, id string) (*Partner, error)
@@ -18,98 +24,143 @@ type Store interface {
 	PartnerByKeyHash(ctx context.Context, h []byte) (*Partner, error)
 	// Partners lists every partner, oldest first.
 	Partners(ctx context.Context) ([]*Partner, error)
-	// UpdatePartner changes a partner. ENotFound, EInvalid.
-	UpdatePartner(ctx context.Context, id string, u PartnerUpdate, now time.Time) (*Partner, error)
-	// DeletePartner removes a partner, its data links and their pending
-	// deliveries. ENotFound.
-	DeletePartner(ctx context.Context, id string) error
+	// UpdatePartner reads partner id, lets change modify it and stores the
+	// result, in one transaction that holds the partner against other
+	// changes meanwhile; it returns the partner as stored. change may run
+	// more than once (when the transaction is tried again) and must only
+	// modify its argument. An error from change stores nothing and is
+	// returned. ENotFound.
+	UpdatePartner(ctx context.Context, id string, change func(*Partner) error) (*Partner, error)
+	// DeletePartner removes a partner and its data links, and fails their
+	// pending deliveries at now; the delivery history stays. ENotFound.
+	DeletePartner(ctx context.Context, id string, now time.Time) error
+}
 
-	// CreateDataLink stores d. ENotFound when its partner does not exist.
+// DataLinkStore keeps data links with their secrets.
+type DataLinkStore interface {
+	// CreateDataLink stores d. ENotFound when its partner does not exist,
+	// EConflict when the ID is taken.
 	CreateDataLink(ctx context.Context, d *DataLink) error
 	// DataLink returns one data link with its secrets. ENotFound.
 	DataLink(ctx context.Context, id string) (*DataLink, error)
 	// DataLinks lists data links, oldest first.
 	DataLinks(ctx context.Context, f DataLinkFilter) ([]*DataLink, error)
-	// UpdateDataLink changes a data link. ENotFound.
-	UpdateDataLink(ctx context.Context, id string, u DataLinkUpdate, now time.Time) (*DataLink, error)
-	// RotateSecret makes r.NewSecret the link's secret and keeps the old one
-	// signing for r.Overlap. ENotFound.
-	RotateSecret(ctx context.Context, r SecretRotation) (*DataLink, error)
+	// UpdateDataLink reads data link id, lets change modify it and stores
+	// every field but ID, PartnerID and CreatedAt, as UpdatePartner does.
+	// ENotFound.
+	UpdateDataLink(ctx context.Context, id string, change func(*DataLink) error) (*DataLink, error)
+	// DeleteDataLink removes a data link and fails its pending deliveries at
+	// now; its deliveries stay listed. ENotFound.
+	DeleteDataLink(ctx context.Context, id string, now time.Time) error
 	// RewriteSecrets calls rewrite with every data link's secrets (the
 	// previous one only when set) and stores what it returns in their place,
 	// all in one transaction, leaving everything else as it is; it returns
 	// how many links changed. An error from rewrite changes nothing and is
 	// returned. For sealing secrets at rest (package sealing).
 	RewriteSecrets(ctx context.Context, rewrite func(dataLinkID, secret string) (string, error)) (int, error)
-	// DisableFailingDataLinks disables the enabled data links whose every
-	// attempt has failed since p.FailingSince or earlier, with a
-	// DisabledReason that says so, and returns them.
-	DisableFailingDataLinks(ctx context.Context, p DisableParams) ([]*DataLink, error)
-	// DeleteDataLink removes a data link; its deliveries stay listed, and
-	// pending ones are failed. ENotFound.
-	DeleteDataLink(ctx context.Context, id string, now time.Time) error
+}
 
+// EventStore keeps custom event types, events and their deliveries as
+// emitted.
+type EventStore interface {
 	// CreateEventType registers a custom event type. EConflict when the name
 	// is taken.
 	CreateEventType(ctx context.Context, t *EventType) error
-	// EventTypes lists the custom event types.
+	// EventTypes lists the custom event types by name.
 	EventTypes(ctx context.Context) ([]*EventType, error)
-
-	// CreateEvent stores an event and its deliveries in one transaction, or,
-	// when p.Event.IdempotencyKey was used before, returns what that first
-	// call stored with Replayed set. EConflict when the key was used for a
-	// different request; ENotFound when the targeted partner does not exist.
+	// Audience answers q: the role of the partner it names, and the data
+	// links of the partners it selects (see EventType.Recipients).
+	Audience(ctx context.Context, q AudienceQuery) (*Audience, error)
+	// CreateEvent stores an event and its deliveries in one transaction,
+	// durably before it returns; when p.Event.IdempotencyKey is taken it
+	// stores nothing and returns what the key's first call stored, with
+	// Replayed set, even when that call runs at the same moment in another
+	// process.
 	CreateEvent(ctx context.Context, p CreateEventParams) (*CreateEventResult, error)
+	// IdempotentEvent returns what was stored under an idempotency key, with
+	// Replayed set. ENotFound.
+	IdempotentEvent(ctx context.Context, key string) (*CreateEventResult, error)
 	// Event returns one event. ENotFound.
 	Event(ctx context.Context, id string) (*Event, error)
+}
 
+// DeliveryStore reads deliveries and their attempts.
+type DeliveryStore interface {
 	// Delivery returns one delivery with all its attempts, oldest first. ENotFound.
 	Delivery(ctx context.Context, id string) (*Delivery, error)
 	// Deliveries lists deliveries newest first; next is the cursor of the
 	// following page, empty on the last.
 	Deliveries(ctx context.Context, f DeliveryFilter) (ds []*Delivery, next string, err error)
-	// RetryDelivery makes a delivery due now again, whatever its status, and
-	// gives it a fresh set of attempts. ENotFound.
-	RetryDelivery(ctx context.Context, id string, now time.Time) (*Delivery, error)
+	// Health returns the delivery queue's depth and the figures of the
+	// window [since, now), for operators.
+	Health(ctx context.Context, since time.Time) (*Health, error)
+}
 
-	// RequeueFailed makes the failed deliveries of a data link created in
-	// [p.Since, p.Until) due now with a fresh retry schedule, and returns how
-	// many. ENotFound when the link does not exist.
-	RequeueFailed(ctx context.Context, p RequeueParams) (int, error)
-
+// Queue is the deliveries as the delivery engine works them.
+type Queue interface {
 	// ClaimDeliveries leases up to p.Limit pending deliveries that are due,
-	// oldest due first.
+	// oldest due first. A claimed delivery whose data link is gone or
+	// disabled is failed (ClaimedRow.Job says why) instead of returned.
 	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]*Job, error)
 	// RecordAttempts stores attempts and the new state of their deliveries. An
 	// attempt whose owner lost the lease is still stored, but leaves the
 	// delivery's state to the lease's new holder. Each result with a
-	// DataLinkID keeps its link's FailingSince: a success clears it, a
-	// failure starts it if unset.
+	// DataLinkID keeps its link's FailingSince as FailingRuns says.
 	RecordAttempts(ctx context.Context, rs []AttemptResult) error
 	// NextDue returns when the earliest pending delivery becomes due, or
 	// ok=false when none is pending.
 	NextDue(ctx context.Context) (t time.Time, ok bool, err error)
+	// Requeue makes the deliveries p selects pending and due at p.Now, each
+	// with a fresh retry schedule (its ScheduleBase becomes its
+	// AttemptCount), and returns how many. ENotFound when p.DeliveryID does
+	// not exist.
+	Requeue(ctx context.Context, p RequeueParams) (int, error)
+}
 
-	// Health returns the delivery queue's depth and the figures of the
-	// window [since, now), for operators.
-	Health(ctx context.Context, since time.Time) (*Health, error)
-
-	// AdminKeyHash returns the stored hash of the admin key, nil if none.
-	AdminKeyHash(ctx context.Context) ([]byte, error)
-	// InitAdminKeyHash stores h as the admin key's hash unless one is stored
-	// already, and returns the hash in force and whether it is h: of several
-	// processes starting at once on an empty database, exactly one wins.
-	InitAdminKeyHash(ctx context.Context, h []byte) (stored []byte, created bool, err error)
-
+// SessionStore remembers the dashboard sessions that were signed out.
+type SessionStore interface {
 	// RevokeSession ends the dashboard session id, whose cookie expires at
 	// expires: SessionRevoked reports it until then. Sessions whose cookies
 	// expired before now are forgotten.
 	RevokeSession(ctx context.Context, id string, expires, now time.Time) error
 	// SessionRevoked reports whether RevokeSession ended session id.
 	SessionRevoked(ctx context.Context, id string) (bool, error)
+}
 
-	// Ping checks that the database answers.
+// AdminKeyStore keeps the hash of the admin key labhooks made itself.
+type AdminKeyStore interface {
+	// AdminKeyHash returns the stored hash of the admin key, nil if none.
+	AdminKeyHash(ctx context.Context) ([]byte, error)
+	// InitAdminKeyHash stores h as the admin key's hash unless one is stored
+	// already, and returns the hash in force and whether it is h: of several
+	// processes starting at once on an empty database, exactly one wins.
+	InitAdminKeyHash(ctx context.Context, h []byte) (stored []byte, created bool, err error)
+}
+
+// Store keeps labhooks' state. Its deliveries are the delivery queue: what a
+// Store method has returned from is durable.
+type Store interface {
+	PartnerStore
+	DataLinkStore
+	EventStore
+	DeliveryStore
+	Queue
+	SessionStore
+	AdminKeyStore
+	// Ping checks that the database answers. EUnavailable.
 	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error
+}
+
+// DueListener is a store that learns when deliveries become due in any
+// process that shares its database (PostgreSQL's LISTEN/NOTIFY), so that an
+// idle engine wakes at once rather than at its next poll. Optional: a store
+// used by one process alone (SQLite) has no need of it, and the application
+// layer wakes its engine itself.
+type DueListener interface {
+	// Listen calls notify whenever deliveries become due now, whichever
+	// process stored them, until ctx ends; then it returns nil. notify must
+	// not block.
+	Listen(ctx context.Context, notify func()) error
 }

@@ -27,6 +27,7 @@ func wantMentions(t *testing.T, text string, words ...string) {
 }
 
 func TestDiagnoseStatus(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		r     Result
@@ -67,6 +68,7 @@ func TestDiagnoseStatus(t *testing.T) {
 // TestDiagnoseRealFailures diagnoses failures produced by real attempts
 // against loopback servers.
 func TestDiagnoseRealFailures(t *testing.T) {
+	t.Parallel()
 	slow := func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
@@ -132,6 +134,7 @@ func TestDiagnoseRealFailures(t *testing.T) {
 }
 
 func TestDiagnoseTimeoutValue(t *testing.T) {
+	t.Parallel()
 	r := &Result{Err: &url.Error{Op: "Post", URL: "https://x.example", Err: context.DeadlineExceeded}}
 	for _, d := range []time.Duration{200 * time.Millisecond, 15 * time.Second, time.Minute} {
 		wantMentions(t, Diagnose(r, d), "Timeout", d.String())
@@ -146,6 +149,7 @@ func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
 func TestKindOf(t *testing.T) {
+	t.Parallel()
 	wrap := func(err error) error {
 		return &url.Error{Op: "Post", URL: "https://receiver.example/hook", Err: err}
 	}
@@ -197,6 +201,7 @@ func TestKindOf(t *testing.T) {
 }
 
 func TestDiagnoseErrorKinds(t *testing.T) {
+	t.Parallel()
 	wrap := func(err error) error { return &url.Error{Op: "Post", URL: "https://r.example", Err: err} }
 	tests := []struct {
 		err   error

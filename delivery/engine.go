@@ -6,39 +6,49 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/labhooks/labhooks"
 )
 
-// EngineConfig configures an Engine.
+// EngineConfig configures an Engine. Every field documents its default.
 type EngineConfig struct {
-	Store  labhooks.Store
+	// Queue is where deliveries are claimed and their attempts recorded.
+	// Required.
+	Queue labhooks.Queue
+	// Due, when the store has one, wakes the engine as soon as any process
+	// makes deliveries due. Default: none; the engine polls, and Notify
+	// wakes it.
+	Due labhooks.DueListener
+	// Sender makes the POSTs. Required.
 	Sender *Sender
 	// Policy decides retries. Default labhooks.DefaultRetryPolicy().
 	Policy labhooks.RetryPolicy
 	// Owner names this process in leases. Default: a random name.
 	Owner string
 	// MaxInFlight caps the deliveries this process holds at once: being
-	// attempted, or attempted and waiting to be recorded. Default 256.
+	// attempted, or attempted and waiting to be recorded. Default
+	// labhooks.DefaultWorkers.
 	MaxInFlight int
 	// PerDataLink caps concurrent attempts to one data link, so a slow or
-	// dead receiver cannot take every slot. Default 16.
+	// dead receiver cannot take every slot. Default labhooks.DefaultPerDataLink.
 	PerDataLink int
 	// Lease is how long a claimed delivery stays with this process before
 	// another may take it. It must outlast an attempt. Default: the Sender's
-	// timeout plus 15 s.
+	// timeout plus labhooks.LeaseMargin.
 	Lease time.Duration
 	// PollInterval is the longest the engine sleeps before looking for due
-	// deliveries when nothing wakes it. Default 1 s.
+	// deliveries when nothing wakes it. Default labhooks.DefaultPollInterval.
 	PollInterval time.Duration
-	// DisableAfter is how long a data link's attempts may all fail before
-	// the engine disables it (SPEC §4). Default 5 days (DefaultDisableAfter);
-	// negative: never.
-	DisableAfter time.Duration
-	// DisableCheckInterval is how often the engine looks for data links to
-	// disable. Default 1 min.
+	// Disabler is told, every DisableCheckInterval, of the data links whose
+	// latest attempt by this engine failed, and disables those that have
+	// failed for too long (the application layer). Default: none, no link
+	// is disabled.
+	Disabler Disabler
+	// DisableCheckInterval is how often the Disabler is called. Default
+	// labhooks.DefaultDisableCheckInterval.
 	DisableCheckInterval time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -49,6 +59,24 @@ type EngineConfig struct {
 	// OnAttempt, if set, is told of every attempt and the delivery's status
 	// after it (for metrics). It must not block.
 	OnAttempt func(j *labhooks.Job, res *Result, status labhooks.DeliveryStatus)
+}
+
+// FailingLink is a data link whose latest attempt by this engine failed,
+// with that attempt's answer.
+type FailingLink struct {
+	DataLinkID string
+	// LastStatus is the HTTP status of the failed attempt, 0 when none came
+	// back; LastError then says what happened.
+	LastStatus int
+	LastError  string
+}
+
+// Disabler disables data links that have failed for too long.
+type Disabler interface {
+	// DisableFailing considers the links in failing, each of which this
+	// engine has just seen fail, and disables those whose run of failures
+	// is long enough.
+	DisableFailing(ctx context.Context, failing []FailingLink) error
 }
 
 // Engine claims due deliveries, attempts them and records the outcomes.
@@ -63,13 +91,9 @@ type Engine struct {
 	// failed: only those may be disabled for failing (see disableFailing).
 	failing struct {
 		sync.Mutex
-		links map[string]bool
+		links map[string]FailingLink
 	}
 }
-
-// DefaultDisableAfter is how long a data link may only fail before it is
-// disabled, unless EngineConfig.DisableAfter says otherwise.
-const DefaultDisableAfter = 5 * 24 * time.Hour
 
 // NewEngine returns an Engine for cfg.
 func NewEngine(cfg EngineConfig) *Engine {
@@ -80,22 +104,19 @@ func NewEngine(cfg EngineConfig) *Engine {
 		cfg.Owner = "worker-" + randomName()
 	}
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 256
+		cfg.MaxInFlight = labhooks.DefaultWorkers
 	}
 	if cfg.PerDataLink <= 0 {
-		cfg.PerDataLink = 16
+		cfg.PerDataLink = labhooks.DefaultPerDataLink
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = cfg.Sender.Timeout() + 15*time.Second
+		cfg.Lease = cfg.Sender.Timeout() + labhooks.LeaseMargin
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
-	}
-	if cfg.DisableAfter == 0 {
-		cfg.DisableAfter = DefaultDisableAfter
+		cfg.PollInterval = labhooks.DefaultPollInterval
 	}
 	if cfg.DisableCheckInterval <= 0 {
-		cfg.DisableCheckInterval = time.Minute
+		cfg.DisableCheckInterval = labhooks.DefaultDisableCheckInterval
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -113,7 +134,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		sent:    make(chan string, cfg.MaxInFlight),
 		done:    make(chan int, cfg.MaxInFlight),
 	}
-	e.failing.links = map[string]bool{}
+	e.failing.links = map[string]FailingLink{}
 	return e
 }
 
@@ -138,8 +159,11 @@ func (e *Engine) Run(ctx context.Context) {
 	defer cancel()
 	var attempts, recorder, checker sync.WaitGroup
 	recorder.Go(func() { e.record(recordCtx) })
-	if e.cfg.DisableAfter > 0 {
+	if e.cfg.Disabler != nil {
 		checker.Go(func() { e.disableFailing(ctx) })
+	}
+	if e.cfg.Due != nil {
+		checker.Go(func() { e.cfg.Due.Listen(ctx, e.Notify) })
 	}
 	e.dispatch(ctx, &attempts)
 	checker.Wait()
@@ -196,7 +220,7 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 				}
 			}
 			limit := min(room, batch)
-			jobs, err := e.cfg.Store.ClaimDeliveries(ctx, labhooks.ClaimParams{
+			jobs, err := e.cfg.Queue.ClaimDeliveries(ctx, labhooks.ClaimParams{
 				Owner: e.cfg.Owner, Now: e.cfg.Now(), Lease: e.cfg.Lease,
 				Limit: limit, PerDataLink: e.cfg.PerDataLink, InFlight: maps.Clone(perLink), ExcludeDataLinks: saturated,
 			})
@@ -219,7 +243,7 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 		// (e.sent) wakes the loop for it.
 		wait := e.cfg.PollInterval
 		if tried && claimed == 0 {
-			if next, ok, err := e.cfg.Store.NextDue(ctx); err == nil && ok {
+			if next, ok, err := e.cfg.Queue.NextDue(ctx); err == nil && ok {
 				if d := next.Sub(e.cfg.Now()); d > 0 {
 					wait = min(wait, d)
 				}
@@ -259,10 +283,12 @@ const maxClaimDelay = 2 * time.Millisecond
 func (e *Engine) attempt(j *labhooks.Job) {
 	res := e.cfg.Sender.Send(context.Background(), Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Body: j.Body})
 	e.sent <- j.DataLinkID
+	status, next := e.cfg.Policy.After(j.Try, res.OK(), res.StartedAt.Add(res.Duration), res.RetryAfter, e.cfg.Rand)
 	r := labhooks.AttemptResult{
-		LeaseToken: j.LeaseToken,
-		DataLinkID: j.DataLinkID,
-		Status:     labhooks.DeliverySucceeded,
+		LeaseToken:    j.LeaseToken,
+		DataLinkID:    j.DataLinkID,
+		Status:        status,
+		NextAttemptAt: next,
 		Attempt: labhooks.Attempt{
 			DeliveryID:   j.DeliveryID,
 			StartedAt:    res.StartedAt,
@@ -272,21 +298,14 @@ func (e *Engine) attempt(j *labhooks.Job) {
 			ResponseBody: res.ResponseBody,
 		},
 	}
-	if !res.OK() {
-		r.Status = labhooks.DeliveryFailed
-		if delay, ok := e.cfg.Policy.NextDelay(j.Try, res.RetryAfter, e.cfg.Rand); ok {
-			next := res.StartedAt.Add(res.Duration + delay)
-			r.Status, r.NextAttemptAt = labhooks.DeliveryPending, &next
-		}
-	}
 	if e.cfg.OnAttempt != nil {
-		e.cfg.OnAttempt(j, res, r.Status)
+		e.cfg.OnAttempt(j, res, status)
 	}
 	e.failing.Lock()
 	if res.OK() {
 		delete(e.failing.links, j.DataLinkID)
 	} else {
-		e.failing.links[j.DataLinkID] = true
+		e.failing.links[j.DataLinkID] = FailingLink{DataLinkID: j.DataLinkID, LastStatus: res.StatusCode, LastError: r.Attempt.Error}
 	}
 	e.failing.Unlock()
 	e.results <- r
@@ -318,7 +337,7 @@ func (e *Engine) record(ctx context.Context) {
 		}
 		linger.Stop()
 		for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
-			err := e.cfg.Store.RecordAttempts(ctx, batch)
+			err := e.cfg.Queue.RecordAttempts(ctx, batch)
 			if err == nil {
 				break
 			}
@@ -335,12 +354,10 @@ func (e *Engine) record(ctx context.Context) {
 	}
 }
 
-// disableFailing disables, every DisableCheckInterval until ctx ends, the
-// data links that have only failed for DisableAfter, among those whose
-// latest attempt by this engine failed: a run of failures left open while
-// no attempt was made (labhooks down for days) does not disable a link
-// before it has been tried again. Every process checks; the store lets one
-// of them disable each link.
+// disableFailing hands the Disabler, every DisableCheckInterval until ctx
+// ends, the data links whose latest attempt by this engine failed: a run of
+// failures left open while no attempt was made (labhooks down for days)
+// does not disable a link before it has been tried again.
 func (e *Engine) disableFailing(ctx context.Context) {
 	tick := time.NewTicker(e.cfg.DisableCheckInterval)
 	defer tick.Stop()
@@ -351,23 +368,14 @@ func (e *Engine) disableFailing(ctx context.Context) {
 		case <-tick.C:
 		}
 		e.failing.Lock()
-		failing := slices.Collect(maps.Keys(e.failing.links))
+		failing := slices.Collect(maps.Values(e.failing.links))
 		e.failing.Unlock()
 		if len(failing) == 0 {
 			continue
 		}
-		now := e.cfg.Now()
-		links, err := e.cfg.Store.DisableFailingDataLinks(ctx, labhooks.DisableParams{
-			FailingSince: now.Add(-e.cfg.DisableAfter), DataLinks: failing, Now: now})
-		if err != nil {
-			if ctx.Err() == nil {
-				e.cfg.Logger.Error("disabling failing data links", "err", err)
-			}
-			continue
-		}
-		for _, d := range links {
-			e.cfg.Logger.Warn("disabled a failing data link", "datalink", d.ID, "partner", d.PartnerID, "url", d.URL,
-				"failing_since", *d.FailingSince, "reason", d.DisabledReason)
+		slices.SortFunc(failing, func(a, b FailingLink) int { return strings.Compare(a.DataLinkID, b.DataLinkID) })
+		if err := e.cfg.Disabler.DisableFailing(ctx, failing); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Error("disabling failing data links", "err", err)
 		}
 	}
 }

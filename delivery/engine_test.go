@@ -25,6 +25,7 @@ import (
 type engineBundle struct {
 	store labhooks.Store
 	seq   int
+	links map[string][]*labhooks.DataLink // by partner
 }
 
 func setupEngine(t *testing.T) *engineBundle {
@@ -34,7 +35,7 @@ func setupEngine(t *testing.T) *engineBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &engineBundle{store: s}
+	return &engineBundle{store: s, links: map[string][]*labhooks.DataLink{}}
 }
 
 func (b *engineBundle) partner(t *testing.T) *labhooks.Partner {
@@ -55,6 +56,7 @@ func (b *engineBundle) link(t *testing.T, p *labhooks.Partner, url string) *labh
 	if err := b.store.CreateDataLink(context.Background(), d); err != nil {
 		t.Fatalf("CreateDataLink: %v", err)
 	}
+	b.links[p.ID] = append(b.links[p.ID], d)
 	return d
 }
 
@@ -70,7 +72,12 @@ func (b *engineBundle) emitAt(t *testing.T, p *labhooks.Partner, n int, now time
 	t.Helper()
 	e := &labhooks.Event{ID: id.New(id.Event), EventName: "appointmentCreated", PartnerID: p.ID,
 		Data: json.RawMessage(fmt.Sprintf(`{"appointmentId":%d,"locationId":2}`, n)), CreatedAt: now}
-	r, err := b.store.CreateEvent(context.Background(), labhooks.CreateEventParams{Event: e, Roles: []labhooks.Role{labhooks.RoleSampler}, Now: now})
+	var to []labhooks.AudienceLink
+	for _, l := range b.links[p.ID] {
+		to = append(to, labhooks.AudienceLink{ID: l.ID, PartnerID: p.ID})
+	}
+	deliveries := e.Deliver(to, now, func() string { return id.New(id.Delivery) })
+	r, err := b.store.CreateEvent(context.Background(), labhooks.CreateEventParams{Event: e, Deliveries: deliveries})
 	if err != nil {
 		t.Fatalf("CreateEvent: %v", err)
 	}
@@ -119,7 +126,7 @@ type running struct {
 // start runs an engine on the bundle's store until the test ends (or stop).
 func (b *engineBundle) start(t *testing.T, cfg EngineConfig) *running {
 	t.Helper()
-	cfg.Store = b.store
+	cfg.Queue = b.store
 	if cfg.Sender == nil {
 		cfg.Sender = NewSender(SenderConfig{AllowPrivateTargets: true, Timeout: 30 * time.Second})
 	}
@@ -155,6 +162,7 @@ func fastPolicy(delays ...time.Duration) labhooks.RetryPolicy {
 }
 
 func TestEngineDeliversOnce(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	rc, srv := newReceiver(t, nil)
 	p := b.partner(t)
@@ -190,6 +198,7 @@ func TestEngineDeliversOnce(t *testing.T) {
 }
 
 func TestEngineRetriesUntilSuccess(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	var calls atomic.Int32
 	rc, srv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
@@ -230,6 +239,7 @@ func TestEngineRetriesUntilSuccess(t *testing.T) {
 }
 
 func TestEngineHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	var calls atomic.Int32
 	_, srv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
@@ -256,6 +266,7 @@ func TestEngineHonoursRetryAfter(t *testing.T) {
 }
 
 func TestEngineGivesUp(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	failing, failSrv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
 	_, okSrv := newReceiver(t, nil)
@@ -285,6 +296,7 @@ func TestEngineGivesUp(t *testing.T) {
 }
 
 func TestEngineRefusesLoopbackByDefault(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	rc, srv := newReceiver(t, nil)
 	p := b.partner(t)
@@ -336,6 +348,7 @@ func (bl *blocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (bl *blocker) open() { bl.once.Do(func() { close(bl.release) }) }
 
 func TestEngineSlowLinkDoesNotDelayOthers(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	slow := newBlocker()
 	slowSrv := httptestServer(t, slow)
@@ -392,6 +405,7 @@ func TestEngineSlowLinkDoesNotDelayOthers(t *testing.T) {
 // PerDataLink attempts in flight, also when new deliveries arrive while some
 // are already in flight.
 func TestEnginePerDataLinkCap(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	slow := newBlocker()
 	slowSrv := httptestServer(t, slow)
@@ -435,6 +449,7 @@ func TestEnginePerDataLinkCap(t *testing.T) {
 }
 
 func TestEngineStopRecordsInFlight(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	slow := newBlocker()
 	srv := httptestServer(t, slow)
@@ -473,12 +488,14 @@ func TestEngineStopRecordsInFlight(t *testing.T) {
 }
 
 func TestEngineStopsWhenIdle(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	r := b.start(t, EngineConfig{})
 	r.stop(t)
 }
 
 func TestEngineNotify(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	_, srv := newReceiver(t, nil)
 	p := b.partner(t)
@@ -504,6 +521,7 @@ func httptestServer(t *testing.T, h http.Handler) *httptest.Server {
 // more than shutdownGrace after Run's context ends is recorded once it
 // finishes, the database being fine all along.
 func TestEngineStopRecordsSlowInFlight(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits for shutdownGrace")
 	}
@@ -534,6 +552,7 @@ func TestEngineStopRecordsSlowInFlight(t *testing.T) {
 // link never delays deliveries to other data links" when slow links hold all
 // but one of the engine's slots.
 func TestEngineNearlyFullDoesNotStarve(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
 	a, c, f := b.partner(t), b.partner(t), b.partner(t)
 	var blockers []*blocker
@@ -562,131 +581,70 @@ func TestEngineNearlyFullDoesNotStarve(t *testing.T) {
 	b.waitStatus(t, b.emit(t, f, 4)[0].ID, labhooks.DeliverySucceeded)
 }
 
-// syncBuffer is a log destination safe for the engine's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+// disablerFunc is a Disabler made of a function.
+type disablerFunc func(ctx context.Context, failing []FailingLink) error
+
+func (f disablerFunc) DisableFailing(ctx context.Context, failing []FailingLink) error {
+	return f(ctx, failing)
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// TestEngineDisablesFailingLink follows SPEC §4: a link that has only failed
-// for DisableAfter is disabled and says why; enabled again and replayed, it
-// receives what failed meanwhile.
-func TestEngineDisablesFailingLink(t *testing.T) {
+// TestEngineHandsFailingLinksToTheDisabler: the Disabler hears, every
+// interval, of the links whose latest attempt by this engine failed, with
+// that attempt's answer, and of no other link: one that answers again drops
+// out. (That it disables the right ones is the application layer's test.)
+func TestEngineHandsFailingLinksToTheDisabler(t *testing.T) {
+	t.Parallel()
 	b := setupEngine(t)
-	var working atomic.Bool
-	rc, srv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-		if !working.Load() {
-			w.WriteHeader(500)
+	var healthy atomic.Bool
+	_, srv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/failing") && !healthy.Load() {
+			w.WriteHeader(503)
 			return
 		}
 		io.WriteString(w, "ok")
 	})
 	p := b.partner(t)
-	link := b.link(t, p, srv.URL+"/hook")
-	var logs syncBuffer
-	policy := fastPolicy(50*time.Millisecond, 50*time.Millisecond)
-	r := b.start(t, EngineConfig{Policy: policy, DisableAfter: 300 * time.Millisecond, DisableCheckInterval: 50 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	ds := append(b.emit(t, p, 1), b.emit(t, p, 2)...)
-	for _, d := range ds {
-		b.waitStatus(t, d.ID, labhooks.DeliveryFailed)
-	}
-
-	ctx := context.Background()
-	var d *labhooks.DataLink
-	waitFor(t, "the failing link to be disabled", func() bool {
-		var err error
-		if d, err = b.store.DataLink(ctx, link.ID); err != nil {
-			t.Fatal(err)
+	failing := b.link(t, p, srv.URL+"/failing")
+	b.link(t, p, srv.URL+"/fine")
+	var mu sync.Mutex
+	var heard [][]FailingLink
+	b.start(t, EngineConfig{Policy: fastPolicy(time.Hour), DisableCheckInterval: 20 * time.Millisecond,
+		Disabler: disablerFunc(func(_ context.Context, f []FailingLink) error {
+			mu.Lock()
+			defer mu.Unlock()
+			heard = append(heard, f)
+			return nil
+		})})
+	last := func() []FailingLink {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(heard) == 0 {
+			return nil
 		}
-		return !d.Enabled
-	})
-	if d.FailingSince == nil || !strings.Contains(d.DisabledReason, "every delivery attempt has failed since") ||
-		!strings.Contains(d.DisabledReason, "(last: HTTP 500)") {
-		t.Fatalf("disabled link = %+v", d)
+		return heard[len(heard)-1]
 	}
-	waitFor(t, "the warning", func() bool {
-		return strings.Contains(logs.String(), `level=WARN msg="disabled a failing data link" datalink=`+link.ID)
-	})
+	ds := b.emit(t, p, 1)
+	waitFor(t, "the Disabler to hear of the failing link", func() bool { return len(last()) > 0 })
+	if got := last(); len(got) != 1 || got[0] != (FailingLink{DataLinkID: failing.ID, LastStatus: 503, LastError: "HTTP 503"}) {
+		t.Fatalf("the Disabler heard %+v", got)
+	}
 
-	working.Store(true)
-	on := true
-	up, err := b.store.UpdateDataLink(ctx, link.ID, labhooks.DataLinkUpdate{Enabled: &on}, time.Now())
-	if err != nil || !up.Enabled || up.DisabledReason != "" || up.FailingSince != nil {
-		t.Fatalf("re-enabled link = %+v, %v", up, err)
-	}
-	n, err := b.store.RequeueFailed(ctx, labhooks.RequeueParams{DataLinkID: link.ID, Since: policy.ReplaySince(*d.FailingSince), Now: time.Now()})
-	if err != nil || n != len(ds) {
-		t.Fatalf("RequeueFailed = %d, %v; want %d", n, err, len(ds))
-	}
-	r.e.Notify()
-	attempts := 0
+	healthy.Store(true)
 	for _, d := range ds {
-		got := b.waitStatus(t, d.ID, labhooks.DeliverySucceeded)
-		if last := got.Attempts[len(got.Attempts)-1]; last.StatusCode != 200 || len(got.Attempts) < 2 {
-			t.Fatalf("replayed delivery = %+v", got)
+		if d.DataLinkID == failing.ID {
+			if _, err := b.store.Requeue(context.Background(), labhooks.RequeueParams{DeliveryID: d.ID, Now: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			b.waitStatus(t, d.ID, labhooks.DeliverySucceeded)
 		}
-		attempts += len(got.Attempts)
 	}
-	if got := len(rc.requests()); got != attempts {
-		t.Fatalf("the receiver got %d requests for %d attempts", got, attempts)
+	mu.Lock()
+	n := len(heard)
+	mu.Unlock()
+	time.Sleep(100 * time.Millisecond) // five intervals
+	mu.Lock()
+	defer mu.Unlock()
+	if len(heard) != n {
+		t.Fatalf("the Disabler still hears of a link that answers again: %+v", heard[n:])
 	}
-	if d, _ := b.store.DataLink(ctx, link.ID); !d.Enabled || d.FailingSince != nil {
-		t.Fatalf("after the replay the link is %+v", d)
-	}
-}
-
-// TestEngineTriesALinkAgainBeforeDisablingIt starts an engine over a link
-// whose failures began long ago while no attempt has been made since (as
-// after labhooks was down for days): the link is not disabled until this
-// engine has tried it and failed.
-func TestEngineTriesALinkAgainBeforeDisablingIt(t *testing.T) {
-	b := setupEngine(t)
-	rc, srv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
-	p := b.partner(t)
-	link := b.link(t, p, srv.URL+"/hook")
-	ctx := context.Background()
-	// A failed attempt six days ago; the retry is due in an hour.
-	d := b.emit(t, p, 1)[0]
-	jobs, err := b.store.ClaimDeliveries(ctx, labhooks.ClaimParams{Owner: "before", Now: time.Now(), Lease: time.Minute, Limit: 1})
-	if err != nil || len(jobs) != 1 {
-		t.Fatalf("claim: %v, %v", jobs, err)
-	}
-	later := time.Now().Add(time.Hour)
-	if err := b.store.RecordAttempts(ctx, []labhooks.AttemptResult{{LeaseToken: jobs[0].LeaseToken, DataLinkID: link.ID,
-		Status: labhooks.DeliveryPending, NextAttemptAt: &later,
-		Attempt: labhooks.Attempt{DeliveryID: d.ID, StartedAt: time.Now().Add(-6 * 24 * time.Hour), StatusCode: 500}}}); err != nil {
-		t.Fatal(err)
-	}
-
-	r := b.start(t, EngineConfig{Policy: fastPolicy(time.Hour), DisableAfter: 5 * 24 * time.Hour, DisableCheckInterval: 20 * time.Millisecond})
-	time.Sleep(200 * time.Millisecond) // ten checks
-	if l, _ := b.store.DataLink(ctx, link.ID); !l.Enabled {
-		t.Fatalf("disabled before this engine tried it: %+v", l)
-	}
-	if n := len(rc.requests()); n != 0 {
-		t.Fatalf("the receiver got %d requests before the retry was due", n)
-	}
-
-	// Due now, tried, failed: disabled.
-	if _, err := b.store.RetryDelivery(ctx, d.ID, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	r.e.Notify()
-	waitFor(t, "the link to be disabled once tried again", func() bool {
-		l, _ := b.store.DataLink(ctx, link.ID)
-		return !l.Enabled
-	})
 }

@@ -11,6 +11,7 @@ import (
 // of the addresses named.
 
 func TestForbidden(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		addr   string
 		reason string // "" means allowed
@@ -115,6 +116,7 @@ func TestForbidden(t *testing.T) {
 }
 
 func TestForbiddenInvalidAddr(t *testing.T) {
+	t.Parallel()
 	if reason, forbidden := Forbidden(netip.Addr{}); !forbidden || reason == "" {
 		t.Fatalf("Forbidden(zero Addr) = %q, %v; want forbidden", reason, forbidden)
 	}
@@ -123,6 +125,7 @@ func TestForbiddenInvalidAddr(t *testing.T) {
 // TestGuardControl calls the dialer's Control function directly, as the
 // dialer would just before connecting; no connection is made.
 func TestGuardControl(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		network, address string
 		wantAddr         string // "" means allowed
@@ -178,6 +181,7 @@ func TestGuardControl(t *testing.T) {
 }
 
 func TestGuardControlBadAddress(t *testing.T) {
+	t.Parallel()
 	// Control only ever sees resolved addresses; anything else is refused.
 	var blocked *BlockedError
 	if err := guardControl("tcp", "example.com:80", nil); !errors.As(err, &blocked) {

@@ -16,9 +16,6 @@ import (
 	"github.com/labhooks/labhooks/signature"
 )
 
-// DefaultTimeout is how long a receiver has to answer an attempt.
-const DefaultTimeout = 15 * time.Second
-
 // SenderConfig configures a Sender.
 type SenderConfig struct {
 	// Timeout bounds one attempt, from dialling to the end of the response
@@ -43,7 +40,7 @@ type Sender struct {
 // NewSender returns a Sender for cfg.
 func NewSender(cfg SenderConfig) *Sender {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
+		cfg.Timeout = labhooks.DefaultTimeout
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "labhooks"

@@ -101,6 +101,7 @@ func hmacV1(key []byte, id, ts string, body []byte) string {
 }
 
 func TestSendWireFormat(t *testing.T) {
+	t.Parallel()
 	whsecSecret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdefghijklmnopqrstuv"))
 	tests := []struct {
 		name      string
@@ -185,6 +186,7 @@ func TestSendWireFormat(t *testing.T) {
 }
 
 func TestSendRetryKeepsIDAndBody(t *testing.T) {
+	t.Parallel()
 	rc, srv := newReceiver(t, nil)
 	var clock atomic.Int64
 	clock.Store(testNow.Unix())
@@ -209,6 +211,7 @@ func TestSendRetryKeepsIDAndBody(t *testing.T) {
 }
 
 func TestSendDoesNotFollowRedirects(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{301, 302, 303, 307, 308} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			target, targetSrv := newReceiver(t, nil)
@@ -236,6 +239,7 @@ func TestSendDoesNotFollowRedirects(t *testing.T) {
 }
 
 func TestSendResponseExcerpt(t *testing.T) {
+	t.Parallel()
 	a := strings.Repeat
 	tests := []struct {
 		name   string
@@ -282,6 +286,7 @@ func TestSendResponseExcerpt(t *testing.T) {
 }
 
 func TestSendRetryAfter(t *testing.T) {
+	t.Parallel()
 	date := func(d time.Duration) string { return testNow.Add(d).Format(http.TimeFormat) }
 	tests := []struct {
 		name   string
@@ -325,6 +330,7 @@ func TestSendRetryAfter(t *testing.T) {
 }
 
 func TestSendStatusSummary(t *testing.T) {
+	t.Parallel()
 	for code, want := range map[int]string{200: "", 201: "", 204: "", 299: "", 400: "HTTP 400", 401: "HTTP 401", 404: "HTTP 404", 422: "HTTP 422", 500: "HTTP 500", 199: "HTTP 199"} {
 		r := &Result{StatusCode: code}
 		if got := r.Summary(); got != want {
@@ -342,6 +348,7 @@ func TestSendStatusSummary(t *testing.T) {
 }
 
 func TestSendTimeout(t *testing.T) {
+	t.Parallel()
 	const timeout = 200 * time.Millisecond
 	_, srv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -366,6 +373,7 @@ func TestSendTimeout(t *testing.T) {
 }
 
 func TestSendStalledBody(t *testing.T) {
+	t.Parallel()
 	// The headers arrive in time, then the body stalls past the timeout. A
 	// 2xx has been answered, so it counts; a failure keeps its status and
 	// gains the error.
@@ -421,6 +429,7 @@ func closedPort(t testing.TB) string {
 }
 
 func TestSendRefused(t *testing.T) {
+	t.Parallel()
 	res := send(t, loopbackSender(SenderConfig{}), "http://"+closedPort(t)+"/hook")
 	if res.Err == nil || res.StatusCode != 0 {
 		t.Fatalf("Send = %+v, want an error", res)
@@ -434,6 +443,7 @@ func TestSendRefused(t *testing.T) {
 }
 
 func TestSendDNSFailure(t *testing.T) {
+	t.Parallel()
 	// .invalid is reserved (RFC 2606): the name never resolves.
 	for _, allowPrivate := range []bool{true, false} {
 		s := NewSender(SenderConfig{AllowPrivateTargets: allowPrivate})
@@ -453,6 +463,7 @@ func TestSendDNSFailure(t *testing.T) {
 }
 
 func TestSendTLSFailure(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	srv := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	res := send(t, loopbackSender(SenderConfig{}), srv.URL)
@@ -468,6 +479,7 @@ func TestSendTLSFailure(t *testing.T) {
 }
 
 func TestSendConnectionReset(t *testing.T) {
+	t.Parallel()
 	_, srv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
@@ -484,6 +496,7 @@ func TestSendConnectionReset(t *testing.T) {
 }
 
 func TestSendBadRequest(t *testing.T) {
+	t.Parallel()
 	rc, srv := newReceiver(t, nil)
 	s := loopbackSender(SenderConfig{})
 	if res := s.Send(t.Context(), Request{ID: "dlv_1", URL: srv.URL, Body: []byte(testBody)}); res.Err == nil {
@@ -501,6 +514,7 @@ func TestSendBadRequest(t *testing.T) {
 }
 
 func TestSendRefusesLoopbackByDefault(t *testing.T) {
+	t.Parallel()
 	rc, srv := newReceiver(t, nil)
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 	s := NewSender(SenderConfig{Now: func() time.Time { return testNow }}) // AllowPrivateTargets: false
@@ -536,6 +550,7 @@ func TestSendRefusesLoopbackByDefault(t *testing.T) {
 }
 
 func TestSendConcurrent(t *testing.T) {
+	t.Parallel()
 	rc, srv := newReceiver(t, nil)
 	s := loopbackSender(SenderConfig{})
 	var wg sync.WaitGroup
@@ -576,6 +591,7 @@ func BenchmarkSend(b *testing.B) {
 }
 
 func TestValidUTF8StaysWithinTheExcerpt(t *testing.T) {
+	t.Parallel()
 	cases := map[string][]byte{
 		"invalid byte early": append([]byte{0xff}, bytes.Repeat([]byte("a"), labhooks.MaxResponseBody-1)...),
 		"all invalid":        bytes.Repeat([]byte{0xfe}, labhooks.MaxResponseBody),

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/httpapi"
 )
 
@@ -408,7 +409,7 @@ func TestBrowserOperator(t *testing.T) {
 	)
 	p.submit(`form[action="/partners"] button[type=submit]`, "#new-key")
 	key := p.value("#new-key")
-	if !strings.HasPrefix(key, httpapi.PartnerKeyPrefix) {
+	if !strings.HasPrefix(key, labhooks.PartnerKeyPrefix) {
 		t.Fatalf("the new partner's key is %q", key)
 	}
 	p.wantText("#partners", "Riverside Clinic", "client")

@@ -7,11 +7,9 @@ import (
 	"net/http/httptest"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/labhooks/labhooks"
-	"github.com/labhooks/labhooks/catalog"
-	"github.com/labhooks/labhooks/delivery"
+	"github.com/labhooks/labhooks/app"
 )
 
 // TestCustomEventTypesReachOtherProcesses runs two API servers over one
@@ -19,16 +17,11 @@ import (
 // sharing a PostgreSQL database would: a type registered through one can be
 // listed, filtered on and emitted through the other at once.
 func TestCustomEventTypesReachOtherProcesses(t *testing.T) {
-	a, store, _ := newTestAPI(t, testAdminKey, nil)
-	catB, err := catalog.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := NewServer(Config{
-		Store: store, Catalog: catB, AdminKeyHash: KeyHash(testAdminKey), AllowHTTPTargets: true,
-		Sender: delivery.NewSender(delivery.SenderConfig{AllowPrivateTargets: true, Timeout: 5 * time.Second}),
-	})
-	srvA, srvB := httptest.NewServer(a), httptest.NewServer(b)
+	t.Parallel()
+	a := newTestAPI(t, testAdminKey)
+	appB, _ := newTestApp(t, a.store, testAdminKey)
+	b := NewServer(Config{App: appB})
+	srvA, srvB := httptest.NewServer(a.api), httptest.NewServer(b)
 	t.Cleanup(srvA.Close)
 	t.Cleanup(srvB.Close)
 	call := func(srv *httptest.Server, method, path string, body any, want int) map[string]any {
@@ -52,7 +45,7 @@ func TestCustomEventTypesReachOtherProcesses(t *testing.T) {
 		}
 		return out
 	}
-	lab, err := a.createPartnerFor(t.Context(), "Central Lab", labhooks.RoleLab)
+	lab, err := a.app.CreatePartner(t.Context(), &app.Caller{Admin: true}, app.PartnerInput{Name: "Central Lab", Role: labhooks.RoleLab})
 	if err != nil {
 		t.Fatal(err)
 	}

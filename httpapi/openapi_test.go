@@ -18,7 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/labhooks/labhooks"
-	"github.com/labhooks/labhooks/catalog"
+	"github.com/labhooks/labhooks/delivery"
 )
 
 // openAPIRoutes is every route routes() in server.go registers with a
@@ -85,6 +85,7 @@ func documentedOperations(doc *openapi3.T) map[string]*openapi3.Operation {
 }
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	if !doc.IsOpenAPI31OrLater() {
 		t.Errorf("openapi = %q, want 3.1", doc.OpenAPI)
@@ -118,6 +119,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 }
 
 func TestOpenAPIRoutes(t *testing.T) {
+	t.Parallel()
 	// The table is what server.go registers…
 	src, err := os.ReadFile("server.go")
 	if err != nil {
@@ -165,6 +167,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 }
 
 func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
 	api := newOpenAPITestServer(t).api
 	rec := httptest.NewRecorder()
 	api.ServeHTTP(rec, httptest.NewRequest("GET", "/openapi.json", nil))
@@ -190,6 +193,7 @@ func TestOpenAPIServed(t *testing.T) {
 // request (when it is meant to succeed) and each answer, errors included, to
 // the document: status, headers and body.
 func TestOpenAPIResponses(t *testing.T) {
+	t.Parallel()
 	env := newOpenAPITestServer(t)
 	doc := loadOpenAPI(t)
 	router, err := legacy.NewRouter(doc)
@@ -356,7 +360,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	call("POST", "/v1/datalinks/"+did+"/replay", pkey, map[string]any{}, 400)
 
 	// A link labhooks disabled after days of failures says why and since when.
-	store, now := env.api.cfg.Store, time.Now().UTC()
+	store, now := env.store, time.Now().UTC()
 	jobs, err := store.ClaimDeliveries(t.Context(), labhooks.ClaimParams{Owner: "test", Now: now, Lease: time.Minute, Limit: 10})
 	if err != nil || len(jobs) == 0 {
 		t.Fatalf("claim: %v, %v", jobs, err)
@@ -365,7 +369,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		Status: labhooks.DeliveryFailed, Attempt: labhooks.Attempt{DeliveryID: jobs[0].DeliveryID, StartedAt: now.Add(-6 * 24 * time.Hour), StatusCode: 500}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.DisableFailingDataLinks(t.Context(), labhooks.DisableParams{FailingSince: now.Add(-5 * 24 * time.Hour), Now: now}); err != nil {
+	if err := env.app.DisableFailing(t.Context(), []delivery.FailingLink{{DataLinkID: did, LastStatus: 500}}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = call("GET", "/v1/datalinks/"+did, pkey, nil, 200)
@@ -400,13 +404,7 @@ func TestOpenAPIResponses(t *testing.T) {
 
 const openAPITestAdminKey = "openapi-test-admin-key-0123456789"
 
-type openAPITestEnv struct {
-	api     *Server
-	catalog *catalog.Catalog
-}
-
-func newOpenAPITestServer(t *testing.T) *openAPITestEnv {
+func newOpenAPITestServer(t *testing.T) *testEnv {
 	t.Helper()
-	api, _, cat := newTestAPI(t, openAPITestAdminKey, nil)
-	return &openAPITestEnv{api: api, catalog: cat}
+	return newTestAPI(t, openAPITestAdminKey)
 }

@@ -10,63 +10,36 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labhooks/labhooks"
-	"github.com/labhooks/labhooks/catalog"
-	"github.com/labhooks/labhooks/delivery"
+	"github.com/labhooks/labhooks/app"
 )
 
 // Config holds what the API needs.
 type Config struct {
-	Store   labhooks.Store
-	Catalog *catalog.Catalog
-	// Sender makes the data link test's POST.
-	Sender *delivery.Sender
-	// AdminKeyHash is KeyHash of the admin key.
-	AdminKeyHash []byte
-	// Notify wakes the delivery engine after deliveries are stored; may be
-	// nil when this process runs no workers.
-	Notify func()
-	// OnAccepted, if set, is told of each newly accepted event and how many
-	// deliveries it made (for metrics). It must not block.
-	OnAccepted func(e *labhooks.Event, deliveries int)
-	// AllowHTTPTargets accepts plain-http data link URLs (development).
-	AllowHTTPTargets bool
-	// Now is the clock; default time.Now.
-	Now func() time.Time
-	// Logger; default slog.Default().
+	// App performs every operation. Required.
+	App *app.Service
+	// Logger receives the errors the caller is not told about. Default
+	// slog.Default().
 	Logger *slog.Logger
-	// SessionKey seals the dashboard's session cookies. Default: a random key
-	// per process, so dashboard sessions end when the process restarts and
-	// are not shared between processes.
-	SessionKey []byte
-	// DashboardDir, when set, is a folder read on every request for the
-	// dashboard's templates and assets instead of the copy built into the
-	// binary: set it to httpapi/web to edit them without rebuilding.
-	// Default: the built-in copy.
-	DashboardDir string
 }
 
-// Server is the HTTP API and the dashboard.
+// Server is the JSON API.
 type Server struct {
-	cfg  Config
-	mux  *http.ServeMux
-	dash *dashboard
+	app *app.Service
+	log *slog.Logger
+	mux *http.ServeMux
 }
+
+// Paths are the path patterns the API answers: mount the Server on them.
+var Paths = []string{"/v1/", "/healthz", "/readyz", "/openapi.json"}
 
 // NewServer returns the API for cfg.
 func NewServer(cfg Config) *Server {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Notify == nil {
-		cfg.Notify = func() {}
-	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), dash: newDashboard(cfg.DashboardDir, cfg.SessionKey)}
+	s := &Server{app: cfg.App, log: cfg.Logger, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
@@ -107,8 +80,6 @@ func (s *Server) routes() {
 	s.mux.Handle("/v1/", s.public(func(w http.ResponseWriter, r *http.Request) error {
 		return labhooks.Errorf(labhooks.ENotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)
 	}))
-
-	s.dashboardRoutes()
 }
 
 // statusOf is the one table from error codes to HTTP statuses.
@@ -126,35 +97,42 @@ var statusOf = map[string]int{
 	labhooks.EInternal:       http.StatusInternalServerError,
 }
 
+// ErrorStatus is the HTTP status that answers err.
+func ErrorStatus(err error) int {
+	if status, ok := statusOf[labhooks.ErrorCode(err)]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
 // handlerFunc is an API handler: it writes a response, or returns an error
 // for writeError to answer.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *Server) serve(h handlerFunc, w http.ResponseWriter, r *http.Request) {
-	if err := h(w, r); err != nil {
-		s.writeError(w, r, err)
-	}
-}
-
 func (s *Server) public(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(h, w, r) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
 }
 
 // writeError answers with err's status and the SPEC's error shape; internal
 // errors are logged and their details kept from the caller.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := labhooks.ErrorCode(err)
-	status, ok := statusOf[code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := ErrorStatus(err)
 	if status >= 500 {
-		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": labhooks.ErrorMessage(err)}})
+	body := labhooks.Error{Code: labhooks.ErrorCode(err), Message: labhooks.ErrorMessage(err)}
+	var e *labhooks.Error
+	if errors.As(err, &e) {
+		body.Field = e.Field
+	}
+	writeJSON(w, status, map[string]any{"error": body})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -165,13 +143,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return enc.Encode(v)
 }
 
-// maxRequestBody bounds every request body; events are small.
-const maxRequestBody = 1 << 20
+// list is the envelope of every listing.
+type list[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}
 
 // decode reads a JSON request body into v, refusing unknown fields, trailing
 // data and oversized bodies with a message that says what is wrong.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	r.Body = http.MaxBytesReader(w, r.Body, labhooks.MaxRequestBody)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -190,7 +171,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.Is(err, io.EOF):
 		return labhooks.Errorf(labhooks.EInvalid, "body: a JSON object is required")
 	case errors.As(err, &tooBig):
-		return labhooks.Errorf(labhooks.EInvalid, "body: larger than %d bytes", maxRequestBody)
+		return labhooks.Errorf(labhooks.EInvalid, "body: larger than %d bytes", labhooks.MaxRequestBody)
 	case errors.As(err, &syntax):
 		return labhooks.Errorf(labhooks.EInvalid, "body: invalid JSON at byte %d: %v", syntax.Offset, err)
 	case errors.As(err, &typeErr):
@@ -209,10 +190,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 // decodeOptional is decode for a body that may be left out: an empty body,
 // however it is framed, leaves v as it is.
 func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	r.Body = http.MaxBytesReader(w, r.Body, labhooks.MaxRequestBody)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return labhooks.Errorf(labhooks.EInvalid, "body: larger than %d bytes", maxRequestBody)
+		return labhooks.Errorf(labhooks.EInvalid, "body: larger than %d bytes", labhooks.MaxRequestBody)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
@@ -245,7 +226,7 @@ func queryInt(q url.Values, name string) (int, error) {
 	}
 	var n int
 	if _, err := fmt.Sscan(v, &n); err != nil || n < 0 {
-		return 0, labhooks.Errorf(labhooks.EInvalid, "%s: %q is not a positive whole number", name, v)
+		return 0, labhooks.FieldErrorf(labhooks.EInvalid, name, "%q is not a positive whole number", v)
 	}
 	return n, nil
 }
@@ -255,8 +236,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	if err := s.cfg.Store.Ping(r.Context()); err != nil {
-		return labhooks.Errorf(labhooks.EUnavailable, "the database is not reachable")
+	if err := s.app.Ready(r.Context()); err != nil {
+		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -2,7 +2,7 @@
 // accepted, attempts and their outcomes and durations, deliveries finished
 // and their end-to-end latency, attempts in flight, and the queue's depth.
 // Other packages report through plain functions (delivery.EngineConfig's
-// OnAttempt, httpapi.Config's OnAccepted), so only this package depends on
+// OnAttempt, app.Config's OnAccepted), so only this package depends on
 // the Prometheus client.
 package metrics
 

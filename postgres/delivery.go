@@ -4,178 +4,28 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/internal/sqlstore"
 )
 
-const deliveryColumns = `id, event_id, event_name, partner_id, datalink_id, status, attempt_count, next_attempt_at,
-	last_status_code, last_error, created_at, updated_at`
-
-func scanDelivery(row pgx.Row) (*labhooks.Delivery, error) {
-	var d labhooks.Delivery
-	var next *time.Time
-	err := row.Scan(&d.ID, &d.EventID, &d.EventName, &d.PartnerID, &d.DataLinkID, &d.Status, &d.AttemptCount, &next,
-		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt)
-	if err != nil {
-		return nil, err
-	}
-	if d.Status == labhooks.DeliveryPending {
-		d.NextAttemptAt = utcPtr(next)
-	}
-	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
-	return &d, nil
-}
-
-func queryDeliveries(ctx context.Context, q querier, where string, args ...any) ([]*labhooks.Delivery, error) {
-	rows, err := q.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries `+where, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, scanDelivery)
-}
-
-// Delivery returns one delivery with all its attempts, oldest first. ENotFound.
-func (s *Store) Delivery(ctx context.Context, id string) (*labhooks.Delivery, error) {
-	var d *labhooks.Delivery
-	err := s.retry(ctx, func() error {
-		ds, err := queryDeliveries(ctx, s.pool, `WHERE id = $1`, id)
-		if err != nil {
+// Requeue makes the deliveries p selects pending and due at p.Now, with a
+// fresh retry schedule, and wakes the listening engines when it requeued
+// any. ENotFound when p.DeliveryID does not exist.
+func (s *Store) Requeue(ctx context.Context, p labhooks.RequeueParams) (int, error) {
+	var n int
+	err := s.writeTx(ctx, func(db sqlstore.DB) error {
+		links, err := sqlstore.Requeue(ctx, db, p)
+		if n = len(links); err != nil || n == 0 {
 			return err
 		}
-		if len(ds) == 0 {
-			return labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", id)
-		}
-		d = ds[0]
-		rows, err := s.pool.Query(ctx, `SELECT number, started_at, status_code, duration_ms, error, response_body
-			FROM attempts WHERE delivery_id = $1 ORDER BY number`, id)
-		if err != nil {
-			return err
-		}
-		d.Attempts, err = collect(rows, func(row pgx.Row) (*labhooks.Attempt, error) {
-			a := &labhooks.Attempt{DeliveryID: id}
-			if err := row.Scan(&a.Number, &a.StartedAt, &a.StatusCode, &a.DurationMs, &a.Error, &a.ResponseBody); err != nil {
-				return nil, err
-			}
-			a.StartedAt = a.StartedAt.UTC()
-			return a, nil
-		})
+		// Delivered once the transaction commits.
+		_, err = db.Exec(ctx, `SELECT pg_notify($1, '')`, s.channel)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// Deliveries lists deliveries newest first, a page at a time.
-func (s *Store) Deliveries(ctx context.Context, f labhooks.DeliveryFilter) ([]*labhooks.Delivery, string, error) {
-	where, args := "WHERE true", []any{}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where += fmt.Sprintf(" AND "+cond, len(args))
-	}
-	if f.PartnerID != nil {
-		add("partner_id = $%d", *f.PartnerID)
-	}
-	if f.DataLinkID != nil {
-		add("datalink_id = $%d", *f.DataLinkID)
-	}
-	if f.EventID != nil {
-		add("event_id = $%d", *f.EventID)
-	}
-	if f.EventName != nil {
-		add("event_name = $%d", *f.EventName)
-	}
-	if f.Status != nil {
-		// A literal, checked, so that the planner can use the partial
-		// index of that status (a parameter's value it cannot know).
-		if !f.Status.Valid() {
-			return nil, "", labhooks.Errorf(labhooks.EInvalid, "status: %q is not a delivery status", *f.Status)
-		}
-		where += " AND status = '" + string(*f.Status) + "'"
-	}
-	if f.Before != nil {
-		add("id < $%d", *f.Before)
-	}
-	limit := labhooks.ClampLimit(f.Limit)
-	args = append(args, limit+1)
-	var ds []*labhooks.Delivery
-	err := s.retry(ctx, func() error {
-		var err error
-		ds, err = queryDeliveries(ctx, s.pool, fmt.Sprintf("%s ORDER BY id DESC LIMIT $%d", where, len(args)), args...)
-		return err
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	if len(ds) > limit {
-		ds = ds[:limit]
-		return ds, ds[limit-1].ID, nil
-	}
-	return ds, "", nil
-}
-
-// RetryDelivery makes a delivery due now with a fresh retry schedule.
-// ENotFound; EConflict when its data link was deleted or is disabled.
-func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*labhooks.Delivery, error) {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var enabled *bool
-		err := tx.QueryRow(ctx, `SELECT l.enabled FROM deliveries d LEFT JOIN datalinks l ON l.id = d.datalink_id
-			WHERE d.id = $1 FOR UPDATE OF d`, id).Scan(&enabled)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", id)
-		case err != nil:
-			return err
-		case enabled == nil:
-			return labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its data link was deleted", id)
-		case !*enabled:
-			return labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its data link is disabled; enable it first", id)
-		}
-		_, err = tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_token = NULL,
-			attempt_base = attempt_count, updated_at = $1 WHERE id = $2`, ts(now), id)
-		if err != nil {
-			return err
-		}
-		return s.notify(ctx, tx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s.Delivery(ctx, id)
-}
-
-// RequeueFailed makes a data link's failed deliveries created in the range
-// due now with a fresh retry schedule. ENotFound.
-func (s *Store) RequeueFailed(ctx context.Context, p labhooks.RequeueParams) (int, error) {
-	var n int64
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := dataLink(ctx, tx, p.DataLinkID, ""); err != nil {
-			return err
-		}
-		var until *time.Time
-		if !p.Until.IsZero() {
-			u := ts(p.Until)
-			until = &u
-		}
-		tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_token = NULL,
-			attempt_base = attempt_count, updated_at = $1
-			WHERE datalink_id = $2 AND status = 'failed' AND created_at >= $3 AND ($4::timestamptz IS NULL OR created_at < $4)`,
-			ts(p.Now), p.DataLinkID, ts(p.Since), until)
-		if err != nil {
-			return err
-		}
-		n = tag.RowsAffected()
-		if n > 0 {
-			return s.notify(ctx, tx)
-		}
-		return nil
-	})
-	return int(n), err
+	return n, err
 }
 
 // ClaimDeliveries leases up to p.Limit due deliveries, oldest due first, so
@@ -207,9 +57,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 	// the connection leaves its deliveries leased to no one, and they are
 	// claimed again once the lease runs out.
 	var jobs []*labhooks.Job
-	var unusable []string
+	var failed map[string]string
 	err := s.retry(ctx, func() error {
-		jobs, unusable = nil, nil
 		b := &pgx.Batch{}
 		b.Queue(queueCommitSQL)
 		b.Queue(claimSQL, now, exclude, window, p.PerDataLink, p.Limit, now.Add(p.Lease), token, busyLinks, busyCounts)
@@ -222,29 +71,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		if err != nil {
 			return ambiguous(err)
 		}
-		_, err = collect(rows, func(row pgx.Row) (struct{}, error) {
-			var j labhooks.Job
-			var count, base int
-			var data string
-			var url, secret, prev *string
-			var prevExp *time.Time
-			var enabled *bool
-			if err := row.Scan(&j.DeliveryID, &j.EventID, &j.EventName, &j.DataLinkID, &count, &base, &j.CreatedAt, &data,
-				&url, &secret, &prev, &prevExp, &enabled); err != nil {
-				return struct{}{}, err
-			}
-			if enabled == nil || !*enabled {
-				unusable = append(unusable, j.DeliveryID)
-				return struct{}{}, nil
-			}
-			link := labhooks.DataLink{Secret: *secret, PreviousSecret: *prev, PreviousSecretExpiresAt: prevExp}
-			e := labhooks.Event{EventName: j.EventName, Data: []byte(data)}
-			j.URL, j.Secrets, j.Body = *url, link.Secrets(p.Now), e.Body()
-			j.Try, j.LeaseToken, j.CreatedAt = count-base+1, token, j.CreatedAt.UTC()
-			jobs = append(jobs, &j)
-			return struct{}{}, nil
-		})
-		if err != nil {
+		if jobs, failed, err = sqlstore.Claimed(dialect{}, rows, p.Now, token); err != nil {
 			return ambiguous(err)
 		}
 		return ambiguous(br.Close())
@@ -252,12 +79,17 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 	if err != nil {
 		return nil, err
 	}
-	if len(unusable) > 0 {
+	if len(failed) > 0 {
+		ids, reasons := make([]string, 0, len(failed)), make([]string, 0, len(failed))
+		for id, why := range failed {
+			ids, reasons = append(ids, id), append(reasons, why)
+		}
 		// Should this fail, the deliveries stay leased, and the claim after
 		// the lease fails them.
-		if _, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
-			last_error = 'the data link is disabled', updated_at = $1 WHERE id = ANY($2) AND lease_token = $3`,
-			now, unusable, token); err != nil {
+		if _, err := s.pool.Exec(ctx, `UPDATE deliveries d SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
+			last_error = f.reason, updated_at = $1
+			FROM unnest($2::text[], $3::text[]) AS f (id, reason)
+			WHERE d.id = f.id AND d.id = ANY ($2) AND d.lease_token = $4`, now, ids, reasons, token); err != nil {
 			return nil, dbError(err)
 		}
 	}
@@ -295,9 +127,11 @@ const claimSQL = `WITH candidates AS (
 			FROM picked p WHERE d.id = p.id
 			RETURNING d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base, d.created_at
 		)
+		-- The columns of sqlstore.ScanClaimedRow.
 		SELECT c.id, c.event_id, c.event_name, c.datalink_id, c.attempt_count, c.attempt_base, c.created_at,
 			(SELECT e.data::text FROM events e WHERE e.id = c.event_id),
-			l.url, l.secret, l.previous_secret, l.previous_secret_expires_at, l.enabled
+			l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
+			l.previous_secret_expires_at, COALESCE(l.enabled, false)
 		FROM claimed c LEFT JOIN datalinks l ON l.id = c.datalink_id
 		ORDER BY c.id`
 

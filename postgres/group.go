@@ -3,10 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
-	"github.com/labhooks/labhooks/internal/groupcommit"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/labhooks/labhooks/internal/groupcommit"
 )
 
 // Group commit. Each event's statement also NOTIFYs, and PostgreSQL
@@ -14,8 +14,6 @@ import (
 // committed one by one barely overlapped (BENCHMARKS.md). The events that
 // arrive while one commit runs are sent together in one transaction instead:
 // one round trip, one commit, one notification.
-
-var errClosed = errors.New("postgres: the store is closed")
 
 // maxGroup bounds how many events one transaction stores.
 const maxGroup = 128
@@ -36,27 +34,11 @@ type createRequest struct {
 // taken). The error is the statement's or the commit's.
 func (s *Store) storeEvent(ctx context.Context, args []any) (bool, error) {
 	r := &createRequest{args: args, done: make(chan error, 1)}
-	select {
-	case s.creates <- r:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case <-s.closed:
-		return false, errClosed
+	stmtErr, err := groupcommit.Submit(ctx, s.creates, r, r.done)
+	if err != nil {
+		return false, err
 	}
-	select {
-	case err := <-r.done:
-		return r.stored, err
-	case <-ctx.Done():
-		// It may still be stored; the caller was not told it was accepted.
-		return false, ctx.Err()
-	case <-s.closed:
-		return false, errClosed
-	}
-}
-
-// commitEvents is the group-commit loop; it runs until Close.
-func (s *Store) commitEvents() {
-	groupcommit.Run(s.creates, s.closed, maxGroup, s.commitGroup)
+	return r.stored, stmtErr
 }
 
 func (s *Store) commitGroup(group []*createRequest) {

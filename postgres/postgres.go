@@ -8,12 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
-	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -21,12 +18,18 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/internal/groupcommit"
+	"github.com/labhooks/labhooks/internal/migrate"
+	"github.com/labhooks/labhooks/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var _ labhooks.Store = (*Store)(nil)
+var (
+	_ labhooks.Store       = (*Store)(nil)
+	_ labhooks.DueListener = (*Store)(nil)
+)
 
 // Config says which database to open and how.
 type Config struct {
@@ -47,16 +50,17 @@ type Config struct {
 // Store is a labhooks.Store on PostgreSQL. Any number of processes may use
 // one database at once.
 type Store struct {
+	// Store has the methods whose SQL PostgreSQL shares with SQLite; they
+	// run through readTx and writeTx.
+	sqlstore.Store
+
 	pool *pgxpool.Pool
 	// listen is the configuration of Listen's own connection, outside the pool.
 	listen  *pgx.ConnConfig
 	channel string
 	log     *slog.Logger
 
-	creates   chan *createRequest // CreateEvent calls awaiting a group commit
-	closed    chan struct{}
-	closeOnce sync.Once
-	committer sync.WaitGroup
+	creates *groupcommit.Committer[*createRequest] // CreateEvent calls awaiting a group commit
 }
 
 // Open connects to the database in cfg.URL and brings its schema up to date.
@@ -102,9 +106,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, dbError(err)
 	}
 	s.channel = channelName(schema)
-	s.creates, s.closed = make(chan *createRequest, maxGroup), make(chan struct{})
-	s.committer.Go(s.commitEvents)
-	return s, nil
+	return s.start(), nil
+}
+
+// start makes s ready for use: the methods of sqlstore over its pool, and
+// the group commit of its events.
+func (s *Store) start() *Store {
+	s.Store = sqlstore.Store{Read: s.readTx, Write: s.writeTx}
+	s.creates = groupcommit.Start(maxGroup, s.commitGroup)
+	return s
 }
 
 // unwrapConnect returns the cause of a failed connection, without pgx's
@@ -130,12 +140,7 @@ func channelName(schema string) string {
 
 // Close closes the pool.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		if s.closed != nil {
-			close(s.closed)
-		}
-	})
-	s.committer.Wait()
+	s.creates.Close()
 	s.pool.Close()
 	return nil
 }
@@ -151,20 +156,12 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // SchemaVersion is the newest migration this binary knows.
-func SchemaVersion() int {
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	return len(names)
-}
+func SchemaVersion() int { return migrate.Latest(migrations, "migrations") }
 
 // migrate applies the migrations the database lacks, all in one
 // transaction, under a lock that lets only one process of many starting
 // together do it.
 func (s *Store) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", dbError(err))
@@ -176,28 +173,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS labhooks_schema (version integer NOT NULL)`); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", dbError(err))
 	}
-	var current int
-	err = tx.QueryRow(ctx, `SELECT version FROM labhooks_schema`).Scan(&current)
-	if errors.Is(err, pgx.ErrNoRows) {
-		_, err = tx.Exec(ctx, `INSERT INTO labhooks_schema (version) VALUES (0)`)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: read schema version: %w", dbError(err))
-	}
-	if current > len(names) {
-		return fmt.Errorf("postgres: the database's schema version %d is newer than this labhooks (%d): upgrade labhooks", current, len(names))
-	}
-	for i := current; i < len(names); i++ {
-		body, err := migrations.ReadFile(names[i])
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, string(body)); err != nil {
-			return fmt.Errorf("postgres: migration %s: %w", names[i], dbError(err))
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE labhooks_schema SET version = $1`, len(names)); err != nil {
-		return fmt.Errorf("postgres: migrate: %w", dbError(err))
+	if err := migrate.Up(ctx, schema{tx}, migrations, "migrations"); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", dbError(err))
@@ -205,11 +182,36 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// querier is what a pool and a transaction have in common.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+// schema is the database's schema, its version kept in labhooks_schema,
+// all inside the migrating transaction.
+type schema struct{ tx pgx.Tx }
+
+func (sc schema) Version(ctx context.Context) (int, error) {
+	var v int
+	err := sc.tx.QueryRow(ctx, `SELECT version FROM labhooks_schema`).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		_, err = sc.tx.Exec(ctx, `INSERT INTO labhooks_schema (version) VALUES (0)`)
+	}
+	return v, dbError(err)
+}
+
+func (sc schema) Apply(ctx context.Context, m migrate.Migration) error {
+	if _, err := sc.tx.Exec(ctx, m.SQL); err != nil {
+		return dbError(err)
+	}
+	_, err := sc.tx.Exec(ctx, `UPDATE labhooks_schema SET version = $1`, m.Version)
+	return dbError(err)
+}
+
+// readTx runs fn, for package sqlstore, on the pool, trying it again as
+// retry does.
+func (s *Store) readTx(ctx context.Context, fn func(sqlstore.DB) error) error {
+	return s.retry(ctx, func() error { return fn(db{q: s.pool}) })
+}
+
+// writeTx runs fn, for package sqlstore, in a transaction (inTx).
+func (s *Store) writeTx(ctx context.Context, fn func(sqlstore.DB) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(db{q: tx}) })
 }
 
 // maxTries is how often an operation is tried when it fails in a way that
@@ -309,14 +311,9 @@ func connectionLost(err error) bool {
 // dbError turns database errors into *labhooks.Error where the caller can
 // act on them, above all EUnavailable when the database cannot be reached,
 // and wraps the rest.
-func dbError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var le *labhooks.Error
-	if errors.As(err, &le) {
-		return err
-	}
+func dbError(err error) error { return sqlstore.Error(err, driverError) }
+
+func driverError(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
@@ -335,48 +332,4 @@ func dbError(err error) error {
 		return labhooks.Errorf(labhooks.EUnavailable, "database unavailable: %v", err)
 	}
 	return fmt.Errorf("postgres: %w", err)
-}
-
-func isUnique(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
-func isForeignKey(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23503"
-}
-
-// ts is t as stored: to the millisecond, as the SQLite store keeps times, so
-// both stores compare and return the same instants.
-func ts(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
-
-func tsPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := ts(*t)
-	return &v
-}
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := t.UTC()
-	return &v
-}
-
-// text makes s storable in a text column, which cannot hold NUL bytes.
-func text(s string) string {
-	if strings.IndexByte(s, 0) < 0 {
-		return s
-	}
-	return strings.ReplaceAll(s, "\x00", "\uFFFD")
-}
-
-// notify wakes the listening engines once tx commits.
-func (s *Store) notify(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, s.channel)
-	return err
 }

@@ -25,15 +25,13 @@ func open(t *testing.T, dbURL string) *postgres.Store {
 	return s
 }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) labhooks.Store {
-		s, err := postgres.Open(t.Context(), postgres.Config{URL: pgtest.NewSchema(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+// newStore opens a store on a new schema for one test or benchmark; the
+// suite runs many at once, each with a few connections.
+func newStore(t testing.TB) (labhooks.Store, error) {
+	return postgres.Open(t.Context(), postgres.Config{URL: pgtest.NewSchema(t), MaxConns: 4})
 }
+
+func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 
 func TestRefusesNewerSchema(t *testing.T) {
 	u := pgtest.NewSchema(t)
@@ -79,26 +77,13 @@ func TestProcessesStartingTogether(t *testing.T) {
 // setup makes a sampler with one data link on s.
 func setup(t *testing.T, s labhooks.Store) *labhooks.DataLink {
 	t.Helper()
-	now := time.Now()
-	p := &labhooks.Partner{ID: id.New(id.Partner), Name: "Sampler", Role: labhooks.RoleSampler, CreatedAt: now, UpdatedAt: now}
-	if err := s.CreatePartner(t.Context(), p, []byte("hash-"+p.ID)); err != nil {
-		t.Fatal(err)
-	}
-	d := &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://example.test/hook",
-		Secret: labhooks.GenerateSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateDataLink(t.Context(), d); err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return storetest.NewLink(t, s, labhooks.RoleSampler)
 }
 
+// emit emits an appointmentCreated to every sampler through s.
 func emit(s labhooks.Store, ctx context.Context, key string) (*labhooks.CreateEventResult, error) {
-	now := time.Now()
-	return s.CreateEvent(ctx, labhooks.CreateEventParams{
-		Event: &labhooks.Event{ID: id.New(id.Event), EventName: "appointmentCreated", Data: json.RawMessage(`{"appointmentId":1}`),
-			IdempotencyKey: key, CreatedAt: now},
-		Roles: []labhooks.Role{labhooks.RoleSampler}, RequestHash: "same", Now: now,
-	})
+	return storetest.Emit(ctx, s, storetest.AppointmentCreated,
+		&labhooks.Event{Data: json.RawMessage(`{"appointmentId":1}`), IdempotencyKey: key, CreatedAt: time.Now()})
 }
 
 // TestIdempotencyAcrossProcesses sends one idempotency key from many
@@ -217,13 +202,23 @@ func TestListenWakesOtherProcesses(t *testing.T) {
 			t.Fatal("Listen did not connect")
 		}
 	}
-	if _, err := emit(emitter, t.Context(), ""); err != nil {
+	r, err := emit(emitter, t.Context(), "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-woken:
 	case <-time.After(10 * time.Second):
 		t.Fatal("a new event did not wake the listener")
+	}
+	// A requeued delivery wakes it too.
+	if _, err := emitter.Requeue(t.Context(), labhooks.RequeueParams{DeliveryID: r.Deliveries[0].ID, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-woken:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a requeued delivery did not wake the listener")
 	}
 	select {
 	case <-wokenElsewhere:
@@ -315,26 +310,23 @@ func TestTargetsFollowChangesAcrossProcesses(t *testing.T) {
 	if n := count(); n != 2 {
 		t.Fatalf("after a second link: %d deliveries, want 2", n)
 	}
-	if _, err := a.UpdateDataLink(t.Context(), d2.ID, labhooks.DataLinkUpdate{Enabled: new(false)}, time.Now()); err != nil {
+	if _, err := a.UpdateDataLink(t.Context(), d2.ID, func(d *labhooks.DataLink) error { d.Enabled = false; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != 1 {
 		t.Fatalf("after disabling one: %d deliveries, want 1", n)
 	}
-	if _, err := a.UpdateDataLink(t.Context(), d.ID, labhooks.DataLinkUpdate{EventNames: &[]string{"resultAdded"}}, time.Now()); err != nil {
+	if _, err := a.UpdateDataLink(t.Context(), d.ID, func(d *labhooks.DataLink) error { d.EventNames = []string{"resultAdded"}; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != 0 {
 		t.Fatalf("after the other stopped accepting the event: %d deliveries, want 0", n)
 	}
-	if err := a.DeletePartner(t.Context(), d.PartnerID); err != nil {
+	if err := a.DeletePartner(t.Context(), d.PartnerID, now); err != nil {
 		t.Fatal(err)
 	}
-	_, err := b.CreateEvent(t.Context(), labhooks.CreateEventParams{
-		Event: &labhooks.Event{ID: id.New(id.Event), EventName: "appointmentCreated", Data: json.RawMessage(`{}`),
-			PartnerID: d.PartnerID, CreatedAt: now},
-		Roles: []labhooks.Role{labhooks.RoleSampler}, Now: now,
-	})
+	_, err := storetest.Emit(t.Context(), b, storetest.AppointmentCreated,
+		&labhooks.Event{Data: json.RawMessage(`{}`), PartnerID: d.PartnerID, CreatedAt: now})
 	if labhooks.ErrorCode(err) != labhooks.ENotFound {
 		t.Fatalf("to a partner another process deleted: %v, want %s", err, labhooks.ENotFound)
 	}

@@ -35,16 +35,23 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Store{pool: pool, listen: pc.ConnConfig, channel: "labhooks.test", log: slog.Default()}
+	s := (&Store{pool: pool, listen: pc.ConnConfig, channel: "labhooks.test", log: slog.Default()}).start()
 	defer s.Close()
 	now := time.Now()
 	calls := map[string]func() error{
 		"Ping": func() error { return s.Ping(ctx) },
+		"Audience": func() error {
+			_, err := s.Audience(ctx, labhooks.AudienceQuery{Roles: []labhooks.Role{labhooks.RoleSampler}})
+			return err
+		},
 		"CreateEvent": func() error {
 			_, err := s.CreateEvent(ctx, labhooks.CreateEventParams{
 				Event: &labhooks.Event{ID: "evt_1", EventName: "appointmentCreated", Data: json.RawMessage(`{}`), CreatedAt: now},
-				Roles: []labhooks.Role{labhooks.RoleSampler}, Now: now,
 			})
+			return err
+		},
+		"Requeue": func() error {
+			_, err := s.Requeue(ctx, labhooks.RequeueParams{DeliveryID: "dlv_1", Now: now})
 			return err
 		},
 		"ClaimDeliveries": func() error {

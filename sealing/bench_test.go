@@ -1,12 +1,9 @@
 package sealing_test
 
 import (
-	"path/filepath"
 	"testing"
 
-	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/sealing"
-	"github.com/labhooks/labhooks/sqlite"
 	"github.com/labhooks/labhooks/storetest"
 )
 
@@ -19,24 +16,15 @@ func BenchmarkSQLite(b *testing.B) {
 			name = "sealed"
 		}
 		b.Run(name, func(b *testing.B) {
-			storetest.Bench(b, func(b *testing.B) labhooks.Store {
-				s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if !seal {
-					return s
-				}
-				keys, err := sealing.NewKeyring("a-benchmark-secrets-key-0123456789abcdef")
-				if err != nil {
-					b.Fatal(err)
-				}
-				sealed, _, err := sealing.Open(b.Context(), s, keys)
-				if err != nil {
-					b.Fatal(err)
-				}
-				return sealed
-			})
+			if !seal {
+				storetest.Bench(b, newSQLite)
+				return
+			}
+			keys, err := sealing.NewKeyring("a-benchmark-secrets-key-0123456789abcdef")
+			if err != nil {
+				b.Fatal(err)
+			}
+			storetest.Bench(b, over(keys, newSQLite))
 		})
 	}
 }

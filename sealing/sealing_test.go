@@ -50,53 +50,62 @@ func openSQLite(t *testing.T, path string) *sqlite.Store {
 	return s
 }
 
+// over opens stores with open and wraps them sealing with keys.
+func over(keys *sealing.Keyring, open func(t testing.TB) (labhooks.Store, error)) storetest.NewStore {
+	return func(t testing.TB) (labhooks.Store, error) {
+		inner, err := open(t)
+		if err != nil {
+			return nil, err
+		}
+		s, _, err := sealing.Open(t.Context(), inner, keys)
+		if err != nil {
+			inner.Close()
+		}
+		return s, err
+	}
+}
+
+func newSQLite(t testing.TB) (labhooks.Store, error) {
+	return sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "labhooks.db"))
+}
+
+func newPostgres(t testing.TB) (labhooks.Store, error) {
+	return postgres.Open(t.Context(), postgres.Config{URL: pgtest.NewSchema(t), MaxConns: 4})
+}
+
 // The whole store contract holds with sealing on, over both stores.
 func TestConformance(t *testing.T) {
-	t.Run("SQLite", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) labhooks.Store {
-			return sealed(t, openSQLite(t, filepath.Join(t.TempDir(), "labhooks.db")), keyring(t, key1))
-		})
-	})
-	t.Run("SQLite without a key", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) labhooks.Store {
-			return sealed(t, openSQLite(t, filepath.Join(t.TempDir(), "labhooks.db")), nil)
-		})
-	})
-	t.Run("PostgreSQL", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) labhooks.Store {
-			s, err := postgres.Open(t.Context(), postgres.Config{URL: pgtest.NewSchema(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return sealed(t, s, keyring(t, key1))
-		})
-	})
+	t.Run("SQLite", func(t *testing.T) { storetest.Run(t, over(keyring(t, key1), newSQLite)) })
+	t.Run("SQLite without a key", func(t *testing.T) { storetest.Run(t, over(nil, newSQLite)) })
+	t.Run("PostgreSQL", func(t *testing.T) { storetest.Run(t, over(keyring(t, key1), newPostgres)) })
 }
 
 var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// newLink stores a data link with a fresh secret through s.
+// newLink stores a lab's data link with a fresh secret through s.
 func newLink(t *testing.T, s labhooks.Store) *labhooks.DataLink {
 	t.Helper()
-	p := &labhooks.Partner{ID: id.New(id.Partner), Name: "Lab " + id.New(id.Partner), Role: labhooks.RoleLab, CreatedAt: now, UpdatedAt: now}
-	if err := s.CreatePartner(t.Context(), p, []byte(p.ID)); err != nil {
-		t.Fatal(err)
-	}
-	d := &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://lab.example/hook",
-		Secret: labhooks.GenerateSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateDataLink(t.Context(), d); err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return storetest.NewLink(t, s, labhooks.RoleLab)
 }
 
 func rotate(t *testing.T, s labhooks.Store, d *labhooks.DataLink) *labhooks.DataLink {
 	t.Helper()
-	got, err := s.RotateSecret(t.Context(), labhooks.SecretRotation{DataLinkID: d.ID, NewSecret: labhooks.GenerateSecret(), Now: now, Overlap: time.Hour})
+	got, err := s.UpdateDataLink(t.Context(), d.ID, func(d *labhooks.DataLink) error {
+		return d.Rotate(labhooks.GenerateSecret(), now, time.Hour)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return got
+}
+
+// emit stores a resultAdded for every lab through s.
+func emit(t *testing.T, s labhooks.Store) {
+	t.Helper()
+	e := &labhooks.Event{ID: id.New(id.Event), Data: []byte(`{"id":1}`), CreatedAt: now}
+	if _, err := storetest.Emit(t.Context(), s, storetest.ResultAdded, e); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // stored returns a link's secrets as the database holds them.
@@ -234,10 +243,7 @@ func TestNoKeyNeverSignsWithASealedValue(t *testing.T) {
 	keyless := sealed(t, inner, nil)
 	keyed := sealed(t, inner, keyring(t, key1))
 	d := newLink(t, keyed)
-	e := &labhooks.Event{ID: id.New(id.Event), EventName: "resultAdded", Data: []byte(`{"id":1}`), CreatedAt: now}
-	if _, err := keyless.CreateEvent(t.Context(), labhooks.CreateEventParams{Event: e, Roles: []labhooks.Role{labhooks.RoleLab}, Now: now}); err != nil {
-		t.Fatal(err)
-	}
+	emit(t, keyless)
 	claim := labhooks.ClaimParams{Owner: "t", Now: now, Lease: time.Minute, Limit: 10}
 	if jobs, err := keyless.ClaimDeliveries(t.Context(), claim); !errors.Is(err, sealing.ErrUnknownKey) || jobs != nil {
 		t.Fatalf("keyless claim = %v, %v; want ErrUnknownKey and no job", jobs, err)
@@ -259,10 +265,7 @@ func TestClaimsCarryPlainSecrets(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	d := rotate(t, s, newLink(t, s))
 	for range 2 { // the second time from the cache
-		e := &labhooks.Event{ID: id.New(id.Event), EventName: "resultAdded", Data: []byte(`{"id":1}`), CreatedAt: now}
-		if _, err := s.CreateEvent(t.Context(), labhooks.CreateEventParams{Event: e, Roles: []labhooks.Role{labhooks.RoleLab}, Now: now}); err != nil {
-			t.Fatal(err)
-		}
+		emit(t, s)
 		jobs, err := s.ClaimDeliveries(t.Context(), labhooks.ClaimParams{Owner: "t", Now: now, Lease: time.Minute, Limit: 10})
 		if err != nil || len(jobs) != 1 {
 			t.Fatalf("claimed %d, %v", len(jobs), err)

@@ -4,14 +4,15 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/labhooks/labhooks"
 )
 
 // Store is a labhooks.Store whose data-link secrets are sealed in the store
 // beneath it and open above it: callers see plain secrets, the database
-// never holds one.
+// never holds one. It hides what the store beneath implements beyond
+// labhooks.Store: find a labhooks.DueListener on that store before wrapping
+// it.
 type Store struct {
 	labhooks.Store
 	keys *Keyring
@@ -78,9 +79,6 @@ func Open(ctx context.Context, inner labhooks.Store, keys *Keyring) (s labhooks.
 	return &Store{Store: inner, keys: keys, opened: map[[2]string]string{}}, resealed, nil
 }
 
-// Unwrap returns the store beneath.
-func (s *Store) Unwrap() labhooks.Store { return s.Store }
-
 // seal seals secret for link when there is a key to seal with.
 func (s *Store) seal(link, secret string) string {
 	if !s.keys.Enabled() {
@@ -108,21 +106,28 @@ func (s *Store) DataLinks(ctx context.Context, f labhooks.DataLinkFilter) ([]*la
 	return s.openLinks(s.Store.DataLinks(ctx, f))
 }
 
-// UpdateDataLink changes a data link and returns it with its secrets opened.
-func (s *Store) UpdateDataLink(ctx context.Context, id string, u labhooks.DataLinkUpdate, now time.Time) (*labhooks.DataLink, error) {
-	return s.openLink(s.Store.UpdateDataLink(ctx, id, u, now))
-}
-
-// RotateSecret stores r.NewSecret sealed.
-func (s *Store) RotateSecret(ctx context.Context, r labhooks.SecretRotation) (*labhooks.DataLink, error) {
-	r.NewSecret = s.seal(r.DataLinkID, r.NewSecret)
-	return s.openLink(s.Store.RotateSecret(ctx, r))
-}
-
-// DisableFailingDataLinks returns the links it disabled with their secrets
-// opened.
-func (s *Store) DisableFailingDataLinks(ctx context.Context, p labhooks.DisableParams) ([]*labhooks.DataLink, error) {
-	return s.openLinks(s.Store.DisableFailingDataLinks(ctx, p))
+// UpdateDataLink lets change modify the link with its secrets open, inside
+// the transaction of the store beneath, and stores what change leaves
+// sealed: a secret change leaves as it found it stays as it was stored.
+func (s *Store) UpdateDataLink(ctx context.Context, id string, change func(*labhooks.DataLink) error) (*labhooks.DataLink, error) {
+	return s.openLink(s.Store.UpdateDataLink(ctx, id, func(d *labhooks.DataLink) error {
+		stored := [2]string{d.Secret, d.PreviousSecret}
+		if _, err := s.openLink(d, nil); err != nil {
+			return err
+		}
+		plain := [2]string{d.Secret, d.PreviousSecret}
+		if err := change(d); err != nil {
+			return err
+		}
+		for i, v := range []*string{&d.Secret, &d.PreviousSecret} {
+			if *v == plain[i] {
+				*v = stored[i]
+			} else {
+				*v = s.seal(id, *v) // the ID stored, whatever change did to d's
+			}
+		}
+		return nil
+	}))
 }
 
 // RewriteSecrets hands rewrite the plain secrets and seals what it returns.

@@ -5,154 +5,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"errors"
+	"encoding/json"
 	"time"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/internal/sqlstore"
 )
-
-const deliveryColumns = `id, event_id, event_name, partner_id, datalink_id, status, attempt_count, next_attempt_at,
-	last_status_code, last_error, created_at, updated_at`
-
-func scanDelivery(row interface{ Scan(...any) error }) (*labhooks.Delivery, error) {
-	var d labhooks.Delivery
-	var next sql.NullInt64
-	var created, updated int64
-	err := row.Scan(&d.ID, &d.EventID, &d.EventName, &d.PartnerID, &d.DataLinkID, &d.Status, &d.AttemptCount, &next,
-		&d.LastStatusCode, &d.LastError, &created, &updated)
-	if err != nil {
-		return nil, err
-	}
-	if d.Status == labhooks.DeliveryPending {
-		d.NextAttemptAt = fromNullMs(next)
-	}
-	d.CreatedAt, d.UpdatedAt = fromMs(created), fromMs(updated)
-	return &d, nil
-}
-
-type querier interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}
-
-func queryDeliveries(ctx context.Context, q querier, where string, args ...any) ([]*labhooks.Delivery, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries `+where, args...)
-	if err != nil {
-		return nil, dbError(err)
-	}
-	defer rows.Close()
-	out := []*labhooks.Delivery{}
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, dbError(err)
-		}
-		out = append(out, d)
-	}
-	return out, dbError(rows.Err())
-}
-
-// Delivery returns one delivery with all its attempts, oldest first. ENotFound.
-func (s *Store) Delivery(ctx context.Context, id string) (*labhooks.Delivery, error) {
-	ds, err := queryDeliveries(ctx, s.read, `WHERE id = ?`, id)
-	if err != nil {
-		return nil, err
-	}
-	if len(ds) == 0 {
-		return nil, labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", id)
-	}
-	d := ds[0]
-	rows, err := s.read.QueryContext(ctx, `SELECT number, started_at, status_code, duration_ms, error, response_body
-		FROM attempts WHERE delivery_id = ? ORDER BY number`, id)
-	if err != nil {
-		return nil, dbError(err)
-	}
-	defer rows.Close()
-	d.Attempts = []*labhooks.Attempt{}
-	for rows.Next() {
-		a := &labhooks.Attempt{DeliveryID: id}
-		var started int64
-		if err := rows.Scan(&a.Number, &started, &a.StatusCode, &a.DurationMs, &a.Error, &a.ResponseBody); err != nil {
-			return nil, dbError(err)
-		}
-		a.StartedAt = fromMs(started)
-		d.Attempts = append(d.Attempts, a)
-	}
-	return d, dbError(rows.Err())
-}
-
-// Deliveries lists deliveries newest first, a page at a time.
-func (s *Store) Deliveries(ctx context.Context, f labhooks.DeliveryFilter) ([]*labhooks.Delivery, string, error) {
-	where, args := "WHERE 1 = 1", []any{}
-	add := func(cond string, v any) {
-		where += " AND " + cond
-		args = append(args, v)
-	}
-	if f.PartnerID != nil {
-		add("partner_id = ?", *f.PartnerID)
-	}
-	if f.DataLinkID != nil {
-		add("datalink_id = ?", *f.DataLinkID)
-	}
-	if f.EventID != nil {
-		add("event_id = ?", *f.EventID)
-	}
-	if f.EventName != nil {
-		add("event_name = ?", *f.EventName)
-	}
-	if f.Status != nil {
-		// A literal, checked, so that the planner can use the partial
-		// index of that status (a parameter's value it cannot know).
-		if !f.Status.Valid() {
-			return nil, "", labhooks.Errorf(labhooks.EInvalid, "status: %q is not a delivery status", *f.Status)
-		}
-		where += " AND status = '" + string(*f.Status) + "'"
-	}
-	if f.Before != nil {
-		add("id < ?", *f.Before)
-	}
-	limit := labhooks.ClampLimit(f.Limit)
-	ds, err := queryDeliveries(ctx, s.read, where+" ORDER BY id DESC LIMIT ?", append(args, limit+1)...)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(ds) > limit {
-		ds = ds[:limit]
-		return ds, ds[limit-1].ID, nil
-	}
-	return ds, "", nil
-}
-
-// RetryDelivery makes a delivery due now with a fresh retry schedule.
-// ENotFound; EConflict when its data link was deleted or is disabled.
-func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*labhooks.Delivery, error) {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var enabled sql.NullBool
-		err := tx.QueryRowContext(ctx, `SELECT l.enabled FROM deliveries d LEFT JOIN datalinks l ON l.id = d.datalink_id
-			WHERE d.id = ?`, id).Scan(&enabled)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", id)
-		case err != nil:
-			return dbError(err)
-		case !enabled.Valid:
-			return labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its data link was deleted", id)
-		case !enabled.Bool:
-			return labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its data link is disabled; enable it first", id)
-		}
-		var link string
-		err = tx.QueryRowContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_token = NULL,
-			attempt_base = attempt_count, updated_at = ? WHERE id = ? RETURNING datalink_id`, ms(now), ms(now), id).Scan(&link)
-		if err != nil {
-			return dbError(err)
-		}
-		s.due.lower(link, ms(now))
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s.Delivery(ctx, id)
-}
 
 // ClaimDeliveries leases up to p.Limit due deliveries, at most p.PerDataLink
 // of any one data link, visiting the links whose deliveries have been due
@@ -224,37 +82,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		if err != nil {
 			return dbError(err)
 		}
-		defer rows.Close()
-		var unusable []any
-		for rows.Next() {
-			var j labhooks.Job
-			var count, base int
-			var created int64
-			var data string
-			var url, secret, prev sql.NullString
-			var prevExp sql.NullInt64
-			var enabled sql.NullBool
-			if err := rows.Scan(&j.DeliveryID, &j.EventID, &j.EventName, &j.DataLinkID, &count, &base, &created, &data,
-				&url, &secret, &prev, &prevExp, &enabled); err != nil {
-				return dbError(err)
-			}
-			if !enabled.Bool {
-				unusable = append(unusable, j.DeliveryID)
-				continue
-			}
-			link := labhooks.DataLink{Secret: secret.String, PreviousSecret: prev.String, PreviousSecretExpiresAt: fromNullMs(prevExp)}
-			e := labhooks.Event{EventName: j.EventName, Data: []byte(data)}
-			j.URL, j.Secrets, j.Body = url.String, link.Secrets(p.Now), e.Body()
-			j.Try, j.LeaseToken, j.CreatedAt = count-base+1, token, fromMs(created)
-			jobs = append(jobs, &j)
-		}
-		if err := rows.Err(); err != nil {
+		var failed map[string]string
+		if jobs, failed, err = sqlstore.Claimed(dialect{}, sqlRows{rows}, p.Now, token); err != nil {
 			return dbError(err)
 		}
-		if len(unusable) > 0 {
+		if len(failed) > 0 {
+			reasons, _ := json.Marshal(failed) // {"delivery ID": "why it fails", …}
 			_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
-				last_error = 'the data link is disabled', updated_at = ? WHERE id IN (`+placeholders(len(unusable))+`)`,
-				append([]any{now}, unusable...)...)
+				last_error = f.value, updated_at = ?1 FROM json_each(?2) AS f WHERE deliveries.id = f.key`, now, string(reasons))
 			return dbError(err)
 		}
 		return nil
@@ -365,29 +200,19 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// RequeueFailed makes a data link's failed deliveries created in the range
-// due now with a fresh retry schedule. ENotFound.
-func (s *Store) RequeueFailed(ctx context.Context, p labhooks.RequeueParams) (int, error) {
-	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := dataLink(ctx, tx, p.DataLinkID); err != nil {
-			return err
+// Requeue makes the deliveries p selects pending and due at p.Now, with a
+// fresh retry schedule, and lowers their data links' due bounds to match.
+// ENotFound when p.DeliveryID does not exist.
+func (s *Store) Requeue(ctx context.Context, p labhooks.RequeueParams) (int, error) {
+	var n int
+	// A durable write that changes no partner or data link.
+	err := s.inTxSync(ctx, "FULL", false, func(tx *sql.Tx) error {
+		links, err := sqlstore.Requeue(ctx, db{q: tx}, p)
+		for _, link := range links {
+			s.due.lower(link, ms(p.Now))
 		}
-		until := int64(1<<63 - 1)
-		if !p.Until.IsZero() {
-			until = ms(p.Until)
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_token = NULL,
-			attempt_base = attempt_count, updated_at = ? WHERE datalink_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`,
-			ms(p.Now), ms(p.Now), p.DataLinkID, ms(p.Since), until)
-		if err != nil {
-			return dbError(err)
-		}
-		n, err = res.RowsAffected()
-		if n > 0 {
-			s.due.lower(p.DataLinkID, ms(p.Now))
-		}
+		n = len(links)
 		return dbError(err)
 	})
-	return int(n), err
+	return n, err
 }

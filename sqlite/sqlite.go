@@ -10,17 +10,17 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/internal/groupcommit"
+	"github.com/labhooks/labhooks/internal/migrate"
+	"github.com/labhooks/labhooks/internal/sqlstore"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -32,6 +32,10 @@ var _ labhooks.Store = (*Store)(nil)
 
 // Store is a labhooks.Store on one SQLite file.
 type Store struct {
+	// Store has the methods whose SQL SQLite shares with PostgreSQL; they
+	// run through readTx and writeTx.
+	sqlstore.Store
+
 	// SQLite has one writer at a time; a pool of one write connection makes
 	// writers queue in Go rather than spin on SQLITE_BUSY, while reads run
 	// beside it on their own connections thanks to WAL.
@@ -51,10 +55,7 @@ type Store struct {
 
 	due dueLinks // which data links have deliveries due, and when
 
-	creates   chan *createRequest // CreateEvent calls awaiting a group commit
-	closed    chan struct{}
-	closeOnce sync.Once
-	committer sync.WaitGroup
+	creates *groupcommit.Committer[*createRequest] // CreateEvent calls awaiting a group commit
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
@@ -105,8 +106,11 @@ func lockFile(path string) (*os.File, error) {
 
 // releaseLeases makes deliveries leased by a previous process due now.
 func (s *Store) releaseLeases(ctx context.Context) error {
-	return s.exec(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_token = NULL
-		WHERE status = 'pending' AND lease_token IS NOT NULL`, ms(time.Now()))
+	return s.inTxSync(ctx, "FULL", false, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_token = NULL
+			WHERE status = 'pending' AND lease_token IS NOT NULL`, ms(time.Now()))
+		return dbError(err)
+	})
 }
 
 func open(ctx context.Context, path string) (*Store, error) {
@@ -133,24 +137,23 @@ func open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	s := &Store{write: write, read: read, creates: make(chan *createRequest, maxGroup), closed: make(chan struct{}),
-		due: dueLinks{bound: map[string]int64{}, every: rebuildEvery}}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{write: write, read: read, due: dueLinks{bound: map[string]int64{}, every: rebuildEvery}}
+	s.Store = sqlstore.Store{Read: s.readTx, Write: s.writeTx}
+	if err := migrate.Up(ctx, schema{write}, migrations, "migrations"); err != nil {
 		errors.Join(read.Close(), write.Close())
-		return nil, err
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	if s.st, err = prepareStatements(ctx, write); err != nil {
 		errors.Join(read.Close(), write.Close())
 		return nil, err
 	}
-	s.committer.Go(s.commitEvents)
+	s.creates = groupcommit.Start(maxGroup, s.commitGroup)
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
-	s.committer.Wait()
+	s.creates.Close()
 	s.st.close()
 	err := errors.Join(s.read.Close(), s.write.Close())
 	if s.lock != nil {
@@ -168,52 +171,49 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // SchemaVersion is the newest migration this binary knows.
-func SchemaVersion() int {
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	return len(names)
+func SchemaVersion() int { return migrate.Latest(migrations, "migrations") }
+
+// schema is the database's schema, its version kept in PRAGMA user_version.
+type schema struct{ db *sql.DB }
+
+func (sc schema) Version(ctx context.Context) (int, error) {
+	var v int
+	err := sc.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	return v, err
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+func (sc schema) Apply(ctx context.Context, m migrate.Migration) error {
+	tx, err := sc.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	var current int
-	if err := s.write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
-		return fmt.Errorf("sqlite: read schema version: %w", err)
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return err
 	}
-	if current > len(names) {
-		return fmt.Errorf("sqlite: the database's schema version %d is newer than this labhooks (%d): upgrade labhooks", current, len(names))
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(m.Version)); err != nil {
+		return err
 	}
-	for i := current; i < len(names); i++ {
-		body, err := migrations.ReadFile(names[i])
-		if err != nil {
-			return err
-		}
-		tx, err := s.write.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("sqlite: migrate: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: migration %s: %w", names[i], err)
-		}
-		if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(i+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: migration %s: %w", names[i], err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", names[i], err)
-		}
-	}
-	return nil
+	return tx.Commit()
+}
+
+// readTx runs fn, for package sqlstore, on the read pool: WAL lets it read
+// beside the writer, and every commit before it.
+func (s *Store) readTx(ctx context.Context, fn func(sqlstore.DB) error) error {
+	return dbError(fn(db{q: s.read}))
+}
+
+// writeTx runs fn, for package sqlstore, in a durable write transaction
+// (inTx), which may change partners and data links.
+func (s *Store) writeTx(ctx context.Context, fn func(sqlstore.DB) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return dbError(fn(db{q: tx})) })
 }
 
 // inTx runs fn in a durable write transaction, committing when it returns
 // nil: the commit reaches the disk before inTx returns.
 //
-// It drops the target cache before committing: see targetCache.
+// It drops the target cache before committing (see targetCache): use it
+// for every write that may change partners or data links.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.inTxSync(ctx, "FULL", true, fn)
 }
@@ -258,24 +258,11 @@ func (s *Store) inTxSync(ctx context.Context, level string, dropTargets bool, fn
 	return dbError(tx.Commit())
 }
 
-// exec runs one durable write statement.
-func (s *Store) exec(ctx context.Context, query string, args ...any) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, query, args...)
-		return err
-	})
-}
-
 // dbError turns driver errors users can act on into *labhooks.Error and wraps
 // the rest.
-func dbError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var le *labhooks.Error
-	if errors.As(err, &le) {
-		return err
-	}
+func dbError(err error) error { return sqlstore.Error(err, driverError) }
+
+func driverError(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
@@ -284,33 +271,4 @@ func dbError(err error) error {
 		}
 	}
 	return fmt.Errorf("sqlite: %w", err)
-}
-
-func isUnique(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
-}
-
-func ms(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
-func fromNullMs(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := fromMs(v.Int64)
-	return &t
-}
-
-func nullMs(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: ms(*t), Valid: true}
-}
-
-// placeholders returns "?,?,…" with n marks.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }

@@ -7,20 +7,16 @@ import (
 	"time"
 
 	"github.com/labhooks/labhooks"
-	"github.com/labhooks/labhooks/id"
 	"github.com/labhooks/labhooks/sqlite"
 	"github.com/labhooks/labhooks/storetest"
 )
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) labhooks.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "labhooks.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+// newStore opens a store on a new file for one test or benchmark.
+func newStore(t testing.TB) (labhooks.Store, error) {
+	return sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "labhooks.db"))
 }
+
+func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 
 func TestRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "labhooks.db")
@@ -61,12 +57,8 @@ func TestOpenReleasesAbandonedLeases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	p := &labhooks.Partner{ID: id.New(id.Partner), Name: "p", Role: labhooks.RoleLab, CreatedAt: now, UpdatedAt: now}
-	s.CreatePartner(ctx, p, []byte("k"))
-	s.CreateDataLink(ctx, &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://x.test", Secret: "s", Enabled: true, CreatedAt: now, UpdatedAt: now})
-	e := &labhooks.Event{ID: id.New(id.Event), EventName: "sampleReceived", Data: []byte(`{}`), CreatedAt: now}
-	if _, err := s.CreateEvent(ctx, labhooks.CreateEventParams{Event: e, Roles: []labhooks.Role{labhooks.RoleLab}, Now: now}); err != nil {
+	storetest.NewLink(t, s, labhooks.RoleLab)
+	if _, err := storetest.Emit(ctx, s, storetest.ResultAdded, &labhooks.Event{Data: []byte(`{}`), CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	claim := func(s *sqlite.Store) []*labhooks.Job {
@@ -100,11 +92,8 @@ func TestDueLinksRebuildFindsWhatTheyMissed(t *testing.T) {
 	}
 	defer s.Close()
 	now := time.Now()
-	p := &labhooks.Partner{ID: id.New(id.Partner), Name: "p", Role: labhooks.RoleLab, CreatedAt: now, UpdatedAt: now}
-	s.CreatePartner(ctx, p, []byte("k"))
-	s.CreateDataLink(ctx, &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://x.test", Secret: "s", Enabled: true, CreatedAt: now, UpdatedAt: now})
-	e := &labhooks.Event{ID: id.New(id.Event), EventName: "sampleReceived", Data: []byte(`{}`), CreatedAt: now}
-	if _, err := s.CreateEvent(ctx, labhooks.CreateEventParams{Event: e, Roles: []labhooks.Role{labhooks.RoleLab}, Now: now}); err != nil {
+	storetest.NewLink(t, s, labhooks.RoleLab)
+	if _, err := storetest.Emit(ctx, s, storetest.ResultAdded, &labhooks.Event{Data: []byte(`{}`), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	claim := func() []*labhooks.Job {

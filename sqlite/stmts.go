@@ -34,7 +34,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&st.insertEvent, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.insertDelivery, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
-			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)`},
+			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
 		// Each of a list of data links' first pending deliveries, due
 		// first: a claim takes those due now, and the first of the others
 		// tells when the link is due next.
@@ -47,8 +47,10 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 			WHERE datalink_id = l.value AND status = 'pending') FROM json_each(?1) AS l`},
 		{&st.claimLease, `UPDATE deliveries SET next_attempt_at = ?1, lease_token = ?2, updated_at = ?3
 			WHERE id IN (SELECT value FROM json_each(?4))`},
+		// The columns of sqlstore.ScanClaimedRow.
 		{&st.claimJobs, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base,
-			d.created_at, e.data, l.url, l.secret, l.previous_secret, l.previous_secret_expires_at, l.enabled
+			d.created_at, e.data, l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
+			l.previous_secret_expires_at, COALESCE(l.enabled, 0)
 			FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN datalinks l ON l.id = d.datalink_id
 			WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.id`},
 		{&st.insertAttempt, `INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)
@@ -93,12 +95,4 @@ func jsonList[T any](items []T) string {
 	}
 	b, _ := json.Marshal(items)
 	return string(b)
-}
-
-// nullJSONList is jsonList, or NULL for a nil list: "no filter".
-func nullJSONList[T any](items []T) any {
-	if items == nil {
-		return nil
-	}
-	return jsonList(items)
 }

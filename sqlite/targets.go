@@ -2,32 +2,26 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"slices"
 	"sync"
 
 	"github.com/labhooks/labhooks"
 )
 
-// targetCache holds, in memory, what CreateEvent needs to find an event's
-// data links: every partner's role and every enabled data link. Reading
-// them for every event was a third of the cost of storing one.
+// targetCache holds, in memory, what Audience answers from: every partner's
+// role and every data link, enabled or not. Reading them for every event
+// was a third of the cost of storing one.
 //
 // It stays exact because this process is the database's only writer (see
-// Open) and every durable write transaction except the events' own group
-// commit drops the cache before it commits, while it holds the one write
-// connection; the cache is loaded again only inside a group commit, on that
+// Open) and every durable write transaction that may change partners or
+// data links drops the cache before it commits, while it holds the one
+// write connection (inTx); a miss loads the cache again while holding that
 // same connection, so never from data older than the last commit.
 type targetCache struct {
 	mu     sync.Mutex
 	loaded bool
 	roles  map[string]labhooks.Role // partner ID → role
-	links  []cachedLink             // enabled data links, by ID
-}
-
-type cachedLink struct {
-	id, partnerID string
-	eventNames    []string
+	links  []labhooks.AudienceLink  // by ID, each with its partner's role
 }
 
 func (c *targetCache) drop() {
@@ -36,16 +30,53 @@ func (c *targetCache) drop() {
 	c.mu.Unlock()
 }
 
-// targets returns the partners' roles and the enabled data links, loading
-// them with tx if the cache was dropped.
-func (c *targetCache) targets(ctx context.Context, tx *sql.Tx) (map[string]labhooks.Role, []cachedLink, error) {
+func (c *targetCache) get() (map[string]labhooks.Role, []labhooks.AudienceLink, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.loaded {
-		return c.roles, c.links, nil
+	return c.roles, c.links, c.loaded
+}
+
+func (c *targetCache) set(roles map[string]labhooks.Role, links []labhooks.AudienceLink) {
+	c.mu.Lock()
+	c.loaded, c.roles, c.links = true, roles, links
+	c.mu.Unlock()
+}
+
+// Audience answers q from the target cache: the role of the partner it
+// names, and the data links of the partners it selects.
+func (s *Store) Audience(ctx context.Context, q labhooks.AudienceQuery) (*labhooks.Audience, error) {
+	roles, links, err := s.targets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := &labhooks.Audience{}
+	if q.PartnerID != "" {
+		a.PartnerRole = roles[q.PartnerID]
+	}
+	for _, l := range links {
+		if q.PartnerID != "" && l.PartnerID == q.PartnerID || q.PartnerID == "" && slices.Contains(q.Roles, l.Role) {
+			a.Links = append(a.Links, l)
+		}
+	}
+	return a, nil
+}
+
+// targets returns the cached roles and links, loading them on a miss.
+func (s *Store) targets(ctx context.Context) (map[string]labhooks.Role, []labhooks.AudienceLink, error) {
+	if roles, links, ok := s.targetCache.get(); ok {
+		return roles, links, nil
+	}
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return nil, nil, dbError(err)
+	}
+	defer conn.Close()
+	// Holding the write connection, no write commits until the cache is set.
+	if roles, links, ok := s.targetCache.get(); ok { // loaded while this call waited
+		return roles, links, nil
 	}
 	roles := map[string]labhooks.Role{}
-	rows, err := tx.QueryContext(ctx, `SELECT id, role FROM partners`)
+	rows, err := conn.QueryContext(ctx, `SELECT id, role FROM partners`)
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
@@ -58,58 +89,27 @@ func (c *targetCache) targets(ctx context.Context, tx *sql.Tx) (map[string]labho
 		}
 		roles[id] = role
 	}
-	if err := rows.Close(); err != nil {
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return nil, nil, dbError(err)
 	}
-	var links []cachedLink
-	rows, err = tx.QueryContext(ctx, `SELECT `+dataLinkColumns+` FROM datalinks WHERE enabled = 1 ORDER BY id`)
+	rows, err = conn.QueryContext(ctx, `SELECT id, partner_id, event_names, enabled FROM datalinks ORDER BY id`)
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
 	defer rows.Close()
+	var links []labhooks.AudienceLink
 	for rows.Next() {
-		d, err := scanDataLink(rows)
-		if err != nil {
+		var l labhooks.AudienceLink
+		if err := rows.Scan(&l.ID, &l.PartnerID, dialect{}.EventNames(&l.EventNames), &l.Enabled); err != nil {
 			return nil, nil, dbError(err)
 		}
-		links = append(links, cachedLink{id: d.ID, partnerID: d.PartnerID, eventNames: d.EventNames})
+		l.Role = roles[l.PartnerID]
+		links = append(links, l)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, dbError(err)
 	}
-	c.loaded, c.roles, c.links = true, roles, links
+	s.targetCache.set(roles, links)
 	return roles, links, nil
-}
-
-// targetLinks returns the enabled data links that should receive the event,
-// as partner and data link IDs. ENotFound when the targeted partner does
-// not exist, ERoleNotAllowed when its role may not receive the event.
-func (s *Store) targetLinks(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) ([]cachedLink, error) {
-	e := p.Event
-	roles, links, err := s.targetCache.targets(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	if e.PartnerID != "" {
-		role, ok := roles[e.PartnerID]
-		if !ok {
-			return nil, labhooks.Errorf(labhooks.ENotFound, "partner %s not found", e.PartnerID)
-		}
-		if !slices.Contains(p.Roles, role) {
-			return nil, labhooks.PartnerRoleNotAllowed(e.PartnerID, role, e.EventName, p.Roles)
-		}
-	}
-	var out []cachedLink
-	for _, l := range links {
-		role := roles[l.partnerID]
-		switch {
-		case !slices.Contains(p.Roles, role):
-		case e.PartnerID != "" && l.partnerID != e.PartnerID:
-		case e.Role != "" && role != e.Role:
-		case len(l.eventNames) > 0 && !slices.Contains(l.eventNames, e.EventName):
-		default:
-			out = append(out, l)
-		}
-	}
-	return out, nil
 }

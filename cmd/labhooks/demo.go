@@ -15,8 +15,7 @@ import (
 	"time"
 
 	"github.com/labhooks/labhooks"
-	"github.com/labhooks/labhooks/delivery"
-	"github.com/labhooks/labhooks/httpapi"
+	"github.com/labhooks/labhooks/app"
 	"github.com/labhooks/labhooks/receiver"
 	"github.com/labhooks/labhooks/sqlite"
 )
@@ -63,12 +62,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer store.Close()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	adminKey := httpapi.NewAPIKey(httpapi.AdminKeyPrefix)
+	adminKey := labhooks.NewAPIKey(labhooks.AdminKeyPrefix)
 	cfg := serveConfig{
 		allowPrivate: true, timeout: 5 * time.Second, retrySchedule: "2s,5s,10s,30s",
-		workers: 64, perDataLink: 8, disableAfter: delivery.DefaultDisableAfter,
+		workers: 64, perDataLink: 8, disableAfter: labhooks.DefaultDisableAfter,
 	}
-	in, err := newInstance(ctx, cfg, store, httpapi.KeyHash(adminKey), log)
+	in, err := newInstance(ctx, cfg, store, nil, labhooks.KeyHash(adminKey), log)
 	if err != nil {
 		return err
 	}
@@ -82,7 +81,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	in.start()
 	defer in.stop()
 	base := "http://" + ln.Addr().String()
-	client := &httpapi.Client{BaseURL: base, Key: adminKey}
+	admin := &app.Caller{Admin: true}
 
 	rc, err := startDemoReceiver(stdout)
 	if err != nil {
@@ -91,29 +90,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer rc.Close()
 	fmt.Fprintf(stdout, "labhooks demo: dashboard and API listening on %s\n\n  admin key      %s\n", base, adminKey)
 	for _, p := range demoPartners {
-		var out struct {
-			ID     string `json:"id"`
-			APIKey string `json:"apiKey"`
-		}
-		if err := client.Do(ctx, "POST", "/v1/partners", map[string]any{"name": p.name, "role": p.role}, &out, nil); err != nil {
+		created, err := in.app.CreatePartner(ctx, admin, app.PartnerInput{Name: p.name, Role: p.role})
+		if err != nil {
 			return err
 		}
-		link := map[string]any{"url": fmt.Sprintf("%s/%s", rc.url, p.role), "secret": rc.secret, "description": "the demo's built-in receiver"}
-		if err := client.Do(ctx, "POST", httpapi.Path("/v1/partners/%s/datalinks", out.ID), link, nil, nil); err != nil {
+		link := app.DataLinkInput{URL: fmt.Sprintf("%s/%s", rc.url, p.role), Secret: rc.secret, Description: "the demo's built-in receiver"}
+		if _, err := in.app.CreateDataLink(ctx, admin, created.ID, link); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "  %-8s key   %s   (%s)\n", p.role, out.APIKey, p.name)
+		fmt.Fprintf(stdout, "  %-8s key   %s   (%s)\n", p.role, created.APIKey, p.name)
 	}
 	fmt.Fprintf(stdout, "\nOpen %s and sign in with a key. Events arrive below; Ctrl-C stops the demo.\n\n", base)
 
 	var events []*labhooks.EventType
-	var types struct {
-		Data []*labhooks.EventType `json:"data"`
-	}
-	if err := client.Do(ctx, "GET", "/v1/event-types", nil, &types, nil); err != nil {
-		return err
-	}
-	for _, t := range types.Data {
+	for _, t := range in.app.EventTypes(ctx) {
 		if t.Status == labhooks.StatusAvailable {
 			events = append(events, t)
 		}
@@ -133,7 +123,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err := json.Unmarshal(t.Example, &example); err != nil {
 				return fmt.Errorf("the example of %s: %w", t.Name, err)
 			}
-			if err := client.Do(ctx, "POST", "/v1/events", map[string]any{"eventName": t.Name, "data": example.Data}, nil, nil); err != nil && ctx.Err() == nil {
+			if _, err := in.app.Emit(ctx, admin, app.EmitInput{EventName: t.Name, Data: example.Data}); err != nil && ctx.Err() == nil {
 				return fmt.Errorf("emitting %s: %w", t.Name, err)
 			}
 		}

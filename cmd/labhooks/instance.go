@@ -9,17 +9,20 @@ import (
 	"time"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/app"
 	"github.com/labhooks/labhooks/catalog"
+	"github.com/labhooks/labhooks/dashboard"
 	"github.com/labhooks/labhooks/delivery"
 	"github.com/labhooks/labhooks/httpapi"
 	"github.com/labhooks/labhooks/metrics"
 )
 
-// instance is labhooks wired in this process as serve, demo and bench run
-// it: the catalog, the sender, the delivery engine (nil with --workers 0),
-// the API with the dashboard, and the metrics.
+// instance is labhooks wired in this process as serve, worker, demo and
+// bench run it: the catalog, the application layer, the delivery engine
+// (nil with --workers 0), the API and the dashboard, and the metrics.
 type instance struct {
 	store   labhooks.Store
+	app     *app.Service
 	engine  *delivery.Engine
 	metrics *metrics.Metrics
 	// handler serves the API, the dashboard and /metrics.
@@ -30,30 +33,10 @@ type instance struct {
 	startOnce  sync.Once
 }
 
-// wakeListener is a store that can tell when any process stores deliveries
-// due now (the PostgreSQL store), so idle engines wake at once rather than
-// at their next poll.
-type wakeListener interface {
-	Listen(ctx context.Context, notify func()) error
-}
-
-// wakeListenerOf returns the wakeListener store is, or wraps.
-func wakeListenerOf(store labhooks.Store) (wakeListener, bool) {
-	for {
-		if l, ok := store.(wakeListener); ok {
-			return l, true
-		}
-		w, ok := store.(interface{ Unwrap() labhooks.Store })
-		if !ok {
-			return nil, false
-		}
-		store = w.Unwrap()
-	}
-}
-
-// newInstance wires labhooks over store. adminHash is the admin key's hash;
-// the engine does not run until start.
-func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, adminHash []byte, log *slog.Logger) (*instance, error) {
+// newInstance wires labhooks over store; due is the store's wake-ups when it
+// has them (PostgreSQL), else nil. adminHash is the admin key's hash. The
+// engine does not run until start.
+func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due labhooks.DueListener, adminHash []byte, log *slog.Logger) (*instance, error) {
 	custom, err := store.EventTypes(ctx)
 	if err != nil {
 		return nil, err
@@ -62,67 +45,54 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, adm
 	if err != nil {
 		return nil, fmt.Errorf("loading the event catalog: %w", err)
 	}
-	in := &instance{store: store, metrics: metrics.New(queueDepth(store))}
-	sender := newSender(cfg)
-	notify := func() {}
-	if cfg.workers > 0 {
-		in.engine = newEngine(cfg, store, sender, in.metrics, log)
-		notify = in.engine.Notify
-		if _, ok := wakeListenerOf(store); ok {
-			// This process's new deliveries wake its engine through the
-			// store's LISTEN, as every other process's do, at a bounded rate.
-			notify = func() {}
-		}
-	}
-	api := httpapi.NewServer(httpapi.Config{
-		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Notify: notify,
-		AllowHTTPTargets: cfg.allowPrivate, Logger: log, OnAccepted: in.metrics.Accepted, SessionKey: []byte(cfg.sessionKey),
+	schedule, _ := labhooks.ParseRetrySchedule(cfg.retrySchedule) // checked by serveConfig.check
+	policy := labhooks.RetryPolicy{Schedule: schedule, Jitter: labhooks.DefaultJitter}
+	sender := delivery.NewSender(delivery.SenderConfig{
+		Timeout: cfg.timeout, AllowPrivateTargets: cfg.allowPrivate, UserAgent: "labhooks/" + version,
 	})
+	in := &instance{store: store, metrics: metrics.New(queueDepth(store))}
+	acfg := app.Config{
+		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Policy: policy,
+		DisableAfter: cfg.disableAfter, AllowHTTPTargets: cfg.allowPrivate, OnAccepted: in.metrics.Accepted, Logger: log,
+	}
+	if cfg.workers > 0 && due == nil {
+		// Without a store's wake-ups, new deliveries wake this process's
+		// engine directly; with them, every process's wake through the
+		// store, at a bounded rate.
+		acfg.Wake = func() { in.engine.Notify() }
+	}
+	in.app = app.New(acfg)
+	if cfg.workers > 0 {
+		in.engine = delivery.NewEngine(delivery.EngineConfig{
+			Queue: store, Due: due, Sender: sender, Policy: policy, Disabler: in.app,
+			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, OnAttempt: in.metrics.Attempted, Logger: log,
+		})
+	}
+	api := httpapi.NewServer(httpapi.Config{App: in.app, Logger: log})
 	root := http.NewServeMux()
 	root.Handle("GET /metrics", in.metrics.Handler())
-	root.Handle("/", api)
+	for _, p := range httpapi.Paths {
+		root.Handle(p, api)
+	}
+	root.Handle("/", dashboard.New(dashboard.Config{App: in.app, SessionKey: []byte(cfg.sessionKey), Dir: cfg.dashboardDir, Logger: log}))
 	in.handler = root
 	return in, nil
 }
 
-func newSender(cfg serveConfig) *delivery.Sender {
-	return delivery.NewSender(delivery.SenderConfig{
-		Timeout: cfg.timeout, AllowPrivateTargets: cfg.allowPrivate, UserAgent: "labhooks/" + version,
-	})
-}
-
-func newEngine(cfg serveConfig, store labhooks.Store, sender *delivery.Sender, m *metrics.Metrics, log *slog.Logger) *delivery.Engine {
-	schedule, _ := labhooks.ParseRetrySchedule(cfg.retrySchedule) // checked by serveConfig.check
-	return delivery.NewEngine(delivery.EngineConfig{
-		Store: store, Sender: sender, Logger: log, OnAttempt: m.Attempted,
-		Policy:      labhooks.RetryPolicy{Schedule: schedule, Jitter: 0.2},
-		MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, DisableAfter: cfg.disableAfter,
-	})
-}
-
-// start runs the engine, and the store's wake-ups, until stop; once.
+// start runs the engine until stop; once.
 func (in *instance) start() {
 	if in.engine == nil {
 		return
 	}
 	in.startOnce.Do(func() {
-		in.stopEngine = runEngine(&in.running, in.engine, in.store)
+		ctx, cancel := context.WithCancel(context.Background())
+		in.stopEngine = cancel
+		in.running.Go(func() { in.engine.Run(ctx) })
 	})
 }
 
-// runEngine runs engine, and store's wake-ups if it has them, in wg until
-// the returned function is called; attempts in flight then finish and are
-// recorded.
-func runEngine(wg *sync.WaitGroup, engine *delivery.Engine, store labhooks.Store) context.CancelFunc {
-	ctx, cancel := context.WithCancel(context.Background())
-	wg.Go(func() { engine.Run(ctx) })
-	if l, ok := wakeListenerOf(store); ok {
-		wg.Go(func() { l.Listen(ctx, engine.Notify) })
-	}
-	return cancel
-}
-
-// stop stops the engine and waits for the attempts in flight.
+// stop stops the engine and waits for the attempts in flight to finish and
+// be recorded.
 func (in *instance) stop() {
 	if in.stopEngine != nil {
 		in.stopEngine()
@@ -131,7 +101,7 @@ func (in *instance) stop() {
 }
 
 // queueDepth reads the number of pending deliveries for the metrics gauge.
-func queueDepth(store labhooks.Store) metrics.QueueDepth {
+func queueDepth(store labhooks.DeliveryStore) metrics.QueueDepth {
 	return func(ctx context.Context) (int64, error) {
 		h, err := store.Health(ctx, time.Now())
 		if err != nil {

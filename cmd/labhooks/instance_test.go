@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"log/slog"
+	"path/filepath"
 	"testing"
 
 	"github.com/labhooks/labhooks/postgres"
@@ -8,28 +11,30 @@ import (
 	"github.com/labhooks/labhooks/sealing"
 )
 
-// Engines wake on PostgreSQL's notifications through the sealing store too.
-func TestWakeListenerThroughSealing(t *testing.T) {
-	inner, err := postgres.Open(t.Context(), postgres.Config{URL: pgtest.NewSchema(t)})
+// Engines wake on PostgreSQL's notifications through the sealing store too:
+// the wake-ups are the postgres store's own, found before it is wrapped.
+func TestWakeUpsThroughSealing(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := serveConfig{db: pgtest.NewSchema(t), secretsKey: "a-secrets-key-of-at-least-32-characters"}
+	store, due, err := openSealedStore(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer inner.Close()
-	keys, err := sealing.NewKeyring("a-secrets-key-of-at-least-32-characters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, _, err := sealing.Open(t.Context(), inner, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer store.Close()
 	if _, ok := store.(*sealing.Store); !ok {
-		t.Fatalf("sealing.Open returned %T, want the sealing store", store)
+		t.Fatalf("openSealedStore returned %T, want the sealing store", store)
 	}
-	if l, ok := wakeListenerOf(store); !ok || l != wakeListener(inner) {
-		t.Fatalf("wakeListenerOf(sealing over postgres) = %v, %v; want the postgres store", l, ok)
+	if _, ok := due.(*postgres.Store); !ok {
+		t.Fatalf("wake-ups of sealing over postgres = %T, want the postgres store", due)
 	}
-	if _, ok := wakeListenerOf(&sealing.Store{}); ok {
-		t.Fatal("wakeListenerOf found a listener in an empty sealing store")
+
+	cfg.db = filepath.Join(t.TempDir(), "labhooks.db")
+	store, due, err = openSealedStore(t.Context(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if due != nil {
+		t.Fatalf("wake-ups of sealing over SQLite = %T, want none: the application layer wakes its engine", due)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/labhooks/labhooks/postgres"
 	"github.com/labhooks/labhooks/sqlite"
@@ -26,7 +27,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
 	}
-	store, err := openStore(ctx, *db)
+	store, _, err := openStore(ctx, *db, slog.Default())
 	if err != nil {
 		return err
 	}

@@ -9,12 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/labhooks/labhooks"
-	"github.com/labhooks/labhooks/delivery"
-	"github.com/labhooks/labhooks/httpapi"
+	"github.com/labhooks/labhooks/app"
 	"github.com/labhooks/labhooks/postgres"
 	"github.com/labhooks/labhooks/sealing"
 	"github.com/labhooks/labhooks/sqlite"
@@ -50,6 +51,7 @@ type serveConfig struct {
 	perDataLink   int
 	disableAfter  time.Duration
 	sessionKey    string
+	dashboardDir  string
 	secretsKey    string
 	logLevel      string
 }
@@ -64,13 +66,15 @@ func (c *serveConfig) flags(fs interface {
 	fs.StringVar(&c.db, "db", "./labhooks.db", "SQLite database file, or a postgres:// URL to share the database with other labhooks processes")
 	fs.StringVar(&c.adminKey, "admin-key", "", "the admin API key (at least 24 characters); generated on first start when empty")
 	fs.BoolVar(&c.allowPrivate, "allow-private-targets", false, "deliver to loopback and private addresses, and accept http:// URLs (development and tests only)")
-	fs.StringVar(&c.retrySchedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays before each retry; the first attempt is immediate and each delay gets ±20% jitter")
-	fs.DurationVar(&c.timeout, "timeout", delivery.DefaultTimeout, "how long a receiver has to answer")
-	fs.IntVar(&c.workers, "workers", 256, "concurrent deliveries in this process; 0 runs the API only")
-	fs.IntVar(&c.perDataLink, "per-datalink", 16, "concurrent deliveries to any one data link")
-	fs.DurationVar(&c.disableAfter, "disable-after", delivery.DefaultDisableAfter, "disable a data link whose every delivery attempt has failed for this long")
+	fs.StringVar(&c.retrySchedule, "retry-schedule", labhooks.FormatRetrySchedule(labhooks.DefaultRetrySchedule),
+		fmt.Sprintf("delays before each retry; the first attempt is immediate and each delay gets ±%.0f%% jitter", labhooks.DefaultJitter*100))
+	fs.DurationVar(&c.timeout, "timeout", labhooks.DefaultTimeout, "how long a receiver has to answer")
+	fs.IntVar(&c.workers, "workers", labhooks.DefaultWorkers, "concurrent deliveries in this process; 0 runs the API only")
+	fs.IntVar(&c.perDataLink, "per-datalink", labhooks.DefaultPerDataLink, "concurrent deliveries to any one data link")
+	fs.DurationVar(&c.disableAfter, "disable-after", labhooks.DefaultDisableAfter, "disable a data link whose every delivery attempt has failed for this long")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.secretsKey, "secrets-key", "", "seal data-link secrets at rest with this key (at least 32 characters, such as the output of openssl rand -base64 32); every process of one database needs the same one. To change it, give \"new,old\" once: the new key seals, the old one still opens (default: secrets stored unsealed)")
+	fs.StringVar(&c.dashboardDir, "dashboard-dir", "", "read the dashboard's templates and assets from this folder (dashboard/web of a checkout) on every request instead of the copy built in: for editing them without rebuilding")
 	fs.StringVar(&c.sessionKey, "session-key", "", "seals the dashboard's sign-in cookies (at least 32 characters); give every API process the same one so sessions survive restarts and work across processes (default: random per start)")
 }
 
@@ -84,11 +88,16 @@ func (c *serveConfig) check() error {
 	if c.perDataLink < 1 {
 		return usageError{fmt.Errorf("--per-datalink %d: must be 1 or more", c.perDataLink)}
 	}
+	if c.dashboardDir != "" {
+		if _, err := os.Stat(filepath.Join(c.dashboardDir, "templates", "layout.html")); err != nil {
+			return usageError{fmt.Errorf("--dashboard-dir %s: not the dashboard's folder (dashboard/web), which holds templates/layout.html", c.dashboardDir)}
+		}
+	}
 	if c.sessionKey != "" && len(c.sessionKey) < 32 {
 		return usageError{fmt.Errorf("--session-key (LABHOOKS_SESSION_KEY): at least 32 characters, such as the output of openssl rand -base64 32")}
 	}
 	if c.adminKey != "" {
-		if err := httpapi.ValidateAdminKey(c.adminKey); err != nil {
+		if err := labhooks.ValidateAdminKey(c.adminKey); err != nil {
 			return usageError{fmt.Errorf("--admin-key (LABHOOKS_ADMIN_KEY): %s", labhooks.ErrorMessage(err))}
 		}
 	}
@@ -117,36 +126,41 @@ func (c *serveConfig) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
 }
 
-func openStore(ctx context.Context, dsn string) (labhooks.Store, error) {
-	return openStoreLogged(ctx, dsn, slog.Default())
-}
-
-// openStoreLogged opens a postgres:// URL as the PostgreSQL store, which
-// reports its reconnects to log, and anything else as a SQLite file.
-func openStoreLogged(ctx context.Context, dsn string, log *slog.Logger) (labhooks.Store, error) {
+// openStore opens a postgres:// URL as the PostgreSQL store, which reports
+// its reconnects to log and is also the store's wake-ups, and anything else
+// as a SQLite file, which has none.
+func openStore(ctx context.Context, dsn string, log *slog.Logger) (labhooks.Store, labhooks.DueListener, error) {
 	if isPostgres(dsn) {
-		return postgres.Open(ctx, postgres.Config{URL: dsn, Logger: log})
+		s, err := postgres.Open(ctx, postgres.Config{URL: dsn, Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s, nil
 	}
-	return sqlite.Open(ctx, dsn)
+	s, err := sqlite.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, nil, nil
 }
 
 // openSealedStore opens cfg.db and checks its data-link secrets against
 // --secrets-key: with a key, it seals those stored unsealed or under an older
 // key, and returns a store that seals and opens them; without one, it
-// refuses a database whose secrets are sealed.
-func openSealedStore(ctx context.Context, cfg serveConfig, log *slog.Logger) (labhooks.Store, error) {
+// refuses a database whose secrets are sealed. due is openStore's.
+func openSealedStore(ctx context.Context, cfg serveConfig, log *slog.Logger) (store labhooks.Store, due labhooks.DueListener, err error) {
 	keys, err := sealing.NewKeyring(sealing.SplitKeys(cfg.secretsKey)...)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--secrets-key (LABHOOKS_SECRETS_KEY): %w", err)}
+		return nil, nil, usageError{fmt.Errorf("--secrets-key (LABHOOKS_SECRETS_KEY): %w", err)}
 	}
-	inner, err := openStoreLogged(ctx, cfg.db, log)
+	inner, due, err := openStore(ctx, cfg.db, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	store, resealed, err := sealing.Open(ctx, inner, keys)
 	if err != nil {
 		inner.Close()
-		return nil, fmt.Errorf("--secrets-key (LABHOOKS_SECRETS_KEY): %w", err)
+		return nil, nil, fmt.Errorf("--secrets-key (LABHOOKS_SECRETS_KEY): %w", err)
 	}
 	switch {
 	case !keys.Enabled():
@@ -154,7 +168,7 @@ func openSealedStore(ctx context.Context, cfg serveConfig, log *slog.Logger) (la
 	case resealed > 0:
 		log.Info("sealed data-link secrets under the first --secrets-key", "datalinks", resealed)
 	}
-	return store, nil
+	return store, due, nil
 }
 
 func isPostgres(dsn string) bool {
@@ -184,16 +198,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := cfg.logger(stderr)
-	store, err := openSealedStore(ctx, cfg, log)
+	store, due, err := openSealedStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	adminHash, err := adminKeyHash(ctx, store, cfg.adminKey, stdout)
+	adminHash, err := app.InitAdminKey(ctx, store, cfg.adminKey, stdout)
 	if err != nil {
 		return err
 	}
-	in, err := newInstance(ctx, cfg, store, adminHash, log)
+	in, err := newInstance(ctx, cfg, store, due, adminHash, log)
 	if err != nil {
 		return err
 	}
@@ -228,26 +242,4 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = nil
 	}
 	return err
-}
-
-// adminKeyHash returns the hash of the admin key in force: the configured one,
-// else the stored one, else a new one, printed this once.
-func adminKeyHash(ctx context.Context, store labhooks.Store, configured string, stdout io.Writer) ([]byte, error) {
-	if configured != "" { // checked by serveConfig.check
-		return httpapi.KeyHash(configured), nil
-	}
-	stored, err := store.AdminKeyHash(ctx)
-	if err != nil || stored != nil {
-		return stored, err
-	}
-	key := httpapi.NewAPIKey(httpapi.AdminKeyPrefix)
-	h, created, err := store.InitAdminKeyHash(ctx, httpapi.KeyHash(key))
-	if err != nil || !created {
-		// Another process starting at the same moment created the key and
-		// printed it.
-		return h, err
-	}
-	fmt.Fprintf(stdout, "\nCreated the admin API key. It is shown only this once; keep it safe:\n\n    %s\n\n", key)
-	fmt.Fprintf(stdout, "Use it as: Authorization: Bearer %s…   (or LABHOOKS_API_KEY for the CLI)\n\n", key[:8])
-	return h, nil
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/labhooks/labhooks/metrics"
@@ -34,7 +33,7 @@ type workerFlags struct {
 
 func (w workerFlags) StringVar(p *string, name, value, usage string) {
 	switch name {
-	case "addr", "admin-key", "session-key":
+	case "addr", "admin-key", "session-key", "dashboard-dir":
 		*p = value
 	case "db":
 		w.fs.StringVar(p, name, "", "the PostgreSQL database shared with the other labhooks processes (postgres://…)")
@@ -78,32 +77,31 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Errorf("--workers %d: a worker needs 1 or more", cfg.workers)}
 	}
 	log := cfg.logger(stderr)
-	store, err := openSealedStore(ctx, cfg, log)
+	store, due, err := openSealedStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	m := metrics.New(queueDepth(store))
-	engine := newEngine(cfg, store, newSender(cfg), m, log)
+	// A worker serves no API: no key opens anything through it.
+	in, err := newInstance(ctx, cfg, store, due, nil, log)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "labhooks %s worker delivering from %s (%d delivery workers)\n", version, displayDB(cfg.db), cfg.workers)
 
 	// The engine outlives ctx a little: on SIGTERM it stops claiming, then
 	// finishes and records the attempts under way.
-	var wg sync.WaitGroup
-	stop := runEngine(&wg, engine, store)
+	in.start()
+	defer in.stop()
 	if *metricsAddr != "" {
-		srv, err := serveMetrics(*metricsAddr, m, log)
+		srv, err := serveMetrics(*metricsAddr, in.metrics, log)
 		if err != nil {
-			stop()
-			wg.Wait()
 			return err
 		}
 		defer srv.Close()
 	}
 	<-ctx.Done()
 	log.Info("shutting down: finishing deliveries in flight")
-	stop()
-	wg.Wait()
 	return nil
 }
 

@@ -43,3 +43,25 @@ func TestRunGroupsWhatIsWaitingAndStopsWhenClosed(t *testing.T) {
 		}
 	}
 }
+
+func TestSubmitAnswersUntilClosed(t *testing.T) {
+	type req struct {
+		n    int
+		done chan int
+	}
+	c := groupcommit.Start(4, func(g []req) {
+		for _, r := range g {
+			r.done <- r.n * 2
+		}
+	})
+	r := req{21, make(chan int, 1)}
+	if got, err := groupcommit.Submit(t.Context(), c, r, r.done); err != nil || got != 42 {
+		t.Fatalf("Submit = %d, %v; want 42", got, err)
+	}
+	c.Close()
+	c.Close() // twice is no error
+	r = req{1, make(chan int, 1)}
+	if _, err := groupcommit.Submit(t.Context(), c, r, r.done); err != groupcommit.ErrClosed {
+		t.Fatalf("Submit after Close = %v, want ErrClosed", err)
+	}
+}

@@ -1,4 +1,4 @@
-package httpapi
+package dashboard
 
 import (
 	"context"
@@ -111,17 +111,17 @@ func (s *Server) signedIn(h handlerFunc) http.Handler {
 			return labhooks.Errorf(labhooks.EUnauthorized, "Sign in to see this page.")
 		}
 		sess, ok := s.dash.sessions.open(ck.Value)
-		if !ok || s.cfg.Now().Unix() >= sess.Expires {
+		if !ok || s.now().Unix() >= sess.Expires {
 			setCookie(w, r, sessionCookie, "", -1)
 			return labhooks.Errorf(labhooks.EUnauthorized, "Your session has ended. Sign in again.")
 		}
-		if revoked, err := s.cfg.Store.SessionRevoked(r.Context(), sess.ID); err != nil {
+		if revoked, err := s.app.SessionRevoked(r.Context(), sess.ID); err != nil {
 			return err
 		} else if revoked {
 			setCookie(w, r, sessionCookie, "", -1)
 			return labhooks.Errorf(labhooks.EUnauthorized, "This session was signed out. Sign in again.")
 		}
-		c, err := s.callerByKeyHash(r.Context(), sess.KeyHash)
+		c, err := s.app.CallerByKeyHash(r.Context(), sess.KeyHash)
 		if labhooks.ErrorCode(err) == labhooks.EUnauthorized {
 			setCookie(w, r, sessionCookie, "", -1)
 			return labhooks.Errorf(labhooks.EUnauthorized, "The API key you signed in with is no longer valid. Sign in again.")
@@ -179,14 +179,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		v.Error = "Enter your API key."
 		return s.renderSignIn(w, r, http.StatusBadRequest, v)
 	}
-	hash := KeyHash(key)
-	if _, err := s.callerByKeyHash(r.Context(), hash); labhooks.ErrorCode(err) == labhooks.EUnauthorized {
+	hash := labhooks.KeyHash(key)
+	if _, err := s.app.CallerByKeyHash(r.Context(), hash); labhooks.ErrorCode(err) == labhooks.EUnauthorized {
 		v.Error = "This API key is not valid. Check that you copied all of it."
 		return s.renderSignIn(w, r, http.StatusUnauthorized, v)
 	} else if err != nil {
 		return err
 	}
-	sess := &session{ID: randomToken(), KeyHash: hash, CSRF: randomToken(), Expires: s.cfg.Now().Add(sessionTTL).Unix()}
+	sess := &session{ID: randomToken(), KeyHash: hash, CSRF: randomToken(), Expires: s.now().Add(sessionTTL).Unix()}
 	setCookie(w, r, sessionCookie, s.dash.sessions.seal(sess), int(sessionTTL/time.Second))
 	setCookie(w, r, signInCookie, "", -1)
 	http.Redirect(w, r, localPath(v.Next), http.StatusSeeOther)
@@ -206,7 +206,7 @@ func localPath(next string) string {
 // its cookie opens nothing afterwards.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	sess := r.Context().Value(sessionCtxKey{}).(*session)
-	if err := s.cfg.Store.RevokeSession(r.Context(), sess.ID, time.Unix(sess.Expires, 0), s.cfg.Now()); err != nil {
+	if err := s.app.SignOut(r.Context(), sess.ID, time.Unix(sess.Expires, 0)); err != nil {
 		return err
 	}
 	setCookie(w, r, sessionCookie, "", -1)

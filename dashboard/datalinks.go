@@ -1,4 +1,4 @@
-package httpapi
+package dashboard
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/app"
+	"github.com/labhooks/labhooks/httpapi"
 )
 
 // dataLinkFields are the form fields whose API errors the data link forms
@@ -39,7 +41,7 @@ type dataLinkPageData struct {
 	Types   []*labhooks.EventType
 	Form    dataLinkForm
 	// Test is the answer of the test button, when it was pressed.
-	Test      *testResult
+	Test      *app.TestResult
 	TestEvent string
 	TestError string
 	// RotateError and ReplayError belong to the secret and replay forms.
@@ -53,20 +55,10 @@ type dataLinkPageData struct {
 	Now          time.Time
 }
 
-// typesFor lists the event types a role receives, in catalog order.
-func (s *Server) typesFor(ctx context.Context, role labhooks.Role) []*labhooks.EventType {
-	var out []*labhooks.EventType
-	for _, t := range s.eventTypes(ctx) {
-		if t.AllowsRole(role) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// partnerNames maps partner IDs to partners, for admin lists.
-func (s *Server) partnersByID(ctx context.Context) (map[string]*labhooks.Partner, []*labhooks.Partner, error) {
-	ps, err := s.cfg.Store.Partners(ctx)
+// partnersByID maps partner IDs to the partners the caller may see, for
+// lists that name each link's partner.
+func (s *Server) partnersByID(ctx context.Context, c *app.Caller) (map[string]*labhooks.Partner, []*labhooks.Partner, error) {
+	ps, err := s.app.Partners(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,17 +71,13 @@ func (s *Server) partnersByID(ctx context.Context) (map[string]*labhooks.Partner
 
 func (s *Server) dataLinksPage(w http.ResponseWriter, r *http.Request) error {
 	c := callerOf(r)
-	var f labhooks.DataLinkFilter
-	if !c.admin {
-		f.PartnerID = &c.partner.ID
-	}
-	links, err := s.cfg.Store.DataLinks(r.Context(), f)
+	links, err := s.app.DataLinks(r.Context(), c, "")
 	if err != nil {
 		return err
 	}
 	var partners map[string]*labhooks.Partner
-	if c.admin {
-		if partners, _, err = s.partnersByID(r.Context()); err != nil {
+	if c.Admin {
+		if partners, _, err = s.partnersByID(r.Context(), c); err != nil {
 			return err
 		}
 	}
@@ -103,14 +91,14 @@ func (s *Server) dataLinksPage(w http.ResponseWriter, r *http.Request) error {
 // formPartner returns the partner a data link form is for: the one named
 // (the admin must name one), else the signed-in partner. Naming another
 // partner than oneself is answered as if it did not exist.
-func (s *Server) formPartner(ctx context.Context, c *caller, pid string) (*labhooks.Partner, error) {
+func (s *Server) formPartner(ctx context.Context, c *app.Caller, pid string) (*labhooks.Partner, error) {
 	if pid == "" {
-		if c.admin {
+		if c.Admin {
 			return nil, labhooks.Errorf(labhooks.EInvalid, "Choose the partner the data link is for, on its page under Partners.")
 		}
-		pid = c.partner.ID
+		pid = c.Partner.ID
 	}
-	return s.partnerFor(ctx, c, pid)
+	return s.app.Partner(ctx, c, pid)
 }
 
 // newLinkData is the add form's page.
@@ -125,7 +113,7 @@ func (s *Server) newDataLinkPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data := newLinkData{Partner: p, Types: s.typesFor(r.Context(), p.Role), Form: dataLinkForm{PartnerID: p.ID}}
+	data := newLinkData{Partner: p, Types: s.app.EventTypesFor(r.Context(), p.Role), Form: dataLinkForm{PartnerID: p.ID}}
 	return s.render(w, r, http.StatusOK, "datalink_new", &view{Title: "Add a data link", Nav: "datalinks", Data: data})
 }
 
@@ -137,7 +125,8 @@ type secretShown struct {
 }
 
 func (s *Server) createDataLinkPage(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.formPartner(r.Context(), callerOf(r), r.PostForm.Get("partner"))
+	c := callerOf(r)
+	p, err := s.formPartner(r.Context(), c, r.PostForm.Get("partner"))
 	if err != nil {
 		return err
 	}
@@ -145,11 +134,11 @@ func (s *Server) createDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 		PartnerID: p.ID, URL: strings.TrimSpace(r.PostForm.Get("url")), Description: strings.TrimSpace(r.PostForm.Get("description")),
 		Secret: strings.TrimSpace(r.PostForm.Get("secret")), EventNames: r.PostForm["eventNames"],
 	}
-	d, err := s.createDataLinkFor(r.Context(), p, dataLinkInput{URL: form.URL, Secret: form.Secret, EventNames: form.EventNames, Description: form.Description})
+	d, err := s.app.CreateDataLink(r.Context(), c, p.ID, app.DataLinkInput{URL: form.URL, Secret: form.Secret, EventNames: form.EventNames, Description: form.Description})
 	if errs, ok := fieldErrors(err, dataLinkFields...); ok {
 		form.Errors = errs
-		data := newLinkData{Partner: p, Types: s.typesFor(r.Context(), p.Role), Form: form}
-		return s.render(w, r, statusOf[labhooks.ErrorCode(err)], "datalink_new", &view{Title: "Add a data link", Nav: "datalinks", Data: data})
+		data := newLinkData{Partner: p, Types: s.app.EventTypesFor(r.Context(), p.Role), Form: form}
+		return s.render(w, r, httpapi.ErrorStatus(err), "datalink_new", &view{Title: "Add a data link", Nav: "datalinks", Data: data})
 	} else if err != nil {
 		return err
 	}
@@ -158,60 +147,70 @@ func (s *Server) createDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 }
 
 // linkPage gathers the data link page of d.
-func (s *Server) linkPage(ctx context.Context, d *labhooks.DataLink) (*dataLinkPageData, error) {
-	p, err := s.cfg.Store.Partner(ctx, d.PartnerID)
+func (s *Server) linkPage(ctx context.Context, c *app.Caller, d *labhooks.DataLink) (*dataLinkPageData, error) {
+	p, err := s.app.Partner(ctx, c, d.PartnerID)
 	if err != nil {
 		return nil, err
 	}
-	now := s.cfg.Now().UTC()
+	now := s.now().UTC()
 	data := &dataLinkPageData{
-		Link: linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p}, Partner: p, Types: s.typesFor(ctx, p.Role),
+		Link: linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p}, Partner: p, Types: s.app.EventTypesFor(ctx, p.Role),
 		Form: dataLinkForm{PartnerID: p.ID, URL: d.URL, Description: d.Description, EventNames: d.EventNames},
 		Now:  now, ReplaySince: now.Add(-24 * time.Hour).Format(replayTimeLayout),
 	}
 	if d.FailingSince != nil {
-		data.suggestReplay(*d.FailingSince)
+		s.suggestReplay(data, *d.FailingSince)
 	}
 	return data, nil
 }
 
 // suggestReplay fills the replay form in to recover what failed since
-// failingSince. The dashboard does not know the retry schedule the workers
-// run, so it allows for the default one.
-func (data *dataLinkPageData) suggestReplay(failingSince time.Time) {
+// failingSince, under the retry policy the workers run.
+func (s *Server) suggestReplay(data *dataLinkPageData, failingSince time.Time) {
 	failingSince = failingSince.UTC()
 	data.FailingSince = &failingSince
-	data.ReplaySince = labhooks.DefaultRetryPolicy().ReplaySince(failingSince).Format(replayTimeLayout)
+	data.ReplaySince = s.app.ReplaySince(failingSince).Format(replayTimeLayout)
 }
 
-func (s *Server) renderLink(w http.ResponseWriter, r *http.Request, status int, data *dataLinkPageData) error {
-	return s.render(w, r, status, "datalink", &view{Title: "Data link " + data.Link.URL, Nav: "datalinks", Data: data})
+// pathLink returns the caller and the data link named in the path, if the
+// caller may see it.
+func (s *Server) pathLink(r *http.Request) (*app.Caller, *labhooks.DataLink, error) {
+	c := callerOf(r)
+	d, err := s.app.DataLink(r.Context(), c, r.PathValue("id"))
+	return c, d, err
+}
+
+// renderLink renders the data link page; flash, when set, confirms what led
+// there.
+func (s *Server) renderLink(w http.ResponseWriter, r *http.Request, status int, data *dataLinkPageData, flash ...string) error {
+	v := &view{Title: "Data link " + data.Link.URL, Nav: "datalinks", Data: data}
+	if len(flash) > 0 {
+		v.Flash = flash[0]
+	}
+	return s.render(w, r, status, "datalink", v)
 }
 
 func (s *Server) dataLinkPage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	c, d, err := s.pathLink(r)
 	if err != nil {
 		return err
 	}
-	data, err := s.linkPage(r.Context(), d)
+	data, err := s.linkPage(r.Context(), c, d)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
 	if n := q.Get("n"); q.Get("done") == "replayed" {
 		if count, err := strconv.Atoi(n); err == nil {
-			return s.render(w, r, http.StatusOK, "datalink", &view{Title: "Data link " + d.URL, Nav: "datalinks",
-				Flash: replayedFlash(count), Data: data})
+			return s.renderLink(w, r, http.StatusOK, data, replayedFlash(count))
 		}
 	}
 	if q.Get("done") == "enabled" && d.Enabled {
 		// Enabling cleared the link's run of failures; the redirect carries it.
 		if since, err := time.Parse(time.RFC3339, q.Get("failing")); err == nil {
-			data.suggestReplay(since)
-			return s.render(w, r, http.StatusOK, "datalink", &view{Title: "Data link " + d.URL, Nav: "datalinks",
-				Flash: "Data link enabled: it receives events again. Its deliveries had failed since " +
-					since.UTC().Format("2006-01-02 15:04 UTC") + ": send them again below once your receiver works.",
-				Data: data})
+			s.suggestReplay(data, since)
+			return s.renderLink(w, r, http.StatusOK, data, "Data link enabled: it receives events again. Its deliveries had failed since "+
+				since.UTC().Format("2006-01-02 15:04 UTC")+": send them again below once your receiver works.")
 		}
 	}
 	return s.renderLink(w, r, http.StatusOK, data)
@@ -229,7 +228,7 @@ func replayedFlash(n int) string {
 }
 
 func (s *Server) updateDataLinkPage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	c, d, err := s.pathLink(r)
 	if err != nil {
 		return err
 	}
@@ -238,14 +237,14 @@ func (s *Server) updateDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 	if names == nil {
 		names = []string{}
 	}
-	_, err = s.updateDataLinkFor(r.Context(), d, labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names})
+	_, err = s.app.UpdateDataLink(r.Context(), c, d.ID, labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names})
 	if errs, ok := fieldErrors(err, dataLinkFields...); ok {
-		data, lerr := s.linkPage(r.Context(), d)
+		data, lerr := s.linkPage(r.Context(), c, d)
 		if lerr != nil {
 			return lerr
 		}
 		data.Form = dataLinkForm{PartnerID: d.PartnerID, URL: url, Description: desc, EventNames: names, Errors: errs}
-		return s.renderLink(w, r, statusOf[labhooks.ErrorCode(err)], data)
+		return s.renderLink(w, r, httpapi.ErrorStatus(err), data)
 	} else if err != nil {
 		return err
 	}
@@ -254,19 +253,19 @@ func (s *Server) updateDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) testDataLinkPage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	c, d, err := s.pathLink(r)
 	if err != nil {
 		return err
 	}
-	data, err := s.linkPage(r.Context(), d)
+	data, err := s.linkPage(r.Context(), c, d)
 	if err != nil {
 		return err
 	}
 	data.TestEvent = r.PostForm.Get("eventName")
-	res, err := s.testDataLinkFor(r.Context(), d, data.TestEvent)
+	res, err := s.app.TestDataLink(r.Context(), c, d.ID, data.TestEvent)
 	if errs, ok := fieldErrors(err, "eventName"); ok {
 		data.TestError = errs["eventName"] + errs[""]
-		return s.renderLink(w, r, statusOf[labhooks.ErrorCode(err)], data)
+		return s.renderLink(w, r, httpapi.ErrorStatus(err), data)
 	} else if err != nil {
 		return err
 	}
@@ -276,11 +275,11 @@ func (s *Server) testDataLinkPage(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Server) enableDataLinkPage(on bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+		c, d, err := s.pathLink(r)
 		if err != nil {
 			return err
 		}
-		if _, err := s.updateDataLinkFor(r.Context(), d, labhooks.DataLinkUpdate{Enabled: &on}); err != nil {
+		if _, err := s.app.UpdateDataLink(r.Context(), c, d.ID, labhooks.DataLinkUpdate{Enabled: &on}); err != nil {
 			return err
 		}
 		done := "disabled"
@@ -296,18 +295,18 @@ func (s *Server) enableDataLinkPage(on bool) handlerFunc {
 }
 
 func (s *Server) rotateSecretPage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	c, d, err := s.pathLink(r)
 	if err != nil {
 		return err
 	}
-	rotated, err := s.rotateSecretFor(r.Context(), d, rotationInput{Secret: strings.TrimSpace(r.PostForm.Get("secret"))})
+	rotated, err := s.app.RotateSecret(r.Context(), c, d.ID, app.RotationInput{Secret: strings.TrimSpace(r.PostForm.Get("secret"))})
 	if errs, ok := fieldErrors(err, "secret"); ok {
-		data, lerr := s.linkPage(r.Context(), d)
+		data, lerr := s.linkPage(r.Context(), c, d)
 		if lerr != nil {
 			return lerr
 		}
 		data.RotateError = errs["secret"] + errs[""]
-		return s.renderLink(w, r, statusOf[labhooks.ErrorCode(err)], data)
+		return s.renderLink(w, r, httpapi.ErrorStatus(err), data)
 	} else if err != nil {
 		return err
 	}
@@ -319,30 +318,30 @@ func (s *Server) rotateSecretPage(w http.ResponseWriter, r *http.Request) error 
 const replayTimeLayout = "2006-01-02T15:04"
 
 func (s *Server) replayPage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	c, d, err := s.pathLink(r)
 	if err != nil {
 		return err
 	}
 	raw := strings.TrimSpace(r.PostForm.Get("since"))
-	var in replayInput
+	var in app.ReplayInput
 	if raw != "" {
 		since, perr := parseFormTime(raw)
 		if perr != nil {
-			err = labhooks.Errorf(labhooks.EInvalid, "since: %q is not a date and time such as 2026-01-02T15:04 (UTC)", raw)
+			err = labhooks.FieldErrorf(labhooks.EInvalid, "since", "%q is not a date and time such as 2026-01-02T15:04 (UTC)", raw)
 		}
 		in.Since = &since
 	}
 	var n int
 	if err == nil {
-		n, err = s.replayFor(r.Context(), d, in)
+		n, err = s.app.Replay(r.Context(), c, d.ID, in)
 	}
 	if errs, ok := fieldErrors(err, "since"); ok {
-		data, lerr := s.linkPage(r.Context(), d)
+		data, lerr := s.linkPage(r.Context(), c, d)
 		if lerr != nil {
 			return lerr
 		}
 		data.ReplaySince, data.ReplayError = raw, errs["since"]+errs[""]
-		return s.renderLink(w, r, statusOf[labhooks.ErrorCode(err)], data)
+		return s.renderLink(w, r, httpapi.ErrorStatus(err), data)
 	} else if err != nil {
 		return err
 	}
@@ -362,11 +361,11 @@ func parseFormTime(v string) (time.Time, error) {
 }
 
 func (s *Server) deleteDataLinkPage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.dataLinkFor(r.Context(), callerOf(r), r.PathValue("id"))
+	c, d, err := s.pathLink(r)
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Store.DeleteDataLink(r.Context(), d.ID, s.cfg.Now().UTC()); err != nil {
+	if err := s.app.DeleteDataLink(r.Context(), c, d.ID); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/datalinks?done=deleted", http.StatusSeeOther)

@@ -1,4 +1,4 @@
-package httpapi
+package dashboard
 
 import (
 	"net/http"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/app"
+	"github.com/labhooks/labhooks/httpapi"
 )
 
 // partnerRow is a partner in the admin's list.
@@ -22,15 +24,16 @@ type partnersData struct {
 	Role     string
 	Errors   map[string]string
 	// Created is the partner just created, with its API key shown this once.
-	Created *createdPartner
+	Created *app.CreatedPartner
 }
 
 func (s *Server) renderPartners(w http.ResponseWriter, r *http.Request, status int, data partnersData) error {
-	_, ps, err := s.partnersByID(r.Context())
+	c := callerOf(r)
+	ps, err := s.app.Partners(r.Context(), c)
 	if err != nil {
 		return err
 	}
-	links, err := s.cfg.Store.DataLinks(r.Context(), labhooks.DataLinkFilter{})
+	links, err := s.app.DataLinks(r.Context(), c, "")
 	if err != nil {
 		return err
 	}
@@ -51,10 +54,10 @@ func (s *Server) partnersPage(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) createPartnerPage(w http.ResponseWriter, r *http.Request) error {
 	data := partnersData{Name: strings.TrimSpace(r.PostForm.Get("name")), Role: r.PostForm.Get("role")}
-	created, err := s.createPartnerFor(r.Context(), data.Name, labhooks.Role(data.Role))
+	created, err := s.app.CreatePartner(r.Context(), callerOf(r), app.PartnerInput{Name: data.Name, Role: labhooks.Role(data.Role)})
 	if errs, ok := fieldErrors(err, "name", "role"); ok {
 		data.Errors = errs
-		return s.renderPartners(w, r, statusOf[labhooks.ErrorCode(err)], data)
+		return s.renderPartners(w, r, httpapi.ErrorStatus(err), data)
 	} else if err != nil {
 		return err
 	}
@@ -68,11 +71,12 @@ type partnerData struct {
 }
 
 func (s *Server) partnerPage(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.partnerFor(r.Context(), callerOf(r), r.PathValue("id"))
+	c := callerOf(r)
+	p, err := s.app.Partner(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	links, err := s.cfg.Store.DataLinks(r.Context(), labhooks.DataLinkFilter{PartnerID: &p.ID})
+	links, err := s.app.DataLinks(r.Context(), c, p.ID)
 	if err != nil {
 		return err
 	}
@@ -105,16 +109,17 @@ type healthData struct {
 }
 
 func (s *Server) healthPage(w http.ResponseWriter, r *http.Request) error {
-	now := s.cfg.Now()
-	h, err := s.cfg.Store.Health(r.Context(), now.Add(-healthWindow))
+	c := callerOf(r)
+	now := s.now()
+	h, err := s.app.Health(r.Context(), c, healthWindow)
 	if err != nil {
 		return err
 	}
-	partners, _, err := s.partnersByID(r.Context())
+	partners, _, err := s.partnersByID(r.Context(), c)
 	if err != nil {
 		return err
 	}
-	links, err := s.cfg.Store.DataLinks(r.Context(), labhooks.DataLinkFilter{})
+	links, err := s.app.DataLinks(r.Context(), c, "")
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,9 @@
-package httpapi
+// Package dashboard serves labhooks' dashboard at "/": server-rendered
+// pages from templates and assets embedded in the binary, over the
+// application layer (package app), as the JSON API is. A signed-in browser
+// holds a sealed session cookie; every form carries the session's CSRF
+// token.
+package dashboard
 
 import (
 	"bytes"
@@ -8,6 +13,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,7 +23,63 @@ import (
 	"time"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/app"
+	"github.com/labhooks/labhooks/httpapi"
 )
+
+// Config holds what the dashboard needs. Every field documents its default.
+type Config struct {
+	// App performs every operation. Required.
+	App *app.Service
+	// SessionKey seals the session cookies. Default: a random key per
+	// process, so sessions end when the process restarts and are not shared
+	// between processes.
+	SessionKey []byte
+	// Dir, when set, is a folder read on every request for the templates
+	// and assets instead of the copy built into the binary: set it to
+	// dashboard/web to edit them without rebuilding. Default: the built-in
+	// copy.
+	Dir string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives the errors a page does not show. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the dashboard.
+type Server struct {
+	app  *app.Service
+	now  func() time.Time
+	log  *slog.Logger
+	mux  *http.ServeMux
+	dash *pages
+}
+
+// New returns the dashboard for cfg.
+func New(cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{app: cfg.App, now: cfg.Now, log: cfg.Logger, mux: http.NewServeMux(), dash: newPages(cfg.Dir, cfg.SessionKey)}
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// handlerFunc is a page handler: it writes a page, or returns an error for
+// an error page.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+type callerKey struct{}
+
+// callerOf returns the signed-in caller.
+func callerOf(r *http.Request) *app.Caller { return r.Context().Value(callerKey{}).(*app.Caller) }
 
 // webFS holds the dashboard's templates and static assets; the binary needs
 // nothing else to serve it.
@@ -25,9 +87,9 @@ import (
 //go:embed web
 var webFS embed.FS
 
-// dashboard renders the pages served at "/". Templates are parsed once from
+// pages renders the pages served at "/". Templates are parsed once from
 // the embedded copy, or on every render from disk in development.
-type dashboard struct {
+type pages struct {
 	fsys fs.FS
 	dev  bool
 	mu   sync.Mutex
@@ -36,8 +98,8 @@ type dashboard struct {
 	sessions *sessionCodec
 }
 
-func newDashboard(dir string, sessionKey []byte) *dashboard {
-	d := &dashboard{tmpl: map[string]*template.Template{}, sessions: newSessionCodec(sessionKey)}
+func newPages(dir string, sessionKey []byte) *pages {
+	d := &pages{tmpl: map[string]*template.Template{}, sessions: newSessionCodec(sessionKey)}
 	if dir != "" {
 		d.fsys, d.dev = os.DirFS(dir), true
 	} else {
@@ -51,7 +113,7 @@ func newDashboard(dir string, sessionKey []byte) *dashboard {
 }
 
 // template returns the page's template set: the layout plus the page.
-func (d *dashboard) template(page string) (*template.Template, error) {
+func (d *pages) template(page string) (*template.Template, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if t, ok := d.tmpl[page]; ok && !d.dev {
@@ -65,7 +127,7 @@ func (d *dashboard) template(page string) (*template.Template, error) {
 	return t, nil
 }
 
-func (s *Server) dashboardRoutes() {
+func (s *Server) routes() {
 	static, err := fs.Sub(s.dash.fsys, "static")
 	if err != nil {
 		panic(err)
@@ -134,7 +196,7 @@ func (s *Server) page(h handlerFunc) http.Handler {
 // adminOnly refuses h to partners.
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if !callerOf(r).admin {
+		if !callerOf(r).Admin {
 			return labhooks.Errorf(labhooks.ENotFound, "There is no page at %s.", r.URL.Path)
 		}
 		return h(w, r)
@@ -142,7 +204,7 @@ func (s *Server) adminOnly(h handlerFunc) handlerFunc {
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
-	if callerOf(r).admin {
+	if callerOf(r).Admin {
 		http.Redirect(w, r, "/health", http.StatusSeeOther)
 	} else {
 		http.Redirect(w, r, "/datalinks", http.StatusSeeOther)
@@ -175,8 +237,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	if err != nil {
 		return err
 	}
-	if c, ok := r.Context().Value(callerKey{}).(*caller); ok {
-		v.Admin, v.Partner = c.admin, c.partner
+	if c, ok := r.Context().Value(callerKey{}).(*app.Caller); ok {
+		v.Admin, v.Partner = c.Admin, c.Partner
 	}
 	if sess, ok := r.Context().Value(sessionCtxKey{}).(*session); ok && v.CSRF == "" {
 		v.CSRF = sess.CSRF
@@ -210,31 +272,28 @@ var flashes = map[string]string{
 // pageError answers err with an HTML page: a sign-in redirect for a missing
 // session, otherwise the status of the API's table and the error's message.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
-	code := labhooks.ErrorCode(err)
-	if code == labhooks.EUnauthorized && r.Method == http.MethodGet {
+	if labhooks.ErrorCode(err) == labhooks.EUnauthorized && r.Method == http.MethodGet {
 		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	status, ok := statusOf[code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := httpapi.ErrorStatus(err)
 	msg := labhooks.ErrorMessage(err)
 	if status >= 500 {
-		s.cfg.Logger.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "Something went wrong on our side. Try again in a moment; if it keeps happening, tell the operator."
 	}
 	v := &view{Title: http.StatusText(status), Data: map[string]any{"Status": status, "Message": msg}}
 	if rerr := s.render(w, r, status, "error", v); rerr != nil {
-		s.cfg.Logger.Error("rendering the error page", "err", rerr)
+		s.log.Error("rendering the error page", "err", rerr)
 		http.Error(w, msg, status)
 	}
 }
 
-// fieldErrors places an error from the API's validation next to the form
-// field it concerns: API messages start with the field's JSON name, such as
-// "url: must start with https://". Errors about no field go under "".
-func fieldErrors(err error, fields ...string) (map[string]string, bool) {
+// fieldErrors places an error the user can fix next to the form field it
+// concerns (one of fields), by its Field; errors about no field of the form
+// go under "". Other errors (not found, unavailable, internal) are not the
+// form's: ok is false.
+func fieldErrors(err error, fields ...string) (errs map[string]string, ok bool) {
 	var e *labhooks.Error
 	if !errors.As(err, &e) {
 		return nil, false
@@ -244,10 +303,8 @@ func fieldErrors(err error, fields ...string) (map[string]string, bool) {
 	default:
 		return nil, false
 	}
-	for _, f := range fields {
-		if rest, ok := strings.CutPrefix(e.Message, f+": "); ok {
-			return map[string]string{f: upperFirst(rest)}, true
-		}
+	if slices.Contains(fields, e.Field) && e.Field != "" {
+		return map[string]string{e.Field: upperFirst(e.Detail())}, true
 	}
 	return map[string]string{"": e.Message}, true
 }
@@ -259,12 +316,9 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// maxFormBody bounds a dashboard form.
-const maxFormBody = 64 << 10
-
 // parseForm reads a posted form, bounded.
 func parseForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	r.Body = http.MaxBytesReader(w, r.Body, labhooks.MaxFormBody)
 	if err := r.ParseForm(); err != nil {
 		return labhooks.Errorf(labhooks.EInvalid, "The form could not be read: %v", err)
 	}
@@ -283,9 +337,7 @@ var templateFuncs = template.FuncMap{
 	"pretty":   func(raw json.RawMessage) string { return prettyJSON(raw) },
 	"join":     strings.Join,
 	"contains": slices.Contains[[]string],
-	"roles": func(rs []labhooks.Role) string {
-		return roleList(rs)
-	},
+	"roles":    labhooks.RoleList,
 	"percent": func(part, whole int) string {
 		if whole == 0 {
 			return "—"

@@ -1,4 +1,4 @@
-package httpapi
+package dashboard
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/app"
+	"github.com/labhooks/labhooks/httpapi"
 )
 
 // deliveriesPageSize is how many deliveries a dashboard page lists.
@@ -42,31 +44,29 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request) error {
 			q.Del(name) // an empty <select> means "any"
 		}
 	}
-	f, err := deliveryFilterFor(c, q)
+	f, err := httpapi.DeliveryFilter(q)
 	if err != nil {
 		return err
 	}
 	if f.Limit == 0 {
 		f.Limit = deliveriesPageSize
 	}
-	ds, next, err := s.cfg.Store.Deliveries(r.Context(), f)
+	ds, next, err := s.app.Deliveries(r.Context(), c, f)
 	if err != nil {
 		return err
 	}
 	data := deliveriesData{Filter: q, Statuses: []labhooks.DeliveryStatus{labhooks.DeliveryPending, labhooks.DeliverySucceeded, labhooks.DeliveryFailed}}
-	var lf labhooks.DataLinkFilter
-	partners := map[string]*labhooks.Partner{}
-	if c.admin {
-		if partners, data.Partners, err = s.partnersByID(r.Context()); err != nil {
-			return err
-		}
-		data.Types = s.eventTypes(r.Context())
-	} else {
-		lf.PartnerID = &c.partner.ID
-		partners[c.partner.ID] = c.partner
-		data.Types = s.typesFor(r.Context(), c.partner.Role)
+	partners, ps, err := s.partnersByID(r.Context(), c)
+	if err != nil {
+		return err
 	}
-	if data.Links, err = s.cfg.Store.DataLinks(r.Context(), lf); err != nil {
+	if c.Admin {
+		data.Partners = ps
+		data.Types = s.app.EventTypes(r.Context())
+	} else {
+		data.Types = s.app.EventTypesFor(r.Context(), c.Partner.Role)
+	}
+	if data.Links, err = s.app.DataLinks(r.Context(), c, ""); err != nil {
 		return err
 	}
 	links := make(map[string]*labhooks.DataLink, len(data.Links))
@@ -119,20 +119,21 @@ type deliveryPageData struct {
 }
 
 func (s *Server) deliveryPage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.deliveryFor(r.Context(), callerOf(r), r.PathValue("id"))
+	c := callerOf(r)
+	d, err := s.app.Delivery(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	data, err := s.deliveryDetail(r.Context(), d)
+	data, err := s.deliveryDetail(r.Context(), c, d)
 	if err != nil {
 		return err
 	}
 	return s.render(w, r, http.StatusOK, "delivery", &view{Title: "Delivery " + d.ID, Nav: "deliveries", Data: data})
 }
 
-func (s *Server) deliveryDetail(ctx context.Context, d *labhooks.Delivery) (*deliveryPageData, error) {
+func (s *Server) deliveryDetail(ctx context.Context, c *app.Caller, d *labhooks.Delivery) (*deliveryPageData, error) {
 	data := &deliveryPageData{Delivery: d}
-	link, err := s.cfg.Store.DataLink(ctx, d.DataLinkID)
+	link, err := s.app.DataLink(ctx, c, d.DataLinkID)
 	switch labhooks.ErrorCode(err) {
 	case "":
 		data.Link = link
@@ -140,10 +141,10 @@ func (s *Server) deliveryDetail(ctx context.Context, d *labhooks.Delivery) (*del
 	default:
 		return nil, err
 	}
-	if data.Partner, err = s.cfg.Store.Partner(ctx, d.PartnerID); err != nil && labhooks.ErrorCode(err) != labhooks.ENotFound {
+	if data.Partner, err = s.app.Partner(ctx, c, d.PartnerID); err != nil && labhooks.ErrorCode(err) != labhooks.ENotFound {
 		return nil, err
 	}
-	e, err := s.cfg.Store.Event(ctx, d.EventID)
+	e, err := s.app.DeliveryEvent(ctx, c, d)
 	if err != nil {
 		return nil, err
 	}
@@ -165,12 +166,13 @@ func (s *Server) deliveryDetail(ctx context.Context, d *labhooks.Delivery) (*del
 }
 
 func (s *Server) retryDeliveryPage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.deliveryFor(r.Context(), callerOf(r), r.PathValue("id"))
+	c := callerOf(r)
+	d, err := s.app.Delivery(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	if _, err := s.retryDeliveryFor(r.Context(), d); labhooks.ErrorCode(err) == labhooks.EConflict {
-		data, derr := s.deliveryDetail(r.Context(), d)
+	if _, err := s.app.RetryDelivery(r.Context(), c, d.ID); labhooks.ErrorCode(err) == labhooks.EConflict {
+		data, derr := s.deliveryDetail(r.Context(), c, d)
 		if derr != nil {
 			return derr
 		}

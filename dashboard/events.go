@@ -1,4 +1,4 @@
-package httpapi
+package dashboard
 
 import (
 	"bytes"
@@ -33,11 +33,11 @@ func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request) error {
 	c := callerOf(r)
 	var types []*labhooks.EventType
 	var data eventsData
-	if c.admin {
-		types = s.eventTypes(r.Context())
+	if c.Admin {
+		types = s.app.EventTypes(r.Context())
 	} else {
-		data.Role = c.partner.Role
-		types = s.typesFor(r.Context(), c.partner.Role)
+		data.Role = c.Partner.Role
+		types = s.app.EventTypesFor(r.Context(), c.Partner.Role)
 	}
 	for _, t := range types {
 		data.Types = append(data.Types, eventDoc{EventType: t, Fields: schemaFields(t.Schema)})

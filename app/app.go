@@ -1,0 +1,82 @@
+package app
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/catalog"
+	"github.com/labhooks/labhooks/delivery"
+)
+
+// Config holds what the application layer works with. Every field documents
+// its default.
+type Config struct {
+	// Store keeps labhooks' state. Required.
+	Store labhooks.Store
+	// Catalog is the event catalog, built-in and custom types. Required.
+	Catalog *catalog.Catalog
+	// Sender makes the data link test's POST. Required.
+	Sender *delivery.Sender
+	// AdminKeyHash is labhooks.KeyHash of the admin key (see InitAdminKey).
+	AdminKeyHash []byte
+	// Policy is the retry policy the engines run; replay suggestions allow
+	// for it. Default labhooks.DefaultRetryPolicy().
+	Policy labhooks.RetryPolicy
+	// DisableAfter is how long a data link may only fail before
+	// DisableFailing disables it. Default labhooks.DefaultDisableAfter.
+	DisableAfter time.Duration
+	// AllowHTTPTargets accepts plain-http data link URLs (development).
+	// Default false.
+	AllowHTTPTargets bool
+	// Wake tells this process's delivery engine that deliveries are due now.
+	// Default: nothing (no engine here, or the store's DueListener wakes it).
+	Wake func()
+	// OnAccepted, if set, is told of each newly accepted event and how many
+	// deliveries it made (for metrics). It must not block.
+	OnAccepted func(e *labhooks.Event, deliveries int)
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives what the operator should know. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Service performs labhooks' operations; see the package doc.
+type Service struct {
+	cfg   Config
+	store labhooks.Store
+	cat   *catalog.Catalog
+	log   *slog.Logger
+}
+
+// New returns the Service for cfg.
+func New(cfg Config) *Service {
+	if cfg.Policy.Schedule == nil {
+		cfg.Policy = labhooks.DefaultRetryPolicy()
+	}
+	if cfg.DisableAfter <= 0 {
+		cfg.DisableAfter = labhooks.DefaultDisableAfter
+	}
+	if cfg.Wake == nil {
+		cfg.Wake = func() {}
+	}
+	if cfg.OnAccepted == nil {
+		cfg.OnAccepted = func(*labhooks.Event, int) {}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Service{cfg: cfg, store: cfg.Store, cat: cfg.Catalog, log: cfg.Logger}
+}
+
+// now is the clock's time in UTC, as everything is stored.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// Policy is the retry policy the engines run.
+func (s *Service) Policy() labhooks.RetryPolicy { return s.cfg.Policy }
+
+// Timeout is how long a receiver has to answer a test.
+func (s *Service) Timeout() time.Duration { return s.cfg.Sender.Timeout() }

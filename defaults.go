@@ -1,0 +1,84 @@
+package labhooks
+
+import "time"
+
+// Every default and bound of labhooks, in one place: the flags, the engine,
+// the API and the dashboard all take theirs from here.
+
+// Delivery defaults (SPEC §4).
+const (
+	// DefaultTimeout is how long a receiver has to answer an attempt.
+	DefaultTimeout = 15 * time.Second
+	// DefaultJitter spreads each retry delay by ± this fraction, so that
+	// deliveries failing together do not retry together.
+	DefaultJitter = 0.2
+	// DefaultWorkers is how many deliveries one process attempts at once.
+	DefaultWorkers = 256
+	// DefaultPerDataLink is how many of those may go to one data link, so a
+	// slow or dead receiver cannot take every slot.
+	DefaultPerDataLink = 16
+	// LeaseMargin is how much longer than an attempt's timeout a claim's
+	// lease lasts: a delivery whose worker died is claimed again after it.
+	LeaseMargin = 15 * time.Second
+	// DefaultPollInterval is the longest an idle engine waits before looking
+	// for due deliveries when nothing wakes it.
+	DefaultPollInterval = time.Second
+	// DefaultDisableAfter is how long a data link may only fail before it is
+	// disabled.
+	DefaultDisableAfter = 5 * 24 * time.Hour
+	// DefaultDisableCheckInterval is how often the engine looks for data
+	// links to disable.
+	DefaultDisableCheckInterval = time.Minute
+)
+
+// DefaultRetrySchedule is the delay before each retry after a failed attempt;
+// the first attempt is always immediate. Eight attempts in all over about 28
+// hours, then the delivery is failed.
+var DefaultRetrySchedule = []time.Duration{
+	5 * time.Second,
+	5 * time.Minute,
+	30 * time.Minute,
+	2 * time.Hour,
+	5 * time.Hour,
+	10 * time.Hour,
+	10 * time.Hour,
+}
+
+// Bounds of what the API accepts.
+const (
+	// MaxRequestBody bounds every API request body; events are small.
+	MaxRequestBody = 1 << 20
+	// MaxFormBody bounds a dashboard form.
+	MaxFormBody = 64 << 10
+	// MaxIdempotencyKey bounds the Idempotency-Key header.
+	MaxIdempotencyKey = 255
+	// MaxPartnerName bounds a partner's name, in bytes.
+	MaxPartnerName = 200
+	// MaxDescription bounds a data link's description, in bytes.
+	MaxDescription = 500
+	// MaxURLLength bounds a data link's URL.
+	MaxURLLength = 2048
+	// MaxDataLinksPerPartner keeps one partner from fanning every event out
+	// to an unbounded number of URLs.
+	MaxDataLinksPerPartner = 50
+	// DefaultRotationOverlap is how long an old secret keeps signing after a
+	// rotation unless the caller says otherwise; MaxRotationOverlap bounds it.
+	DefaultRotationOverlap = 24 * time.Hour
+	MaxRotationOverlap     = 7 * 24 * time.Hour
+	// MaxResponseBody is how much of a receiver's answer an attempt keeps.
+	MaxResponseBody = 1024
+)
+
+// Listing page sizes.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// ClampLimit returns a page size within 1 and MaxLimit, DefaultLimit for 0.
+func ClampLimit(n int) int {
+	if n <= 0 {
+		return DefaultLimit
+	}
+	return min(n, MaxLimit)
+}

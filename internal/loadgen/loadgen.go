@@ -1,0 +1,370 @@
+// Package loadgen is `labhooks bench`'s tooling, kept out of the product's
+// code: a fast webhook receiver that notes when each delivery first
+// arrives, an emitter that drives the HTTP API, the bare-HTTP baseline, and
+// the report.
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/httpapi"
+)
+
+// Secret is the data links' secret in every scenario.
+const Secret = "bench-secret-0123456789-abcdefghij"
+
+// Emitter emits events through the API and remembers when each delivery was
+// asked for.
+type Emitter struct {
+	Client *httpapi.Client
+	// Slow are the partner IDs whose links are slow; their deliveries are
+	// left out of the latencies.
+	Slow    map[string]bool
+	mu      sync.Mutex
+	emitted map[string]time.Time // delivery ID → emit start
+	slowIDs map[string]bool
+	n       int
+	err     atomic.Pointer[error]
+}
+
+// Data is the sampleReceived event every scenario emits.
+var Data = json.RawMessage(`{"dashboardUrl":"https://dashboard.daslab.app/labs/1/samples/123","sampleId":123,"appointmentId":45,"locationId":6}`)
+
+func (em *Emitter) emitOne(ctx context.Context, partnerID string) {
+	body := map[string]any{"eventName": "sampleReceived", "data": Data}
+	if partnerID != "" {
+		body["partnerId"] = partnerID
+	}
+	started := time.Now()
+	var out struct {
+		Deliveries []struct{ ID string } `json:"deliveries"`
+	}
+	if err := em.Client.Do(ctx, "POST", "/v1/events", body, &out, nil); err != nil {
+		em.err.CompareAndSwap(nil, &err)
+		return
+	}
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	if em.emitted == nil {
+		em.emitted, em.slowIDs = map[string]time.Time{}, map[string]bool{}
+	}
+	em.n++
+	for _, d := range out.Deliveries {
+		em.emitted[d.ID] = started
+		if em.Slow[partnerID] {
+			em.slowIDs[d.ID] = true
+		}
+	}
+}
+
+// Err is the first emit that failed, if any.
+func (em *Emitter) Err() error {
+	if p := em.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// FlatOut emits n events as fast as concurrency allows, round-robin over
+// targets (partner IDs; "" for every partner).
+func (em *Emitter) FlatOut(ctx context.Context, n, concurrency int, targets []string, progress *Progress, label string) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil || em.err.Load() != nil {
+					return
+				}
+				em.emitOne(ctx, targets[i%len(targets)])
+				if i%100 == 0 {
+					progress.Show(label, i, n)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Steady emits rate events a second for d and returns how many it emitted.
+func (em *Emitter) Steady(ctx context.Context, rate int, d time.Duration, concurrency int, targets []string, progress *Progress) int {
+	total := int(float64(rate) * d.Seconds())
+	interval := time.Second / time.Duration(rate)
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range total {
+		if due := start.Add(time.Duration(i) * interval); time.Until(due) > 0 {
+			time.Sleep(time.Until(due))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			em.emitOne(ctx, targets[i%len(targets)])
+		})
+		if i%100 == 0 {
+			progress.Show("emitting", i, total)
+		}
+	}
+	wg.Wait()
+	return em.Events()
+}
+
+// ResetTimes makes every delivery asked for at t: drain measures the
+// engine from when it starts.
+func (em *Emitter) ResetTimes(t time.Time) {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	for id := range em.emitted {
+		em.emitted[id] = t
+	}
+}
+
+// Events is how many events were accepted.
+func (em *Emitter) Events() int {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	return em.n
+}
+
+// Deliveries is how many deliveries the accepted events made.
+func (em *Emitter) Deliveries() int {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	return len(em.emitted)
+}
+
+// SlowDeliveries is how many of them go to slow links.
+func (em *Emitter) SlowDeliveries() int {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	return len(em.slowIDs)
+}
+
+// Latencies returns emit→delivered times of the fast links' deliveries, and
+// how many deliveries arrived more than once.
+func (em *Emitter) Latencies(rc *Receiver) ([]time.Duration, int) {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make([]time.Duration, 0, len(em.emitted))
+	for id, t := range em.emitted {
+		if got, ok := rc.first[id]; ok && !em.slowIDs[id] {
+			out = append(out, got.Sub(t))
+		}
+	}
+	return out, rc.dups
+}
+
+// Receiver is a fast webhook receiver on 127.0.0.1 that notes when each
+// webhook-id first arrives. Paths under /slow/ answer after 5 s; those
+// under /baseline/ are not counted.
+type Receiver struct {
+	// URL is its root, such as http://127.0.0.1:40123.
+	URL   string
+	srv   *http.Server
+	mu    sync.Mutex
+	first map[string]time.Time
+	dups  int
+	fast  atomic.Int64
+}
+
+// NewReceiver starts a Receiver.
+func NewReceiver() (*Receiver, error) {
+	rc := &Receiver{first: map[string]time.Time{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rc.URL = "http://" + ln.Addr().String()
+	rc.srv = &http.Server{Handler: http.HandlerFunc(rc.serve), ReadHeaderTimeout: 10 * time.Second}
+	go rc.srv.Serve(ln)
+	return rc, nil
+}
+
+func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	now := time.Now()
+	if strings.HasPrefix(r.URL.Path, "/slow/") {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	}
+	if id := r.Header.Get("webhook-id"); id != "" && !strings.HasPrefix(r.URL.Path, "/baseline/") {
+		rc.mu.Lock()
+		if _, seen := rc.first[id]; seen {
+			rc.dups++
+		} else {
+			rc.first[id] = now
+			if !strings.HasPrefix(r.URL.Path, "/slow/") {
+				rc.fast.Add(1)
+			}
+		}
+		rc.mu.Unlock()
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// FastReceived is how many distinct deliveries reached fast paths.
+func (rc *Receiver) FastReceived() int { return int(rc.fast.Load()) }
+
+// Close stops the receiver.
+func (rc *Receiver) Close() { rc.srv.Close() }
+
+// Baseline measures a plain Go HTTP client posting the same body, with the
+// same key header, at the given concurrency: the ceiling for labhooks'
+// delivery, in requests a second.
+func Baseline(ctx context.Context, url string, concurrency, n int) float64 {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxIdleConns: concurrency}}
+	body := (&labhooks.Event{EventName: "sampleReceived", Data: Data}).Body()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) && ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("x-api-key", Secret)
+				resp, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// Percentile returns the p-th percentile of ds in milliseconds.
+func Percentile(ds []time.Duration, p float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := int(float64(len(ds)-1) * p / 100)
+	return float64(ds[i].Microseconds()) / 1000
+}
+
+// PeakRSS is the process's high-water resident set size, from /proc.
+func PeakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// Report is what bench prints; with --json, as one object.
+type Report struct {
+	Scenario        string  `json:"scenario"`
+	Store           string  `json:"store"`
+	Events          int     `json:"events"`
+	Deliveries      int     `json:"deliveries"`
+	DataLinks       int     `json:"dataLinks"`
+	Concurrency     int     `json:"concurrency"`
+	AcceptedPerSec  float64 `json:"acceptedPerSec"`
+	DeliveredPerSec float64 `json:"deliveredPerSec"`
+	BaselinePerSec  float64 `json:"baselinePerSec"`
+	Ratio           float64 `json:"ratio"`
+	P50Ms           float64 `json:"p50Ms"`
+	P90Ms           float64 `json:"p90Ms"`
+	P99Ms           float64 `json:"p99Ms"`
+	MaxMs           float64 `json:"maxMs"`
+	Duplicates      int     `json:"duplicates"`
+	PeakRssBytes    int64   `json:"peakRssBytes"`
+	// ControlP99Ms is, for isolation, the fast links' p99 in a run without
+	// slow links; P99Ms is then the fast links' p99 beside slow ones.
+	ControlP99Ms float64 `json:"controlP99Ms,omitempty"`
+	Machine      string  `json:"machine"`
+}
+
+// Print writes the report for people.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "labhooks bench: scenario %s on %s (%s)\n", r.Scenario, r.Store, r.Machine)
+	fmt.Fprintf(w, "  events %d, deliveries %d, data links %d, delivery concurrency %d\n", r.Events, r.Deliveries, r.DataLinks, r.Concurrency)
+	fmt.Fprintf(w, "  accepted   %10.0f events/s\n", r.AcceptedPerSec)
+	fmt.Fprintf(w, "  delivered  %10.0f deliveries/s\n", r.DeliveredPerSec)
+	fmt.Fprintf(w, "  baseline   %10.0f requests/s (plain Go client, same receiver and body)\n", r.BaselinePerSec)
+	fmt.Fprintf(w, "  ratio      %10.2f delivered/baseline\n", r.Ratio)
+	fmt.Fprintf(w, "  latency    p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (emit → delivered)\n", r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs)
+	if r.ControlP99Ms > 0 {
+		fmt.Fprintf(w, "  isolation  fast links' p99 %.1f ms beside slow links, %.1f ms without (%.2fx)\n", r.P99Ms, r.ControlP99Ms, r.P99Ms/r.ControlP99Ms)
+	}
+	fmt.Fprintf(w, "  duplicates %d\n", r.Duplicates)
+	fmt.Fprintf(w, "  peak RSS   %.1f MiB\n", float64(r.PeakRssBytes)/(1<<20))
+}
+
+// Progress draws a one-line progress bar when its writer is a terminal.
+type Progress struct {
+	w    io.Writer
+	tty  bool
+	mu   sync.Mutex
+	last time.Time
+}
+
+// NewProgress returns a Progress drawing on w.
+func NewProgress(w io.Writer) *Progress {
+	p := &Progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+// Show draws label with n of total done.
+func (p *Progress) Show(label string, n, total int) {
+	if !p.tty {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	const width = 30
+	filled := width * min(n, total) / max(total, 1)
+	fmt.Fprintf(p.w, "\r%-11s [%s%s] %d/%d   ", label, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), n, total)
+}
+
+// Done clears the bar.
+func (p *Progress) Done() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
