@@ -65,6 +65,14 @@ const (
 	// rotation unless the caller says otherwise; MaxRotationOverlap bounds it.
 	DefaultRotationOverlap = 24 * time.Hour
 	MaxRotationOverlap     = 7 * 24 * time.Hour
+	// DefaultKeyOverlap is how long a partner's old API key keeps opening
+	// after a rotation unless the caller says otherwise (0: it stops at
+	// once); MaxKeyOverlap bounds it.
+	DefaultKeyOverlap = 24 * time.Hour
+	MaxKeyOverlap     = 7 * 24 * time.Hour
+	// DefaultAuditRetention is how long audit entries are kept: six years,
+	// as HIPAA asks of security records.
+	DefaultAuditRetention = 6 * 365 * 24 * time.Hour
 	// MaxResponseBody is how much of a receiver's answer an attempt keeps.
 	MaxResponseBody = 1024
 )

@@ -205,4 +205,8 @@ type RequeueParams struct {
 	Until time.Time
 	// Now is when they become due.
 	Now time.Time
+	// OnCount, if set, is told how many deliveries are requeued, inside the
+	// transaction and before it commits (for the audit entry that records
+	// the requeue). It may be called again if the transaction is retried.
+	OnCount func(n int)
 }

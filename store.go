@@ -13,14 +13,23 @@ import (
 // takes the narrowest it needs. Implementations: sqlite.Store and, for
 // scale-out, postgres.Store; storetest.Run is the behaviour both must show.
 
+// Audit: a store write whose context carries audit entries (WithAudit)
+// appends them to the audit log in its own transaction, so that a change
+// and its record commit together or not at all. This holds for every
+// method of PartnerStore, DataLinkStore, SessionStore and AdminKeyStore
+// that writes, for CreateEventType and for Requeue; the hot paths
+// (CreateEvent, the queue's claims and records) are not audited.
+
 // PartnerStore keeps partners and the hashes of their API keys.
 type PartnerStore interface {
-	// CreatePartner stores p with the hash of its API key. EConflict when
-	// the ID or the key hash is taken.
-	CreatePartner(ctx context.Context, p *Partner, apiKeyHash []byte) error
+	// CreatePartner stores p, with the hash of its API key (KeyHash).
+	// EConflict when the ID or the key hash is taken.
+	CreatePartner(ctx context.Context, p *Partner) error
 	// Partner returns one partner. ENotFound.
 	Partner(ctx context.Context, id string) (*Partner, error)
-	// PartnerByKeyHash returns the partner whose API key hashes to h. ENotFound.
+	// PartnerByKeyHash returns the partner whose API key, current or
+	// previous (Partner.Opens decides whether that still opens), hashes to
+	// h. ENotFound.
 	PartnerByKeyHash(ctx context.Context, h []byte) (*Partner, error)
 	// Partners lists every partner, oldest first.
 	Partners(ctx context.Context) ([]*Partner, error)
@@ -137,6 +146,25 @@ type AdminKeyStore interface {
 	InitAdminKeyHash(ctx context.Context, h []byte) (stored []byte, created bool, err error)
 }
 
+// AuditStore keeps the audit log, a hash chain (see AuditEntry).
+type AuditStore interface {
+	// AppendAudit appends entries on their own, for actions that change
+	// nothing else (a test send, a failed sign-in). Entries are sealed
+	// into the chain in the order given, after every entry committed
+	// before.
+	AppendAudit(ctx context.Context, entries ...*AuditEntry) error
+	// Audit lists the entries f selects, newest first (oldest first with
+	// f.Ascending); next is the cursor of the following page, empty on the
+	// last.
+	Audit(ctx context.Context, f AuditFilter) (es []*AuditEntry, next string, err error)
+	// AuditHead returns where the stored chain starts and ends.
+	AuditHead(ctx context.Context) (*AuditHead, error)
+	// PurgeAudit deletes the entries older than before, oldest first, and
+	// moves the chain's anchor to the last one deleted, so that what is
+	// kept still verifies; it returns how many it deleted.
+	PurgeAudit(ctx context.Context, before time.Time) (int, error)
+}
+
 // Store keeps labhooks' state. Its deliveries are the delivery queue: what a
 // Store method has returned from is durable.
 type Store interface {
@@ -147,6 +175,7 @@ type Store interface {
 	Queue
 	SessionStore
 	AdminKeyStore
+	AuditStore
 	// Ping checks that the database answers. EUnavailable.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -60,6 +60,8 @@ func (s *Service) CreateDataLink(ctx context.Context, c *Caller, partnerID strin
 	if d.EventNames == nil {
 		d.EventNames = []string{}
 	}
+	ctx = audited(ctx, s.entry(c, labhooks.AuditDataLinkCreate, "datalink", d.ID, d.PartnerID), map[string]any{
+		"url": d.URL, "description": d.Description, "eventNames": d.EventNames, "enabled": d.Enabled})
 	if err := s.store.CreateDataLink(ctx, d); err != nil {
 		return nil, err
 	}
@@ -138,9 +140,18 @@ func (s *Service) UpdateDataLink(ctx context.Context, c *Caller, id string, u la
 		}
 	}
 	now := s.now()
-	return s.store.UpdateDataLink(ctx, id, func(d *labhooks.DataLink) error {
+	e := s.entry(c, labhooks.AuditDataLinkUpdate, "datalink", id, d.PartnerID)
+	return s.store.UpdateDataLink(labhooks.WithAudit(ctx, e), id, func(d *labhooks.DataLink) error {
+		old := *d
 		u.Apply(d)
 		d.UpdatedAt = now
+		ch := changes{}
+		ch.add("url", old.URL, d.URL)
+		ch.add("description", old.Description, d.Description)
+		ch.add("eventNames", old.EventNames, d.EventNames)
+		ch.add("enabled", old.Enabled, d.Enabled)
+		ch.add("disabledReason", old.DisabledReason, d.DisabledReason)
+		e.Details = labhooks.AuditDetails(ch, nil)
 		return nil
 	})
 }
@@ -148,9 +159,11 @@ func (s *Service) UpdateDataLink(ctx context.Context, c *Caller, id string, u la
 // DeleteDataLink removes data link id; its deliveries stay listed, and
 // pending ones fail. ENotFound.
 func (s *Service) DeleteDataLink(ctx context.Context, c *Caller, id string) error {
-	if _, err := s.DataLink(ctx, c, id); err != nil {
+	d, err := s.DataLink(ctx, c, id)
+	if err != nil {
 		return err
 	}
+	ctx = audited(ctx, s.entry(c, labhooks.AuditDataLinkDelete, "datalink", id, d.PartnerID), map[string]any{"url": d.URL})
 	return s.store.DeleteDataLink(ctx, id, s.now())
 }
 
@@ -165,7 +178,8 @@ type RotationInput struct {
 // link id; the link returned carries it, to be shown this once. ENotFound,
 // EInvalid, EWeakSecret.
 func (s *Service) RotateSecret(ctx context.Context, c *Caller, id string, in RotationInput) (*labhooks.DataLink, error) {
-	if _, err := s.DataLink(ctx, c, id); err != nil {
+	d, err := s.DataLink(ctx, c, id)
+	if err != nil {
 		return nil, err
 	}
 	if in.Secret == "" {
@@ -175,12 +189,15 @@ func (s *Service) RotateSecret(ctx context.Context, c *Caller, id string, in Rot
 	}
 	overlap := labhooks.DefaultRotationOverlap
 	if in.OverlapSeconds != nil {
-		overlap = time.Duration(*in.OverlapSeconds) * time.Second
-		if *in.OverlapSeconds < 0 || overlap > labhooks.MaxRotationOverlap {
+		// Checked before any arithmetic, which could overflow.
+		if *in.OverlapSeconds < 0 || *in.OverlapSeconds > int64(labhooks.MaxRotationOverlap/time.Second) {
 			return nil, labhooks.FieldErrorf(labhooks.EInvalid, "overlapSeconds", "between 0 and %d", int64(labhooks.MaxRotationOverlap/time.Second))
 		}
+		overlap = time.Duration(*in.OverlapSeconds) * time.Second
 	}
 	now := s.now()
+	ctx = audited(ctx, s.entry(c, labhooks.AuditDataLinkRotate, "datalink", id, d.PartnerID),
+		map[string]any{"overlapSeconds": int64(overlap / time.Second)})
 	return s.store.UpdateDataLink(ctx, id, func(d *labhooks.DataLink) error {
 		return d.Rotate(in.Secret, now, overlap)
 	})
@@ -213,7 +230,15 @@ func (s *Service) Replay(ctx context.Context, c *Caller, id string, in ReplayInp
 	if !d.Enabled {
 		return 0, labhooks.Errorf(labhooks.EConflict, "data link %s is disabled; enable it before replaying", d.ID)
 	}
-	n, err := s.store.Requeue(ctx, p)
+	e := s.entry(c, labhooks.AuditDataLinkReplay, "datalink", d.ID, d.PartnerID)
+	p.OnCount = func(n int) {
+		details := map[string]any{"since": p.Since, "count": n}
+		if !p.Until.IsZero() {
+			details["until"] = p.Until
+		}
+		e.Details = labhooks.AuditDetails(nil, details)
+	}
+	n, err := s.store.Requeue(labhooks.WithAudit(ctx, e), p)
 	if err != nil {
 		return 0, err
 	}
@@ -269,6 +294,11 @@ func (s *Service) TestDataLink(ctx context.Context, c *Caller, linkID, eventName
 	defer cancel()
 	req := delivery.Request{ID: id.New(id.Delivery), URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Body: body.Bytes()}
 	res := s.cfg.Sender.Send(ctx, req)
+	e := s.entry(c, labhooks.AuditDataLinkTest, "datalink", d.ID, d.PartnerID)
+	e.Details = labhooks.AuditDetails(nil, map[string]any{"eventName": t.Name, "webhookId": req.ID, "ok": res.OK(), "statusCode": res.StatusCode})
+	if err := s.store.AppendAudit(ctx, e); err != nil {
+		return nil, err
+	}
 	return &TestResult{
 		OK: res.OK(), StatusCode: res.StatusCode, DurationMs: res.Duration.Milliseconds(), ResponseBody: res.ResponseBody,
 		Diagnosis: delivery.Diagnose(res, s.cfg.Sender.Timeout()), Error: res.Summary(), EventName: t.Name, WebhookID: req.ID,
@@ -326,10 +356,13 @@ func (s *Service) DisableFailing(ctx context.Context, failing []delivery.Failing
 			continue
 		}
 		f := last[d.ID]
-		d, err := s.store.UpdateDataLink(ctx, d.ID, func(d *labhooks.DataLink) error {
+		e := s.entry(System(), labhooks.AuditDataLinkDisable, "datalink", d.ID, d.PartnerID)
+		d, err := s.store.UpdateDataLink(labhooks.WithAudit(ctx, e), d.ID, func(d *labhooks.DataLink) error {
 			if !d.DisableForFailing(now, bound, f.LastStatus, f.LastError) {
 				return errUnchanged
 			}
+			e.Details = labhooks.AuditDetails(changes{"enabled": {Old: true, New: false}},
+				map[string]any{"reason": d.DisabledReason, "failingSince": d.FailingSince})
 			return nil
 		})
 		switch {

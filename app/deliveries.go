@@ -58,6 +58,8 @@ func (s *Service) RetryDelivery(ctx context.Context, c *Caller, id string) (*lab
 	case !link.Enabled:
 		return nil, labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its data link is disabled; enable it first", id)
 	}
+	ctx = audited(ctx, s.entry(c, labhooks.AuditDeliveryRetry, "delivery", id, d.PartnerID),
+		map[string]any{"dataLinkId": d.DataLinkID, "eventId": d.EventID, "eventName": d.EventName})
 	if _, err := s.store.Requeue(ctx, labhooks.RequeueParams{DeliveryID: id, Now: s.now()}); err != nil {
 		return nil, err
 	}

@@ -205,6 +205,8 @@ func (s *Service) CreateEventType(ctx context.Context, c *Caller, t *labhooks.Ev
 	if _, ok := s.cat.Lookup(t.Name); ok {
 		return nil, labhooks.FieldErrorf(labhooks.EConflict, "name", "event type %s exists", t.Name)
 	}
+	ctx = audited(ctx, s.entry(c, labhooks.AuditEventTypeCreate, "eventtype", t.Name, ""),
+		map[string]any{"roles": t.Roles, "status": t.Status, "description": t.Description})
 	if err := s.store.CreateEventType(ctx, t); err != nil {
 		return nil, err
 	}

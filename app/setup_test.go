@@ -14,6 +14,8 @@ import (
 	"github.com/labhooks/labhooks/app"
 	"github.com/labhooks/labhooks/catalog"
 	"github.com/labhooks/labhooks/delivery"
+	"github.com/labhooks/labhooks/postgres"
+	"github.com/labhooks/labhooks/postgres/pgtest"
 	"github.com/labhooks/labhooks/sqlite"
 )
 
@@ -37,6 +39,31 @@ func setup(t *testing.T, change ...func(*app.Config)) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return setupOn(t, store, change...)
+}
+
+// stores are the stores a test runs on: SQLite, and PostgreSQL (skipped
+// without it, but for CI).
+var stores = map[string]func(t *testing.T) labhooks.Store{
+	"sqlite": func(t *testing.T) labhooks.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "labhooks.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	},
+	"postgres": func(t *testing.T) labhooks.Store {
+		s, err := postgres.Open(t.Context(), postgres.Config{URL: pgtest.NewSchema(t), MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	},
+}
+
+// setupOn is setup on store, which it closes when the test ends.
+func setupOn(t *testing.T, store labhooks.Store, change ...func(*app.Config)) *bundle {
+	t.Helper()
 	t.Cleanup(func() { store.Close() })
 	b := &bundle{store: store}
 	b.cfg = testConfig(t, store)

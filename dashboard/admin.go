@@ -68,19 +68,26 @@ func (s *Server) createPartnerPage(w http.ResponseWriter, r *http.Request) error
 type partnerData struct {
 	Partner *labhooks.Partner
 	Links   []linkRow
+	// NewKey is the partner's key just rotated, shown this once.
+	NewKey *app.CreatedPartner
 }
 
 func (s *Server) partnerPage(w http.ResponseWriter, r *http.Request) error {
-	c := callerOf(r)
-	p, err := s.app.Partner(r.Context(), c, r.PathValue("id"))
+	p, err := s.app.Partner(r.Context(), callerOf(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	links, err := s.app.DataLinks(r.Context(), c, p.ID)
+	return s.renderPartnerPage(w, r, p, nil)
+}
+
+// renderPartnerPage shows partner p, with newKey, its key just rotated, if
+// set.
+func (s *Server) renderPartnerPage(w http.ResponseWriter, r *http.Request, p *labhooks.Partner, newKey *app.CreatedPartner) error {
+	links, err := s.app.DataLinks(r.Context(), callerOf(r), p.ID)
 	if err != nil {
 		return err
 	}
-	data := partnerData{Partner: p}
+	data := partnerData{Partner: p, NewKey: newKey}
 	for _, d := range links {
 		data.Links = append(data.Links, linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p})
 	}

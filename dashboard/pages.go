@@ -25,6 +25,7 @@ import (
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
 	"github.com/labhooks/labhooks/httpapi"
+	"github.com/labhooks/labhooks/internal/remote"
 )
 
 // Config holds what the dashboard needs. Every field documents its default.
@@ -45,15 +46,19 @@ type Config struct {
 	// Logger receives the errors a page does not show. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// in the audit log. Default: none.
+	TrustedProxies remote.Proxies
 }
 
 // Server is the dashboard.
 type Server struct {
-	app  *app.Service
-	now  func() time.Time
-	log  *slog.Logger
-	mux  *http.ServeMux
-	dash *pages
+	app     *app.Service
+	now     func() time.Time
+	log     *slog.Logger
+	mux     *http.ServeMux
+	dash    *pages
+	proxies remote.Proxies
 }
 
 // New returns the dashboard for cfg.
@@ -64,7 +69,8 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{app: cfg.App, now: cfg.Now, log: cfg.Logger, mux: http.NewServeMux(), dash: newPages(cfg.Dir, cfg.SessionKey)}
+	s := &Server{app: cfg.App, now: cfg.Now, log: cfg.Logger, mux: http.NewServeMux(), dash: newPages(cfg.Dir, cfg.SessionKey),
+		proxies: cfg.TrustedProxies}
 	s.routes()
 	return s
 }
@@ -170,6 +176,10 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /partners", s.signedIn(s.adminOnly(s.createPartnerPage)))
 	s.mux.Handle("GET /partners/{id}", s.signedIn(s.adminOnly(s.partnerPage)))
 	s.mux.Handle("GET /health", s.signedIn(s.adminOnly(s.healthPage)))
+	s.mux.Handle("POST /partners/{id}/suspend", s.signedIn(s.adminOnly(s.suspendPartnerPage(true))))
+	s.mux.Handle("POST /partners/{id}/resume", s.signedIn(s.adminOnly(s.suspendPartnerPage(false))))
+	s.mux.Handle("POST /partners/{id}/rotate-key", s.signedIn(s.adminOnly(s.rotatePartnerKeyPage)))
+	s.mux.Handle("GET /audit", s.signedIn(s.auditPage))
 
 	s.mux.Handle("/", s.page(func(w http.ResponseWriter, r *http.Request) error {
 		return labhooks.Errorf(labhooks.ENotFound, "There is no page at %s.", r.URL.Path)
@@ -267,6 +277,8 @@ var flashes = map[string]string{
 	"retried":   "Retry queued: the delivery is sent again now.",
 	"replayed":  "Failed deliveries queued to be sent again.",
 	"signedout": "You are signed out.",
+	"suspended": "Partner suspended: its API key opens nothing until you resume it.",
+	"resumed":   "Partner resumed: its API key opens again.",
 }
 
 // pageError answers err with an HTML page: a sign-in redirect for a missing

@@ -32,6 +32,8 @@ type session struct {
 	// ID names the session for signing out.
 	ID      string `json:"i"`
 	KeyHash []byte `json:"k"`
+	// KeyPrefix is the start of the key, for the audit log.
+	KeyPrefix string `json:"p"`
 	// CSRF is the token every form of this session must carry.
 	CSRF    string `json:"c"`
 	Expires int64  `json:"e"`
@@ -121,13 +123,19 @@ func (s *Server) signedIn(h handlerFunc) http.Handler {
 			setCookie(w, r, sessionCookie, "", -1)
 			return labhooks.Errorf(labhooks.EUnauthorized, "This session was signed out. Sign in again.")
 		}
-		c, err := s.app.CallerByKeyHash(r.Context(), sess.KeyHash)
-		if labhooks.ErrorCode(err) == labhooks.EUnauthorized {
+		c, err := s.app.CallerByKeyHash(r.Context(), sess.KeyHash, sess.KeyPrefix)
+		switch labhooks.ErrorCode(err) {
+		case "":
+		case labhooks.EUnauthorized:
 			setCookie(w, r, sessionCookie, "", -1)
 			return labhooks.Errorf(labhooks.EUnauthorized, "The API key you signed in with is no longer valid. Sign in again.")
-		} else if err != nil {
+		case labhooks.EForbidden:
+			setCookie(w, r, sessionCookie, "", -1)
+			return labhooks.Errorf(labhooks.EUnauthorized, "Your partner account is suspended. Ask the operator to resume it.")
+		default:
 			return err
 		}
+		c.Source = s.proxies.Addr(r)
 		if r.Method == http.MethodPost {
 			if err := parseForm(w, r); err != nil {
 				return err
@@ -179,14 +187,20 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		v.Error = "Enter your API key."
 		return s.renderSignIn(w, r, http.StatusBadRequest, v)
 	}
-	hash := labhooks.KeyHash(key)
-	if _, err := s.app.CallerByKeyHash(r.Context(), hash); labhooks.ErrorCode(err) == labhooks.EUnauthorized {
+	_, err = s.app.SignIn(r.Context(), key, s.proxies.Addr(r))
+	switch labhooks.ErrorCode(err) {
+	case "":
+	case labhooks.EUnauthorized:
 		v.Error = "This API key is not valid. Check that you copied all of it."
 		return s.renderSignIn(w, r, http.StatusUnauthorized, v)
-	} else if err != nil {
+	case labhooks.EForbidden:
+		v.Error = "This partner account is suspended. Ask the operator to resume it."
+		return s.renderSignIn(w, r, http.StatusForbidden, v)
+	default:
 		return err
 	}
-	sess := &session{ID: randomToken(), KeyHash: hash, CSRF: randomToken(), Expires: s.now().Add(sessionTTL).Unix()}
+	sess := &session{ID: randomToken(), KeyHash: labhooks.KeyHash(key), KeyPrefix: labhooks.KeyPrefixOf(key),
+		CSRF: randomToken(), Expires: s.now().Add(sessionTTL).Unix()}
 	setCookie(w, r, sessionCookie, s.dash.sessions.seal(sess), int(sessionTTL/time.Second))
 	setCookie(w, r, signInCookie, "", -1)
 	http.Redirect(w, r, localPath(v.Next), http.StatusSeeOther)
@@ -206,7 +220,7 @@ func localPath(next string) string {
 // its cookie opens nothing afterwards.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	sess := r.Context().Value(sessionCtxKey{}).(*session)
-	if err := s.app.SignOut(r.Context(), sess.ID, time.Unix(sess.Expires, 0)); err != nil {
+	if err := s.app.SignOut(r.Context(), callerOf(r), sess.ID, time.Unix(sess.Expires, 0)); err != nil {
 		return err
 	}
 	setCookie(w, r, sessionCookie, "", -1)

@@ -43,7 +43,8 @@ func (b *engineBundle) partner(t *testing.T) *labhooks.Partner {
 	b.seq++
 	now := time.Now()
 	p := &labhooks.Partner{ID: id.New(id.Partner), Name: fmt.Sprintf("sampler %d", b.seq), Role: labhooks.RoleSampler, CreatedAt: now, UpdatedAt: now}
-	if err := b.store.CreatePartner(context.Background(), p, []byte("hash-"+p.ID)); err != nil {
+	p.KeyHash = []byte("hash-" + p.ID)
+	if err := b.store.CreatePartner(context.Background(), p); err != nil {
 		t.Fatalf("CreatePartner: %v", err)
 	}
 	return p

@@ -25,6 +25,7 @@ func (s *Server) auth(h handlerFunc) http.Handler {
 		if err != nil {
 			return err
 		}
+		c.Source = s.proxies.Addr(r)
 		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
 }

@@ -34,6 +34,9 @@ var openAPIRoutes = []string{
 	"GET /v1/partners/{id}",
 	"PATCH /v1/partners/{id}",
 	"DELETE /v1/partners/{id}",
+	"POST /v1/partners/{id}/suspend",
+	"POST /v1/partners/{id}/resume",
+	"POST /v1/partners/{id}/rotate-key",
 
 	"POST /v1/partners/{id}/datalinks",
 	"GET /v1/partners/{id}/datalinks",
@@ -53,6 +56,9 @@ var openAPIRoutes = []string{
 
 	"GET /v1/event-types",
 	"POST /v1/event-types",
+
+	"GET /v1/audit",
+	"GET /v1/audit/verify",
 }
 
 // openAPIServedElsewhere are documented operations that are not routes of
@@ -393,6 +399,42 @@ func TestOpenAPIResponses(t *testing.T) {
 	call("POST", "/v1/event-types", admin, custom, 201)
 	call("POST", "/v1/event-types", admin, custom, 409)
 	call("POST", "/v1/event-types", pkey, custom, 403)
+
+	// Partner keys: rotation with an overlap, suspension.
+	call("POST", "/v1/partners/"+pid+"/rotate-key", pkey, map[string]any{"overlapSeconds": -1}, 400)
+	call("POST", "/v1/partners/"+str(other, "id")+"/rotate-key", pkey, nil, 404)
+	rotated, _ := call("POST", "/v1/partners/"+pid+"/rotate-key", pkey, map[string]any{"overlapSeconds": 3600}, 200)
+	newKey := str(rotated, "apiKey")
+	if newKey == "" || newKey == pkey || str(rotated, "previousKeyExpiresAt") == "" {
+		t.Errorf("rotate-key: want a new key and the old one's expiry: %v", rotated)
+	}
+	call("GET", "/v1/partners/"+pid, pkey, nil, 200) // the old key, during the overlap
+	call("GET", "/v1/partners/"+pid, newKey, nil, 200)
+	call("POST", "/v1/partners/"+pid+"/suspend", newKey, nil, 403)
+	call("POST", "/v1/partners/"+pid+"/suspend", admin, nil, 200)
+	call("GET", "/v1/partners/"+pid, newKey, nil, 403)
+	call("POST", "/v1/partners/"+pid+"/resume", admin, nil, 200)
+	call("GET", "/v1/partners/"+pid, newKey, nil, 200)
+	call("POST", "/v1/partners/ptn_nope/suspend", admin, nil, 404)
+
+	// The audit log.
+	mine, _ := call("GET", "/v1/audit?limit=500", newKey, nil, 200)
+	for _, e := range mine["data"].([]any) {
+		if p := str(e.(map[string]any), "partnerId"); p != pid {
+			t.Errorf("a partner sees an audit entry about %q: %v", p, e)
+		}
+	}
+	call("GET", "/v1/audit?partnerId="+str(other, "id"), newKey, nil, 404)
+	call("GET", "/v1/audit?action=partner.suspend&actor=admin&target="+pid+"&since=2020-01-01T00:00:00Z&limit=1", admin, nil, 200)
+	call("GET", "/v1/audit?action=partner.explode", admin, nil, 400)
+	call("GET", "/v1/audit?since=yesterday", admin, nil, 400)
+	call("GET", "/v1/audit?cursor=x", admin, nil, 400)
+	verified, _ := call("GET", "/v1/audit/verify", admin, nil, 200)
+	if verified["ok"] != true {
+		t.Errorf("audit verify: %v", verified)
+	}
+	call("GET", "/v1/audit/verify", newKey, nil, 403)
+	pkey = newKey
 
 	// Deletions.
 	call("DELETE", "/v1/partners/"+pid, pkey, nil, 403)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
+	"github.com/labhooks/labhooks/internal/remote"
 )
 
 // Config holds what the API needs.
@@ -22,13 +23,17 @@ type Config struct {
 	// Logger receives the errors the caller is not told about. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// in the audit log. Default: none.
+	TrustedProxies remote.Proxies
 }
 
 // Server is the JSON API.
 type Server struct {
-	app *app.Service
-	log *slog.Logger
-	mux *http.ServeMux
+	app     *app.Service
+	log     *slog.Logger
+	mux     *http.ServeMux
+	proxies remote.Proxies
 }
 
 // Paths are the path patterns the API answers: mount the Server on them.
@@ -39,7 +44,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{app: cfg.App, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{app: cfg.App, log: cfg.Logger, mux: http.NewServeMux(), proxies: cfg.TrustedProxies}
 	s.routes()
 	return s
 }
@@ -57,6 +62,9 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/partners/{id}", s.auth(s.getPartner))
 	s.mux.Handle("PATCH /v1/partners/{id}", s.auth(s.updatePartner))
 	s.mux.Handle("DELETE /v1/partners/{id}", s.admin(s.deletePartner))
+	s.mux.Handle("POST /v1/partners/{id}/suspend", s.admin(s.suspendPartner))
+	s.mux.Handle("POST /v1/partners/{id}/resume", s.admin(s.resumePartner))
+	s.mux.Handle("POST /v1/partners/{id}/rotate-key", s.auth(s.rotatePartnerKey))
 
 	s.mux.Handle("POST /v1/partners/{id}/datalinks", s.auth(s.createDataLink))
 	s.mux.Handle("GET /v1/partners/{id}/datalinks", s.auth(s.listDataLinks))
@@ -76,6 +84,9 @@ func (s *Server) routes() {
 
 	s.mux.Handle("GET /v1/event-types", s.auth(s.listEventTypes))
 	s.mux.Handle("POST /v1/event-types", s.admin(s.createEventType))
+
+	s.mux.Handle("GET /v1/audit", s.auth(s.listAudit))
+	s.mux.Handle("GET /v1/audit/verify", s.admin(s.verifyAudit))
 
 	s.mux.Handle("/v1/", s.public(func(w http.ResponseWriter, r *http.Request) error {
 		return labhooks.Errorf(labhooks.ENotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)

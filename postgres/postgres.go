@@ -209,9 +209,20 @@ func (s *Store) readTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	return s.retry(ctx, func() error { return fn(db{q: s.pool}) })
 }
 
-// writeTx runs fn, for package sqlstore, in a transaction (inTx).
+// writeTx runs fn, for package sqlstore, in a transaction (inTx) that
+// appends the audit entries ctx carries (see labhooks.WithAudit) before it
+// commits.
 func (s *Store) writeTx(ctx context.Context, fn func(sqlstore.DB) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(db{q: tx}) })
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := fn(db{q: tx}); err != nil {
+			return err
+		}
+		return sqlstore.AppendAudit(ctx, db{q: tx})
+	})
+	if err == nil {
+		labhooks.AuditAppended(ctx)
+	}
+	return err
 }
 
 // maxTries is how often an operation is tried when it fails in a way that

@@ -206,7 +206,7 @@ func randomHex(n int) string {
 func (s *Store) Requeue(ctx context.Context, p labhooks.RequeueParams) (int, error) {
 	var n int
 	// A durable write that changes no partner or data link.
-	err := s.inTxSync(ctx, "FULL", false, func(tx *sql.Tx) error {
+	err := s.audited(ctx, false, func(tx *sql.Tx) error {
 		links, err := sqlstore.Requeue(ctx, db{q: tx}, p)
 		for _, link := range links {
 			s.due.lower(link, ms(p.Now))

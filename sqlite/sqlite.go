@@ -204,9 +204,26 @@ func (s *Store) readTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 }
 
 // writeTx runs fn, for package sqlstore, in a durable write transaction
-// (inTx), which may change partners and data links.
+// (inTx), which may change partners and data links, and appends the audit
+// entries ctx carries in it.
 func (s *Store) writeTx(ctx context.Context, fn func(sqlstore.DB) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return dbError(fn(db{q: tx})) })
+	return s.audited(ctx, true, func(tx *sql.Tx) error { return fn(db{q: tx}) })
+}
+
+// audited runs fn in a durable write transaction that appends the audit
+// entries ctx carries (see labhooks.WithAudit) before it commits; it drops
+// the target cache when dropTargets.
+func (s *Store) audited(ctx context.Context, dropTargets bool, fn func(tx *sql.Tx) error) error {
+	err := s.inTxSync(ctx, "FULL", dropTargets, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return dbError(err)
+		}
+		return dbError(sqlstore.AppendAudit(ctx, db{q: tx}))
+	})
+	if err == nil {
+		labhooks.AuditAppended(ctx)
+	}
+	return err
 }
 
 // inTx runs fn in a durable write transaction, committing when it returns

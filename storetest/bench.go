@@ -69,8 +69,9 @@ func benchStore(b *testing.B, newStore NewStore, links int) (labhooks.Store, fun
 	s := setup(b, newStore).s
 	now := time.Now()
 	for i := range links {
-		p := &labhooks.Partner{ID: id.New(id.Partner), Name: fmt.Sprint("p", i), Role: labhooks.RoleSampler, CreatedAt: now, UpdatedAt: now}
-		if err := s.CreatePartner(b.Context(), p, []byte(p.ID)); err != nil {
+		pid := id.New(id.Partner)
+		p := &labhooks.Partner{ID: pid, Name: fmt.Sprint("p", i), Role: labhooks.RoleSampler, KeyHash: []byte(pid), CreatedAt: now, UpdatedAt: now}
+		if err := s.CreatePartner(b.Context(), p); err != nil {
 			b.Fatal(err)
 		}
 		d := &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://x.test", Secret: "s", Enabled: true, CreatedAt: now, UpdatedAt: now}

@@ -25,9 +25,9 @@ func testPartners(t *testing.T, newStore NewStore) {
 	wantCode(t, err, labhooks.ENotFound)
 	_, err = b.s.Partner(b.ctx, "ptn_missing")
 	wantCode(t, err, labhooks.ENotFound)
-	err = b.s.CreatePartner(b.ctx, &labhooks.Partner{ID: id.New(id.Partner), Name: "dup key", Role: labhooks.RoleLab}, []byte("hash-"+p.ID))
+	err = b.s.CreatePartner(b.ctx, &labhooks.Partner{ID: id.New(id.Partner), Name: "dup key", Role: labhooks.RoleLab, KeyHash: []byte("hash-" + p.ID)})
 	wantCode(t, err, labhooks.EConflict)
-	err = b.s.CreatePartner(b.ctx, &labhooks.Partner{ID: p.ID, Name: "dup id", Role: labhooks.RoleLab}, []byte("another hash"))
+	err = b.s.CreatePartner(b.ctx, &labhooks.Partner{ID: p.ID, Name: "dup id", Role: labhooks.RoleLab, KeyHash: []byte("another hash")})
 	wantCode(t, err, labhooks.EConflict)
 
 	q := b.partner(t, labhooks.RoleSampler)

@@ -59,6 +59,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"AdminKey", testAdminKey},
 		{"RevokedSessions", testRevokedSessions},
 		{"Health", testHealth},
+		{"AuditInTransaction", testAuditInTransaction},
+		{"AuditListing", testAuditListing},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
 	}
@@ -132,7 +134,8 @@ func (b *bundle) partner(t testing.TB, role labhooks.Role) *labhooks.Partner {
 	t.Helper()
 	p := &labhooks.Partner{ID: id.New(id.Partner), Role: role, CreatedAt: b.now, UpdatedAt: b.now}
 	p.Name = fmt.Sprintf("%s %s", role, p.ID)
-	if err := b.s.CreatePartner(b.ctx, p, []byte("hash-"+p.ID)); err != nil {
+	p.KeyHash, p.KeyPrefix = []byte("hash-"+p.ID), "lhp_"+p.ID[len(p.ID)-6:]
+	if err := b.s.CreatePartner(b.ctx, p); err != nil {
 		t.Fatalf("CreatePartner: %v", err)
 	}
 	return p

@@ -14,6 +14,7 @@ import (
 	"github.com/labhooks/labhooks/dashboard"
 	"github.com/labhooks/labhooks/delivery"
 	"github.com/labhooks/labhooks/httpapi"
+	"github.com/labhooks/labhooks/internal/remote"
 	"github.com/labhooks/labhooks/metrics"
 )
 
@@ -27,6 +28,10 @@ type instance struct {
 	metrics *metrics.Metrics
 	// handler serves the API, the dashboard and /metrics.
 	handler http.Handler
+
+	// auditRetention is how long audit entries are kept; 0 keeps them.
+	auditRetention time.Duration
+	log            *slog.Logger
 
 	stopEngine context.CancelFunc
 	running    sync.WaitGroup
@@ -68,27 +73,55 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, OnAttempt: in.metrics.Attempted, Logger: log,
 		})
 	}
-	api := httpapi.NewServer(httpapi.Config{App: in.app, Logger: log})
+	proxies, _ := remote.ParseProxies(cfg.trustedProxies) // checked by serveConfig.check
+	in.auditRetention = time.Duration(cfg.auditRetention)
+	api := httpapi.NewServer(httpapi.Config{App: in.app, Logger: log, TrustedProxies: proxies})
 	root := http.NewServeMux()
 	root.Handle("GET /metrics", in.metrics.Handler())
 	for _, p := range httpapi.Paths {
 		root.Handle(p, api)
 	}
-	root.Handle("/", dashboard.New(dashboard.Config{App: in.app, SessionKey: []byte(cfg.sessionKey), Dir: cfg.dashboardDir, Logger: log}))
+	root.Handle("/", dashboard.New(dashboard.Config{App: in.app, SessionKey: []byte(cfg.sessionKey), Dir: cfg.dashboardDir, Logger: log,
+		TrustedProxies: proxies}))
+	in.log = log
 	in.handler = root
 	return in, nil
 }
 
-// start runs the engine until stop; once.
+// start runs the engine and the audit log's purge until stop; once.
 func (in *instance) start() {
-	if in.engine == nil {
-		return
-	}
 	in.startOnce.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		in.stopEngine = cancel
-		in.running.Go(func() { in.engine.Run(ctx) })
+		if in.engine != nil {
+			in.running.Go(func() { in.engine.Run(ctx) })
+		}
+		if in.auditRetention > 0 {
+			in.running.Go(func() { in.purgeAudit(ctx) })
+		}
 	})
+}
+
+// auditPurgeInterval is how often old audit entries are purged.
+const auditPurgeInterval = time.Hour
+
+// purgeAudit deletes audit entries older than the retention, at start and
+// then hourly, until ctx ends.
+func (in *instance) purgeAudit(ctx context.Context) {
+	for {
+		n, err := in.app.PurgeAudit(ctx, in.auditRetention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			in.log.Error("purging old audit entries", "err", err)
+		case n > 0:
+			in.log.Info("purged old audit entries", "deleted", n, "retention", in.auditRetention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(auditPurgeInterval):
+		}
+	}
 }
 
 // stop stops the engine and waits for the attempts in flight to finish and

@@ -37,6 +37,7 @@ var commands = map[string]command{
 	"listen":     {"print what arrives, for development", runListen},
 	"demo":       {"everything in one process, with sample partners and a stream of events", runDemo},
 	"bench":      {"measure delivery throughput and latency against a built-in receiver", runBench},
+	"audit":      {"verify the audit log's hash chain, or export it as JSON lines", runAudit},
 	"version":    {"print the version", runVersion},
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
+	"github.com/labhooks/labhooks/internal/remote"
 	"github.com/labhooks/labhooks/postgres"
 	"github.com/labhooks/labhooks/sealing"
 	"github.com/labhooks/labhooks/sqlite"
@@ -54,6 +56,10 @@ type serveConfig struct {
 	dashboardDir  string
 	secretsKey    string
 	logLevel      string
+	// trustedProxies are the peers whose X-Forwarded-For the audit log
+	// believes; auditRetention is how long audit entries are kept.
+	trustedProxies string
+	auditRetention longDuration
 }
 
 func (c *serveConfig) flags(fs interface {
@@ -61,6 +67,7 @@ func (c *serveConfig) flags(fs interface {
 	BoolVar(*bool, string, bool, string)
 	DurationVar(*time.Duration, string, time.Duration, string)
 	IntVar(*int, string, int, string)
+	Var(flag.Value, string, string)
 }) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to serve the API on")
 	fs.StringVar(&c.db, "db", "./labhooks.db", "SQLite database file, or a postgres:// URL to share the database with other labhooks processes")
@@ -75,6 +82,9 @@ func (c *serveConfig) flags(fs interface {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.secretsKey, "secrets-key", "", "seal data-link secrets at rest with this key (at least 32 characters, such as the output of openssl rand -base64 32); every process of one database needs the same one. To change it, give \"new,old\" once: the new key seals, the old one still opens (default: secrets stored unsealed)")
 	fs.StringVar(&c.dashboardDir, "dashboard-dir", "", "read the dashboard's templates and assets from this folder (dashboard/web of a checkout) on every request instead of the copy built in: for editing them without rebuilding")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For names the client in the audit log, such as 10.0.0.0/8 (default: none; the peer's address is recorded)")
+	c.auditRetention = longDuration(labhooks.DefaultAuditRetention)
+	fs.Var(&c.auditRetention, "audit-retention", "how long audit entries are kept, such as 2190d or 6y; older ones are purged hourly and the chain stays verifiable from the first one kept")
 	fs.StringVar(&c.sessionKey, "session-key", "", "seals the dashboard's sign-in cookies (at least 32 characters); give every API process the same one so sessions survive restarts and work across processes (default: random per start)")
 }
 
@@ -103,6 +113,12 @@ func (c *serveConfig) check() error {
 	}
 	if _, err := sealing.NewKeyring(sealing.SplitKeys(c.secretsKey)...); err != nil {
 		return usageError{fmt.Errorf("--secrets-key (LABHOOKS_SECRETS_KEY): %w", err)}
+	}
+	if _, err := remote.ParseProxies(c.trustedProxies); err != nil {
+		return usageError{fmt.Errorf("--trusted-proxies (LABHOOKS_TRUSTED_PROXIES): %w", err)}
+	}
+	if c.auditRetention < longDuration(24*time.Hour) {
+		return usageError{fmt.Errorf("--audit-retention %s: at least a day, such as 2190d", c.auditRetention)}
 	}
 	if c.disableAfter <= 0 {
 		return usageError{fmt.Errorf("--disable-after %s: must be positive, such as 120h", c.disableAfter)}

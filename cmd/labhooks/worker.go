@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,12 +29,13 @@ type workerFlags struct {
 		BoolVar(*bool, string, bool, string)
 		DurationVar(*time.Duration, string, time.Duration, string)
 		IntVar(*int, string, int, string)
+		Var(flag.Value, string, string)
 	}
 }
 
 func (w workerFlags) StringVar(p *string, name, value, usage string) {
 	switch name {
-	case "addr", "admin-key", "session-key", "dashboard-dir":
+	case "addr", "admin-key", "session-key", "dashboard-dir", "trusted-proxies":
 		*p = value
 	case "db":
 		w.fs.StringVar(p, name, "", "the PostgreSQL database shared with the other labhooks processes (postgres://…)")
@@ -49,6 +51,8 @@ func (w workerFlags) BoolVar(p *bool, name string, value bool, usage string) {
 func (w workerFlags) DurationVar(p *time.Duration, name string, value time.Duration, usage string) {
 	w.fs.DurationVar(p, name, value, usage)
 }
+
+func (w workerFlags) Var(v flag.Value, name, usage string) { w.fs.Var(v, name, usage) }
 
 func (w workerFlags) IntVar(p *int, name string, value int, usage string) {
 	if name == "workers" {

@@ -80,6 +80,9 @@ func Requeue(ctx context.Context, db DB, p labhooks.RequeueParams) ([]string, er
 	if err == nil && len(links) == 0 && p.DeliveryID != "" {
 		return nil, labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", p.DeliveryID)
 	}
+	if err == nil && p.OnCount != nil {
+		p.OnCount(len(links))
+	}
 	return links, err
 }
 

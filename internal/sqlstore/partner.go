@@ -10,10 +10,11 @@ import (
 )
 
 // CreatePartner stores p with the hash of its API key. EConflict.
-func (s *Store) CreatePartner(ctx context.Context, p *labhooks.Partner, apiKeyHash []byte) error {
+func (s *Store) CreatePartner(ctx context.Context, p *labhooks.Partner) error {
 	return s.Write(ctx, func(db DB) error {
-		_, err := db.Exec(ctx, `INSERT INTO partners (id, name, role, api_key_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			p.ID, db.TextArg(p.Name), string(p.Role), apiKeyHash, db.TimeArg(p.CreatedAt), db.TimeArg(p.UpdatedAt))
+		_, err := db.Exec(ctx, `INSERT INTO partners (`+partnerColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			p.ID, db.TextArg(p.Name), string(p.Role), p.KeyPrefix, p.KeyHash, p.PreviousKeyHash, db.NullTimeArg(p.PreviousKeyExpiresAt),
+			db.NullTimeArg(p.SuspendedAt), db.TimeArg(p.CreatedAt), db.TimeArg(p.UpdatedAt))
 		if db.Unique(err) {
 			return labhooks.Errorf(labhooks.EConflict, "a partner with id %s or the same API key exists", p.ID)
 		}
@@ -23,25 +24,28 @@ func (s *Store) CreatePartner(ctx context.Context, p *labhooks.Partner, apiKeyHa
 
 // Partner returns one partner. ENotFound.
 func (s *Store) Partner(ctx context.Context, id string) (*labhooks.Partner, error) {
-	return call(ctx, s.Read, func(db DB) (*labhooks.Partner, error) { return partner(ctx, db, "id", id, "") })
+	return call(ctx, s.Read, func(db DB) (*labhooks.Partner, error) { return partner(ctx, db, id, "") })
 }
 
 // PartnerByKeyHash returns the partner whose API key hashes to h. ENotFound.
 func (s *Store) PartnerByKeyHash(ctx context.Context, h []byte) (*labhooks.Partner, error) {
-	return call(ctx, s.Read, func(db DB) (*labhooks.Partner, error) { return partner(ctx, db, "api_key_hash", h, "") })
+	return call(ctx, s.Read, func(db DB) (*labhooks.Partner, error) {
+		p, err := scanPartner(db, db.QueryRow(ctx, `SELECT `+partnerColumns+` FROM partners
+			WHERE api_key_hash = $1 OR previous_key_hash = $1`, h))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, labhooks.Errorf(labhooks.ENotFound, "no partner has this API key")
+		}
+		return p, err
+	})
 }
 
-// partner reads the partner whose column equals v; lock is "" or
-// db.LockRows().
-func partner(ctx context.Context, db DB, column string, v any, lock string) (*labhooks.Partner, error) {
-	p, err := scanPartner(db, db.QueryRow(ctx, `SELECT `+partnerColumns+` FROM partners WHERE `+column+` = $1`+lock, v))
-	switch {
-	case !errors.Is(err, sql.ErrNoRows):
-		return p, err
-	case column == "id":
-		return nil, labhooks.Errorf(labhooks.ENotFound, "partner %s not found", v)
+// partner reads partner id; lock is "" or db.LockRows().
+func partner(ctx context.Context, db DB, id, lock string) (*labhooks.Partner, error) {
+	p, err := scanPartner(db, db.QueryRow(ctx, `SELECT `+partnerColumns+` FROM partners WHERE id = $1`+lock, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, labhooks.Errorf(labhooks.ENotFound, "partner %s not found", id)
 	}
-	return nil, labhooks.Errorf(labhooks.ENotFound, "no partner has this API key")
+	return p, err
 }
 
 // Partners lists every partner, oldest first.
@@ -52,10 +56,10 @@ func (s *Store) Partners(ctx context.Context) ([]*labhooks.Partner, error) {
 }
 
 // UpdatePartner reads partner id under a lock, lets change modify it and
-// stores its name, role and UpdatedAt. ENotFound, or change's error.
+// stores every field but ID and CreatedAt. ENotFound, or change's error.
 func (s *Store) UpdatePartner(ctx context.Context, id string, change func(*labhooks.Partner) error) (*labhooks.Partner, error) {
 	return call(ctx, s.Write, func(db DB) (*labhooks.Partner, error) {
-		p, err := partner(ctx, db, "id", id, db.LockRows())
+		p, err := partner(ctx, db, id, db.LockRows())
 		if err != nil {
 			return nil, err
 		}
@@ -64,8 +68,13 @@ func (s *Store) UpdatePartner(ctx context.Context, id string, change func(*labho
 			return nil, err
 		}
 		p.ID, p.CreatedAt = kept.ID, kept.CreatedAt
-		_, err = db.Exec(ctx, `UPDATE partners SET name = $1, role = $2, updated_at = $3 WHERE id = $4`,
-			db.TextArg(p.Name), string(p.Role), db.TimeArg(p.UpdatedAt), id)
+		_, err = db.Exec(ctx, `UPDATE partners SET name = $1, role = $2, key_prefix = $3, api_key_hash = $4,
+			previous_key_hash = $5, previous_key_expires_at = $6, suspended_at = $7, updated_at = $8 WHERE id = $9`,
+			db.TextArg(p.Name), string(p.Role), p.KeyPrefix, p.KeyHash, p.PreviousKeyHash, db.NullTimeArg(p.PreviousKeyExpiresAt),
+			db.NullTimeArg(p.SuspendedAt), db.TimeArg(p.UpdatedAt), id)
+		if db.Unique(err) {
+			return nil, labhooks.Errorf(labhooks.EConflict, "another partner has this API key")
+		}
 		return p, err
 	})
 }

@@ -8,7 +8,8 @@ import (
 
 // The columns each scanner reads, in its order.
 const (
-	partnerColumns  = `id, name, role, created_at, updated_at`
+	partnerColumns = `id, name, role, key_prefix, api_key_hash, previous_key_hash, previous_key_expires_at, suspended_at,
+	created_at, updated_at`
 	dataLinkColumns = `id, partner_id, url, description, secret, previous_secret, previous_secret_expires_at,
 	event_names, enabled, disabled_reason, failing_since, created_at, updated_at`
 	deliveryColumns = `id, event_id, event_name, partner_id, datalink_id, status, attempt_count, next_attempt_at,
@@ -20,10 +21,12 @@ const (
 // scanPartner reads the partnerColumns of a row.
 func scanPartner(d Dialect, row Row) (*labhooks.Partner, error) {
 	var p labhooks.Partner
-	if err := row.Scan(&p.ID, &p.Name, &p.Role, d.Time(&p.CreatedAt), d.Time(&p.UpdatedAt)); err != nil {
+	if err := row.Scan(&p.ID, &p.Name, &p.Role, &p.KeyPrefix, &p.KeyHash, &p.PreviousKeyHash, d.NullTime(&p.PreviousKeyExpiresAt),
+		d.NullTime(&p.SuspendedAt), d.Time(&p.CreatedAt), d.Time(&p.UpdatedAt)); err != nil {
 		return nil, err
 	}
 	utc(&p.CreatedAt, &p.UpdatedAt)
+	utcPtr(&p.PreviousKeyExpiresAt, &p.SuspendedAt)
 	return &p, nil
 }
 

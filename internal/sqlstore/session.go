@@ -23,19 +23,26 @@ func (s *Store) AdminKeyHash(ctx context.Context) ([]byte, error) {
 // InitAdminKeyHash stores h unless an admin key hash is stored, and returns
 // the one in force: of several processes starting at once, one wins.
 func (s *Store) InitAdminKeyHash(ctx context.Context, h []byte) ([]byte, bool, error) {
-	stored, err := call(ctx, s.Write, func(db DB) ([]byte, error) {
-		if _, err := db.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('admin_key_hash', $1) ON CONFLICT (key) DO NOTHING`, h); err != nil {
-			return nil, err
+	err := s.Write(ctx, func(db DB) error {
+		n, err := db.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('admin_key_hash', $1) ON CONFLICT (key) DO NOTHING`, h)
+		if err == nil && n == 0 {
+			// Another process won: roll back, so that the audit entry ctx
+			// carries records only the key that was made.
+			return errNotCreated
 		}
-		var stored []byte
-		err := db.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'admin_key_hash'`).Scan(&stored)
-		return stored, err
+		return err
 	})
+	if err != nil && !errors.Is(err, errNotCreated) {
+		return nil, false, err
+	}
+	stored, err := s.AdminKeyHash(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	return stored, bytes.Equal(stored, h), nil
 }
+
+var errNotCreated = errors.New("not created")
 
 // RevokeSession ends a dashboard session until its cookie expires, and
 // forgets the sessions whose cookies expired before now.
