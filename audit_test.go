@@ -71,8 +71,8 @@ func TestAuditVerifierNamesTheFirstBrokenEntry(t *testing.T) {
 func TestKeyPrefixOf(t *testing.T) {
 	for key, want := range map[string]string{
 		"lhp_abcdefghijklmnopqrstuvwxyz0123456789": "lhp_abcdef",
-		"short-secret":                             "sho",
-		"":                                         "",
+		"short-secret": "sho",
+		"":             "",
 	} {
 		if got := KeyPrefixOf(key); got != want {
 			t.Errorf("KeyPrefixOf(%q) = %q, want %q", key, got, want)
