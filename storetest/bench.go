@@ -33,6 +33,33 @@ func Bench(b *testing.B, newStore NewStore) {
 			}
 		})
 	})
+	// What the audit log adds to a change: the same data link update,
+	// without and with its entry appended to the chain in its transaction.
+	for _, audited := range []bool{false, true} {
+		b.Run(fmt.Sprintf("UpdateDataLink/audited=%v", audited), func(b *testing.B) {
+			s, _ := benchStore(b, newStore, 1)
+			links, err := s.DataLinks(b.Context(), labhooks.DataLinkFilter{})
+			if err != nil || len(links) != 1 {
+				b.Fatal(links, err)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				ctx := b.Context()
+				if audited {
+					ctx = labhooks.WithAudit(ctx, &labhooks.AuditEntry{Time: time.Now(), Actor: labhooks.AuditActor{Type: labhooks.ActorAdmin},
+						Action: labhooks.AuditDataLinkUpdate, TargetType: "datalink", TargetID: links[0].ID, PartnerID: links[0].PartnerID,
+						Details: labhooks.AuditDetails(map[string]labhooks.AuditChange{"description": {Old: i, New: i + 1}}, nil)})
+				}
+				_, err := s.UpdateDataLink(ctx, links[0].ID, func(d *labhooks.DataLink) error {
+					d.Description = fmt.Sprint(i)
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	b.Run("ClaimAndRecord", func(b *testing.B) {
 		s, emit := benchStore(b, newStore, 8)
 		emit(b.N/8 + 1)
