@@ -267,7 +267,7 @@ func (s *Service) TestDataLink(ctx context.Context, c *Caller, linkID, eventName
 	// must not cut the receiver off mid-request.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Sender.Timeout()+time.Second)
 	defer cancel()
-	req := delivery.Request{ID: id.New(id.Delivery), URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Body: body.Bytes()}
+	req := delivery.Request{ID: id.New(id.Test), URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Body: body.Bytes()}
 	res := s.cfg.Sender.Send(ctx, req)
 	return &TestResult{
 		OK: res.OK(), StatusCode: res.StatusCode, DurationMs: res.Duration.Milliseconds(), ResponseBody: res.ResponseBody,
