@@ -60,7 +60,7 @@ func oneLine(s string, n int) string {
 
 func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runResource("deliveries", "Watch deliveries and their attempts; retry them.", map[string]subcommand{
-		"list": {"list [--partner PARTNER_ID] [--datalink DATALINK_ID] [--event EVENT_NAME] [--event-id EVENT_ID] [--status pending|succeeded|failed] [--limit N] [--cursor CURSOR]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		"list": {"list [--partner PARTNER_ID] [--datalink DATALINK_ID] [--event EVENT_NAME] [--event-id EVENT_ID] [--status pending|succeeded|failed] [--limit N] [--cursor CURSOR] [-q]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			q := url.Values{}
 			params := map[string]*string{
 				"partnerId":  fs.String("partner", "", "only this partner's (a partner key sees only its own)"),
@@ -71,6 +71,7 @@ func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 				"cursor":     fs.String("cursor", "", "the next page's cursor, printed under a full page"),
 			}
 			limit := fs.Int("limit", 50, "how many, at most 500")
+			quiet := fs.Bool("q", false, "print only the deliveries' IDs, one a line, newest first")
 			if err := noArgs(fs, args); err != nil {
 				return err
 			}
@@ -91,8 +92,14 @@ func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 			if err := cl.Do(ctx, "GET", "/v1/deliveries?"+q.Encode(), nil, &out, nil); err != nil {
 				return err
 			}
-			if c.json {
+			switch {
+			case c.json:
 				return printJSON(stdout, out)
+			case *quiet:
+				for _, d := range out.Data {
+					fmt.Fprintln(stdout, d.ID)
+				}
+				return nil
 			}
 			rows := make([][]string, len(out.Data))
 			for i, d := range out.Data {
