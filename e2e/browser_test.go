@@ -38,7 +38,7 @@ func newBrowser(t *testing.T) context.Context {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true but %s is missing: install Debian's chromium package", chromiumPath)
 		}
-		t.Skipf("%s not installed; the browser tests need it", chromiumPath)
+		t.Skipf("needs Chromium: %s is not installed (apt-get install chromium; CI=true fails instead of skipping)", chromiumPath)
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),

@@ -355,7 +355,8 @@ func TestUsage(t *testing.T) {
 }
 
 // Each environment variable has one meaning: the same flag wherever it is
-// read; the client commands read only where and who they are.
+// read. The client commands share only where and who they are; their other
+// flags are each command's own.
 func TestEnvironmentVariablesUnique(t *testing.T) {
 	t.Parallel()
 	help := func(args ...string) string {
@@ -390,7 +391,8 @@ func TestEnvironmentVariablesUnique(t *testing.T) {
 			t.Errorf("%s is still read, by %v", v, cmds)
 		}
 	}
-	for v, want := range map[string]string{"LABHOOKS_SERVER": "server", "LABHOOKS_API_KEY": "key", "LABHOOKS_DB": "db", "LABHOOKS_BENCH_DB": "db"} {
+	for v, want := range map[string]string{"LABHOOKS_SERVER": "server", "LABHOOKS_API_KEY": "key", "LABHOOKS_DB": "db", "LABHOOKS_BENCH_DB": "db",
+		"LABHOOKS_DATALINKS_URL": "url", "LABHOOKS_DELIVERIES_EVENT": "event", "LABHOOKS_DATALINKS_EVENT": "event", "LABHOOKS_BENCH_RATE": "rate", "LABHOOKS_DEMO_RATE": "rate"} {
 		if flagOf[v] != want {
 			t.Errorf("%s reads --%s, want --%s", v, flagOf[v], want)
 		}

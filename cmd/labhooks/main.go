@@ -139,7 +139,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 			}
 			fmt.Fprintln(stderr)
 		})
-		fmt.Fprintln(stderr, "\nA flag shown with [VARIABLE] can also be set in that environment variable.")
+		fmt.Fprintln(stderr, "\nEach flag can also be set in the environment variable shown after it.")
 	}
 	return fs
 }
@@ -214,19 +214,20 @@ func shortUsage(fs *flag.FlagSet) string {
 	return first + "\nRun `" + fs.Name() + " --help` for its flags."
 }
 
-// envName is the environment variable a flag of fs is read from, "" for
-// none; each variable has one meaning wherever it is read. serve, worker
-// and migrate read LABHOOKS_ and the flag's name in capitals with - as _
+// envName is the environment variable a flag of fs is read from; each
+// variable has one meaning wherever it is read (SPEC §6). serve, worker and
+// migrate read LABHOOKS_ and the flag's name in capitals with - as _
 // (--retry-schedule is LABHOOKS_RETRY_SCHEDULE). The partner-side commands
 // (receive, listen) read LABHOOKS_RECEIVER_*, so that a shell set up for
 // serve (LABHOOKS_DB, LABHOOKS_ADDR) does not point a receiver at labhooks'
 // own database or port; demo and bench read LABHOOKS_DEMO_* and
 // LABHOOKS_BENCH_*, so bench never measures on serve's database. The client
-// commands read only what says where and who they are: --server is
-// LABHOOKS_SERVER, --key LABHOOKS_API_KEY (as SPEC §6 names it),
-// --allow-http LABHOOKS_ALLOW_HTTP and --json LABHOOKS_JSON; their other
-// flags (--partner, --event, --url, …) belong to one call and are read from
-// the command line only.
+// commands share where and who they are: --server is LABHOOKS_SERVER, --key
+// LABHOOKS_API_KEY (as SPEC §6 names it), --allow-http LABHOOKS_ALLOW_HTTP
+// and --json LABHOOKS_JSON; their other flags are the command's own:
+// datalinks' --url is LABHOOKS_DATALINKS_URL, deliveries' --event
+// LABHOOKS_DELIVERIES_EVENT, emit's --data LABHOOKS_EMIT_DATA. version
+// reads none.
 func envName(fs *flag.FlagSet, flagName string) string {
 	upper := strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 	cmd, _, _ := strings.Cut(strings.TrimPrefix(fs.Name(), "labhooks "), " ")
@@ -235,17 +236,22 @@ func envName(fs *flag.FlagSet, flagName string) string {
 		return "LABHOOKS_" + upper
 	case "receive", "listen":
 		return "LABHOOKS_RECEIVER_" + upper
-	case "demo", "bench":
-		return "LABHOOKS_" + strings.ToUpper(cmd) + "_" + upper
-	case "emit", "partners", "datalinks", "deliveries":
-		switch flagName {
-		case "key":
-			return "LABHOOKS_API_KEY"
-		case "server", "allow-http", "json":
-			return "LABHOOKS_" + upper
-		}
+	case "version":
+		return ""
 	}
-	return ""
+	switch flagName {
+	case "key":
+		if cmd == "bench" || cmd == "demo" {
+			break
+		}
+		return "LABHOOKS_API_KEY"
+	case "server", "allow-http", "json":
+		if cmd == "bench" || cmd == "demo" {
+			break
+		}
+		return "LABHOOKS_" + upper
+	}
+	return "LABHOOKS_" + strings.ToUpper(cmd) + "_" + upper
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
