@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -402,16 +401,6 @@ func TestEnvironmentVariablesUnique(t *testing.T) {
 			t.Errorf("LABHOOKS_DB, labhooks' own database, is read by %s", cmd)
 		}
 	}
-}
-
-// freePort returns a port on 127.0.0.1 that nothing listens on now.
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // startServe runs `labhooks serve` in this process until the test ends or
