@@ -334,7 +334,7 @@ func TestDashboardDataLinkForm(t *testing.T) {
 		t.Fatal("the form lost the URL typed in")
 	}
 	status, _, body = br.post("/datalinks/new", url.Values{"url": {"ftp://x"}})
-	if status != http.StatusBadRequest || !strings.Contains(body, `id="url-error">Must start with https://`) {
+	if status != http.StatusBadRequest || !strings.Contains(body, `id="url-error">Must start with http:// or https://`) {
 		t.Fatalf("a bad URL: %d\n%s", status, body)
 	}
 	status, _, body = br.post("/datalinks/new", url.Values{"url": {"http://127.0.0.1:9/hook"}, "eventNames": {"codeUsed"}})
