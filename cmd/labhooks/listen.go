@@ -178,7 +178,7 @@ func (l *listener) print(a arrival) {
 		result = fmt.Sprintf("%s✗ %d %s%s: %s", red, a.Status, a.Error.Code, reset, a.Error.Message)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s  %s  %s  %s%s%s\n", a.Time.Format("2006-01-02 15:04:05"), name, id, result, dim, sentAgo(a.WebhookTimestamp, a.Time)+" "+a.Method+" "+a.Path+reset)
+	fmt.Fprintf(&b, "%s  %s  %s  %s%s%s\n", a.Time.Format(timeLayout), name, id, result, dim, sentAgo(a.WebhookTimestamp, a.Time)+" "+a.Method+" "+a.Path+reset)
 	switch {
 	case len(a.Data) > 0:
 		var pretty bytes.Buffer
