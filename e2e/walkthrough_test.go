@@ -124,7 +124,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if !regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d`).MatchString(got) {
 		t.Error("the walkthrough's output shows no time with its zone")
 	}
-		// Stopped cleanly, labhooks leaves its database and nothing else.
+	// Stopped cleanly, labhooks leaves its database and nothing else.
 	if files, _ := filepath.Glob(filepath.Join(work, "*")); len(files) != 1 || filepath.Base(files[0]) != "labhooks.db" {
 		t.Errorf("after the walkthrough the folder holds %v, want labhooks.db alone", files)
 	}
