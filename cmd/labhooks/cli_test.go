@@ -284,7 +284,7 @@ func TestClientCommands(t *testing.T) {
 		out := must(append([]string{"deliveries", "list", "--status", "pending", "--json"}, asPartner...)...)
 		return strings.Count(out, `"lastStatusCode": 503`) == 2
 	})
-	out = must(append([]string{"datalinks", "replay", link, "--since", "1h", "--until", "1h"}, asPartner...)...)
+	out = must(append([]string{"datalinks", "replay", link, "--since", "2h", "--until", "1h"}, asPartner...)...)
 	if out != "0 failed deliveries of "+link+" queued to be sent again\n" {
 		t.Fatalf("replay of nothing: %q", out)
 	}

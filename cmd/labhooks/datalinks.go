@@ -239,11 +239,12 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				return err
 			}
 			in := map[string]any{}
+			now := time.Now() // one now for both, so "--since 1h --until 1h" is one moment
 			for name, v := range map[string]string{"since": *since, "until": *until} {
 				if v == "" {
 					continue
 				}
-				t, err := timeOrAgo(v)
+				t, err := timeOrAgo(v, now)
 				if err != nil {
 					return usageError{fmt.Errorf("--%s: %w", name, err)}
 				}
@@ -260,9 +261,9 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // timeOrAgo reads an RFC 3339 time or a duration before now.
-func timeOrAgo(v string) (time.Time, error) {
+func timeOrAgo(v string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil {
-		return time.Now().Add(-d).UTC(), nil
+		return now.Add(-d).UTC(), nil
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
