@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // DataLink is a partner's webhook endpoint.
@@ -240,13 +242,21 @@ func ValidateDataLinkURL(raw string, allowHTTP bool) error {
 		return FieldErrorf(EInvalid, "url", "at most %d characters", MaxURLLength)
 	}
 	u, err := url.Parse(raw)
+	schemes := "https://"
+	if allowHTTP {
+		schemes = "http:// or https://"
+	}
 	switch {
 	case raw == "":
 		return FieldErrorf(EInvalid, "url", "a data link needs the URL of your webhook receiver")
+	case strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return FieldErrorf(EInvalid, "url", "must not contain spaces or control characters (write a space in a path as %%20)")
+	case err != nil && strings.Contains(err.Error(), "invalid port"):
+		return FieldErrorf(EInvalid, "url", "%q has an invalid port: a port is a number from 1 to 65535", raw)
 	case err != nil:
 		return FieldErrorf(EInvalid, "url", "%q is not a URL", raw)
 	case u.Scheme != "https" && u.Scheme != "http":
-		return FieldErrorf(EInvalid, "url", "must start with https://")
+		return FieldErrorf(EInvalid, "url", "must start with %s", schemes)
 	case u.Scheme == "http" && !allowHTTP:
 		return FieldErrorf(EInvalid, "url", "must be https: the secret is sent in the x-api-key header and plain http would expose it")
 	case u.Host == "" || u.Hostname() == "":
@@ -255,6 +265,13 @@ func ValidateDataLinkURL(raw string, allowHTTP bool) error {
 		return FieldErrorf(EInvalid, "url", "must not carry a user name or password; labhooks authenticates with x-api-key and a signature")
 	case u.Fragment != "":
 		return FieldErrorf(EInvalid, "url", "must not have a #fragment")
+	case strings.HasSuffix(u.Host, ":"):
+		return FieldErrorf(EInvalid, "url", "%q has an empty port: leave out the colon, or give a number from 1 to 65535", raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return FieldErrorf(EInvalid, "url", "%q has an invalid port: a port is a number from 1 to 65535", raw)
+		}
 	}
 	return nil
 }

@@ -108,6 +108,30 @@ func TestGenerateSecret(t *testing.T) {
 	}
 }
 
+// Each refusal says what is wrong: a port out of range, a space, and,
+// when http is allowed, that http:// is allowed too.
+func TestDataLinkURLMessages(t *testing.T) {
+	for _, tt := range []struct {
+		url       string
+		allowHTTP bool
+		want      string
+	}{
+		{"https://example.com:99999/", false, "invalid port: a port is a number from 1 to 65535"},
+		{"https://example.com:0/", false, "invalid port"},
+		{"https://example.com:abc/", false, "invalid port"},
+		{"https://example.com:/", false, "empty port"},
+		{"https://example.com/a b", false, "must not contain spaces"},
+		{"ftp://example.com/", false, "must start with https://"},
+		{"ftp://example.com/", true, "must start with http:// or https://"},
+		{"example.com/hook", true, "must start with http:// or https://"},
+	} {
+		err := labhooks.ValidateDataLinkURL(tt.url, tt.allowHTTP)
+		if err == nil || !strings.Contains(labhooks.ErrorMessage(err), tt.want) {
+			t.Errorf("ValidateDataLinkURL(%q, %v) = %v, want a message with %q", tt.url, tt.allowHTTP, err, tt.want)
+		}
+	}
+}
+
 func TestValidateDataLinkURL(t *testing.T) {
 	longOK := "https://example.com/" + strings.Repeat("a", 2048-len("https://example.com/"))
 	tests := []struct {
@@ -148,6 +172,17 @@ func TestValidateDataLinkURL(t *testing.T) {
 		{"https://exa mple.com/", false, false},
 		{"https://example.com/%zz", false, false},
 		{"https://example.com\x00/", false, false},
+		{"https://example.com:65535/hook", false, true},
+		{"https://example.com:65536/hook", false, false},
+		{"https://example.com:99999/hook", false, false},
+		{"https://example.com:0/hook", false, false},
+		{"https://example.com:/hook", false, false},
+		{"https://example.com:abc/hook", false, false},
+		{"http://127.0.0.1:70000/hook", true, false},
+		{"https://example.com/a b", false, false},
+		{" https://example.com/hook", false, false},
+		{"https://example.com/hook ", false, false},
+		{"https://example.com/a\tb", false, false},
 	}
 	for _, tt := range tests {
 		err := labhooks.ValidateDataLinkURL(tt.url, tt.allowHTTP)

@@ -292,7 +292,7 @@ func (s *Service) TestDataLink(ctx context.Context, c *Caller, linkID, eventName
 	// must not cut the receiver off mid-request.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Sender.Timeout()+time.Second)
 	defer cancel()
-	req := delivery.Request{ID: id.New(id.Delivery), URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Body: body.Bytes()}
+	req := delivery.Request{ID: id.New(id.Test), URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Body: body.Bytes()}
 	res := s.cfg.Sender.Send(ctx, req)
 	e := s.entry(c, labhooks.AuditDataLinkTest, "datalink", d.ID, d.PartnerID)
 	e.Details = labhooks.AuditDetails(nil, map[string]any{"eventName": t.Name, "webhookId": req.ID, "ok": res.OK(), "statusCode": res.StatusCode})

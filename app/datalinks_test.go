@@ -245,6 +245,12 @@ func TestTestDataLink(t *testing.T) {
 	if got := <-headers; got.Get("x-api-key") != d.Secret || got.Get("webhook-id") != res.WebhookID {
 		t.Fatalf("the receiver got %v", got)
 	}
+	// A test is no delivery, and its webhook-id says so.
+	if !strings.HasPrefix(res.WebhookID, "test_") {
+		t.Fatalf("a test's webhook-id is %q, want test_…", res.WebhookID)
+	}
+	_, err = b.app.Delivery(ctx, lab, res.WebhookID)
+	wantCode(t, err, labhooks.ENotFound)
 	_, err = b.app.TestDataLink(ctx, lab, d.ID, "appointmentCreated")
 	wantCode(t, err, labhooks.ERoleNotAllowed)
 	_, err = b.app.TestDataLink(ctx, lab, d.ID, "nope")

@@ -108,6 +108,9 @@ type failingRow struct {
 type healthData struct {
 	*labhooks.Health
 	Window time.Duration
+	// LastMinute holds the figures of the last minute alone, which the
+	// per-minute figures show.
+	LastMinute *labhooks.Health
 	// WindowLabel names Window in words.
 	WindowLabel string
 	Failing     []failingRow
@@ -122,6 +125,10 @@ func (s *Server) healthPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	minute, err := s.app.Health(r.Context(), c, time.Minute)
+	if err != nil {
+		return err
+	}
 	partners, _, err := s.partnersByID(r.Context(), c)
 	if err != nil {
 		return err
@@ -130,7 +137,7 @@ func (s *Server) healthPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data := healthData{Health: h, Window: healthWindow, WindowLabel: "hour", Now: now}
+	data := healthData{Health: h, LastMinute: minute, Window: healthWindow, WindowLabel: "hour", Now: now}
 	byID := map[string]*labhooks.DataLink{}
 	for _, d := range links {
 		byID[d.ID] = d

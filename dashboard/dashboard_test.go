@@ -334,7 +334,7 @@ func TestDashboardDataLinkForm(t *testing.T) {
 		t.Fatal("the form lost the URL typed in")
 	}
 	status, _, body = br.post("/datalinks/new", url.Values{"url": {"ftp://x"}})
-	if status != http.StatusBadRequest || !strings.Contains(body, `id="url-error">Must start with https://`) {
+	if status != http.StatusBadRequest || !strings.Contains(body, `id="url-error">Must start with http:// or https://`) {
 		t.Fatalf("a bad URL: %d\n%s", status, body)
 	}
 	status, _, body = br.post("/datalinks/new", url.Values{"url": {"http://127.0.0.1:9/hook"}, "eventNames": {"codeUsed"}})
@@ -361,13 +361,25 @@ func TestDashboardDataLinkForm(t *testing.T) {
 		t.Fatal("the data link page shows the secret, or not its hint")
 	}
 
-	// The test button against a closed port says so in plain words.
-	status, _, body = br.post("/datalinks/"+id+"/test", nil)
-	if status != http.StatusOK || !strings.Contains(body, `id="test-result"`) || !strings.Contains(body, "Connection refused") {
-		t.Fatalf("test: %d\n%s", status, body)
+	// The test button against a closed port says so in plain words, on the
+	// page its POST redirects to, so that a reload sends no second test.
+	status, loc, _ := br.post("/datalinks/"+id+"/test", nil)
+	if status != http.StatusSeeOther || !strings.HasPrefix(loc, "/datalinks/"+id+"?test=") || !strings.HasSuffix(loc, "#test-result") {
+		t.Fatalf("test: %d %q, want a redirect to the link's page with the result", status, loc)
+	}
+	for range 2 { // the page, then a reload
+		status, body = br.get(strings.TrimSuffix(loc, "#test-result"))
+		if status != http.StatusOK || !strings.Contains(body, `id="test-result"`) || !strings.Contains(body, "Connection refused") {
+			t.Fatalf("after test: %d\n%s", status, body)
+		}
+	}
+	// The result is sealed and bound to its link: edited, or shown on
+	// another link's page, it shows nothing.
+	if _, body = br.get(strings.TrimSuffix(loc, "#test-result") + "x"); strings.Contains(body, `id="test-result"`) {
+		t.Fatal("an edited test result was shown")
 	}
 
-	status, loc, _ := br.post("/datalinks/"+id+"/disable", nil)
+	status, loc, _ = br.post("/datalinks/"+id+"/disable", nil)
 	if status != http.StatusSeeOther || loc != "/datalinks/"+id+"?done=disabled" {
 		t.Fatalf("disable: %d %q", status, loc)
 	}
@@ -489,6 +501,11 @@ func TestDashboardPages(t *testing.T) {
 		if status, body := admin.get(path); status != http.StatusOK {
 			t.Errorf("admin GET %s: %d\n%s", path, status, body)
 		}
+	}
+	// Health's per-minute figure is the last minute's: the one delivery
+	// created just now.
+	if _, body := admin.get("/health"); !strings.Contains(body, `id="deliveries-per-minute">1<`) {
+		t.Errorf("health's deliveries per minute is not the last minute's 1:\n%s", body)
 	}
 	_, body := admin.get("/events")
 	if !strings.Contains(body, `id="codeUsed"`) || !strings.Contains(body, "resultVerified") {

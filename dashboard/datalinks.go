@@ -200,6 +200,13 @@ func (s *Server) dataLinkPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	if v := q.Get("test"); v != "" {
+		// The result of Test, carried by its redirect (see testDataLinkPage).
+		var res app.TestResult
+		if s.dash.sessions.openValue(v, testResultPurpose(d.ID), &res) {
+			data.Test, data.TestEvent = &res, res.EventName
+		}
+	}
 	if n := q.Get("n"); q.Get("done") == "replayed" {
 		if count, err := strconv.Atoi(n); err == nil {
 			return s.renderLink(w, r, http.StatusOK, data, replayedFlash(count))
@@ -269,9 +276,15 @@ func (s *Server) testDataLinkPage(w http.ResponseWriter, r *http.Request) error 
 	} else if err != nil {
 		return err
 	}
-	data.Test, data.TestEvent = res, res.EventName
-	return s.renderLink(w, r, http.StatusOK, data)
+	// Redirect after the POST, so that reloading the page shows the result
+	// again rather than sending another test. The result rides in the URL,
+	// sealed and bound to this link, so any API process can show it.
+	http.Redirect(w, r, "/datalinks/"+d.ID+"?test="+s.dash.sessions.sealValue(res, testResultPurpose(d.ID))+"#test-result", http.StatusSeeOther)
+	return nil
 }
+
+// testResultPurpose binds a sealed test result to its data link.
+func testResultPurpose(linkID string) string { return "labhooks test result\x00" + linkID }
 
 func (s *Server) enableDataLinkPage(on bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {

@@ -356,9 +356,6 @@ var templateFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f %%", float64(part)*100/float64(whole))
 	},
-	"perMinute": func(n int, d time.Duration) string {
-		return fmt.Sprintf("%.1f", float64(n)/d.Minutes())
-	},
 	"statusText":  http.StatusText,
 	"secretField": secretField,
 }

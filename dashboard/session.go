@@ -68,6 +68,25 @@ func (c *sessionCodec) seal(s *session) string {
 	return base64.RawURLEncoding.EncodeToString(c.aead.Seal(nonce, nonce, plain, []byte(sessionCookie)))
 }
 
+// sealValue seals v, bound to purpose, for a URL or a cookie.
+func (c *sessionCodec) sealValue(v any, purpose string) string {
+	plain, _ := json.Marshal(v)
+	nonce := make([]byte, c.aead.NonceSize())
+	rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(c.aead.Seal(nonce, nonce, plain, []byte(purpose)))
+}
+
+// openValue opens what sealValue sealed for the same purpose into v.
+func (c *sessionCodec) openValue(value, purpose string, v any) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(raw) < c.aead.NonceSize() {
+		return false
+	}
+	n := c.aead.NonceSize()
+	plain, err := c.aead.Open(nil, raw[:n], raw[n:], []byte(purpose))
+	return err == nil && json.Unmarshal(plain, v) == nil
+}
+
 func (c *sessionCodec) open(value string) (*session, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil || len(raw) < c.aead.NonceSize() {

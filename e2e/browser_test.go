@@ -38,7 +38,7 @@ func newBrowser(t *testing.T) context.Context {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true but %s is missing: install Debian's chromium package", chromiumPath)
 		}
-		t.Skipf("%s not installed; the browser tests need it", chromiumPath)
+		t.Skipf("needs Chromium: %s is not installed (apt-get install chromium; CI=true fails instead of skipping)", chromiumPath)
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
@@ -251,10 +251,17 @@ func TestBrowserPartnerDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	linkID := linkURL[strings.LastIndex(linkURL, "/datalinks/")+len("/datalinks/"):]
-	linkID = strings.TrimSuffix(linkID, "/test")
-	if !strings.HasPrefix(linkID, "dl_") {
+	// Test redirects after its POST to the link's page, which carries the
+	// result: a reload shows it again and sends no second test.
+	linkID, query, _ := strings.Cut(linkURL[strings.LastIndex(linkURL, "/datalinks/")+len("/datalinks/"):], "?")
+	if !strings.HasPrefix(linkID, "dl_") || !strings.HasPrefix(query, "test=") {
 		t.Fatalf("after Test the page is %s", linkURL)
+	}
+	tests := len(rc.requests())
+	p.run(chromedp.Reload(), chromedp.WaitReady(chromedp.CSS("#test-result")))
+	p.wantText("#test-result", "took the test event", "200 OK")
+	if again := len(rc.requests()); again != tests {
+		t.Fatalf("reloading the page after Test sent %d more requests to the receiver", again-tests)
 	}
 	if body := p.text("body"); strings.Contains(body, secret) {
 		t.Fatal("the data link page shows the secret again")
@@ -299,7 +306,12 @@ func TestBrowserPartnerDashboard(t *testing.T) {
 		t.Fatalf("Deliveries lists:\n%s", rows)
 	}
 	p.screenshot("deliveries.png")
+	// A URL in the table is one token: it never breaks mid-way, on a wide
+	// screen or a phone (the table, or the cell, scrolls instead).
+	oneLine := eval(`(() => { for (const c of document.querySelectorAll('#deliveries td.url-cell')) { const r = document.createRange(); r.selectNodeContents(c); const n = r.getClientRects().length; if (n !== 1) throw new Error('a data link URL breaks over ' + n + ' lines: ' + c.textContent) } })()`)
+	p.run(oneLine)
 	p.run(chromedp.EmulateViewport(390, 844))
+	p.run(oneLine)
 	p.screenshot("deliveries-phone.png")
 	p.open("/datalinks")
 	p.screenshot("datalinks-phone.png")

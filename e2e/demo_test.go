@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,14 +17,22 @@ import (
 // does what it says: sample partners, events received and verified by the
 // built-in receiver, and retries of the lab's flaky receiver.
 func TestDemo(t *testing.T) {
+	// The demo's temporary folder goes in one of the test's, which must be
+	// empty again once the demo stops.
+	tmp := t.TempDir()
+	cmd := exec.Command(binary, "demo", "--addr", "127.0.0.1:0", "--rate", "20")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	// The demo prints its address, then the keys, then the events.
-	first, lines := runUntil(t, exec.Command(binary, "demo", "--addr", "127.0.0.1:0", "--rate", "20"), "listening on")
+	first, lines := runUntil(t, cmd, "listening on")
 	url := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(first)[1]
 	adminKey := regexp.MustCompile(`admin key\s+(lha_\S+)`)
 	var key string
 	received := 0
-	deadline := time.After(30 * time.Second)
-	for key == "" || received < 10 {
+	// The terminal shows the lab's failures and their retries, with the
+	// partner's name.
+	failedShown, retryShown := false, false
+	deadline := time.After(60 * time.Second)
+	for key == "" || received < 10 || !failedShown || !retryShown {
 		select {
 		case l, ok := <-lines:
 			if !ok {
@@ -34,8 +44,14 @@ func TestDemo(t *testing.T) {
 			if strings.Contains(l, " received ") {
 				received++
 			}
+			if strings.Contains(l, "Central Lab") && strings.Contains(l, "FAILED") && strings.Contains(l, "answered 503") {
+				failedShown = true
+			}
+			if strings.Contains(l, "Central Lab") && strings.Contains(l, "(a retry)") {
+				retryShown = true
+			}
 		case <-deadline:
-			t.Fatalf("demo at %s: admin key found %v, %d events received", url, key != "", received)
+			t.Fatalf("demo at %s: admin key found %v, %d events received, a failure shown %v, a retry shown %v", url, key != "", received, failedShown, retryShown)
 		}
 	}
 	go func() {
@@ -66,4 +82,17 @@ func TestDemo(t *testing.T) {
 		}
 		return false
 	})
+
+	// Stopped as Ctrl-C stops it, the demo deletes its folder.
+	cmd.Process.Signal(os.Interrupt)
+	exited := make(chan struct{})
+	go func() { cmd.Process.Wait(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop on Ctrl-C")
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "labhooks-demo*")); len(left) > 0 {
+		t.Fatalf("the demo left %v behind", left)
+	}
 }

@@ -26,7 +26,7 @@ func needNode(t *testing.T, example string) (node, dir string) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("node or %s/node_modules missing in CI (npm ci in .ci/run): %v %v", example, err, modErr)
 		}
-		t.Skipf("node or %s/node_modules missing: run npm ci in examples/%s", example, example)
+		t.Skipf("needs node and examples/%s/node_modules: run npm ci in examples/%s (CI=true fails instead of skipping)", example, example)
 	}
 	return node, dir
 }

@@ -185,7 +185,7 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 		bins = append([]string{p}, bins...)
 	}
 	if len(bins) == 0 {
-		needPostgres(t, "no initdb found to run a private PostgreSQL")
+		needPostgres(t, "needs PostgreSQL's initdb to run a private PostgreSQL: apt-get install postgresql")
 	}
 	pg := &privatePostgres{t: t, bin: filepath.Dir(bins[len(bins)-1])}
 	dir, err := os.MkdirTemp("", "labhooks-pg")
@@ -200,7 +200,7 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			needPostgres(t, "running as root and there is no postgres user to run PostgreSQL as: %v", err)
+			needPostgres(t, "needs a postgres user to run a private PostgreSQL as, since this runs as root: %v", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)

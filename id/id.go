@@ -15,6 +15,9 @@ const (
 	DataLink = "dl"
 	Event    = "evt"
 	Delivery = "dlv"
+	// Test is the webhook-id prefix of a test send (the Test button): it is
+	// no delivery and is stored nowhere, and says so to the receiver.
+	Test = "test"
 )
 
 // New returns a fresh identifier with the given prefix. Within one process,

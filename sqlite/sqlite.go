@@ -76,7 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s, err := open(ctx, path)
 	if err != nil {
-		lock.Close()
+		unlock(lock)
 		return nil, err
 	}
 	s.lock = lock
@@ -88,20 +88,39 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // lockFile takes an exclusive lock on path, created if needed; the kernel
-// drops it when the process ends, however it ends.
+// drops it when the process ends, however it ends. The file is removed when
+// the store closes (see unlock), so a lock taken on a file that was removed
+// or replaced meanwhile is taken again on the file now at path.
 func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("sqlite: %s is in use by another labhooks process; one process owns a SQLite database (use PostgreSQL to run several)", strings.TrimSuffix(path, ".lock"))
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
 		}
-		return nil, fmt.Errorf("sqlite: locking %s: %w", path, err)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("sqlite: %s is in use by another labhooks process; one process owns a SQLite database (use PostgreSQL to run several)", strings.TrimSuffix(path, ".lock"))
+			}
+			return nil, fmt.Errorf("sqlite: locking %s: %w", path, err)
+		}
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close() // the holder before us removed it as it closed: try again
 	}
-	return f, nil
+}
+
+// unlock removes the lock file, then releases the lock: no lock file stays
+// behind a store that closed, or that failed to open.
+func unlock(f *os.File) error {
+	err := os.Remove(f.Name())
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	return errors.Join(err, f.Close())
 }
 
 // releaseLeases makes deliveries leased by a previous process due now.
@@ -157,7 +176,7 @@ func (s *Store) Close() error {
 	s.st.close()
 	err := errors.Join(s.read.Close(), s.write.Close())
 	if s.lock != nil {
-		err = errors.Join(err, s.lock.Close())
+		err = errors.Join(err, unlock(s.lock))
 	}
 	return err
 }

@@ -74,7 +74,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	eventsGiven := false
 	fs.Visit(func(f *flag.Flag) { eventsGiven = eventsGiven || f.Name == "events" })
-	if _, env := os.LookupEnv("LABHOOKS_EVENTS"); cfg.scenario == "fanout" && !eventsGiven && !env {
+	if _, env := os.LookupEnv(envName(fs, "events")); cfg.scenario == "fanout" && !eventsGiven && !env {
 		cfg.events = 20
 	}
 	switch {

@@ -15,8 +15,8 @@ import (
 // dataLinkOut is a data link as the API answers it.
 type dataLinkOut struct {
 	labhooks.DataLink
-	SecretHint string `json:"secretHint"`
-	Secret     string `json:"secret"`
+	SecretHint string `json:"secretHint,omitempty"`
+	Secret     string `json:"secret,omitempty"`
 }
 
 func splitList(s string) []string {
@@ -32,18 +32,49 @@ func splitList(s string) []string {
 	return out
 }
 
+func printDataLink(w io.Writer, d *dataLinkOut) error {
+	state := "enabled"
+	if !d.Enabled {
+		state = "disabled"
+		if d.DisabledReason != "" {
+			state += ": " + d.DisabledReason
+		}
+	}
+	pairs := []string{"ID", d.ID, "PARTNER", d.PartnerID, "URL", d.URL, "EVENTS", eventsOf(d.EventNames), "STATE", state}
+	if d.Secret != "" {
+		pairs = append(pairs, "SECRET", d.Secret+"   (shown only now: give it to your receiver)")
+	} else {
+		pairs = append(pairs, "SECRET", orDash(d.SecretHint))
+	}
+	if d.PreviousSecretExpiresAt != nil {
+		pairs = append(pairs, "OLD SECRET", "still signs until "+whenPtr(d.PreviousSecretExpiresAt))
+	}
+	if d.FailingSince != nil {
+		pairs = append(pairs, "FAILING SINCE", whenPtr(d.FailingSince))
+	}
+	pairs = append(pairs, "DESCRIPTION", orDash(d.Description), "CREATED", when(d.CreatedAt), "UPDATED", when(d.UpdatedAt))
+	return fields(w, pairs...)
+}
+
+func eventsOf(names []string) string {
+	if len(names) == 0 {
+		return "all the partner's role receives"
+	}
+	return strings.Join(names, ",")
+}
+
 func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runResource("datalinks", "Manage data links: where a partner's events are delivered.", map[string]subcommand{
-		"list": {"list --partner PARTNER_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			partner := fs.String("partner", "", "the partner whose data links to list")
-			if _, err := parseInterspersed(fs, args); err != nil {
+		"list": {"list [--partner PARTNER_ID]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			partner := fs.String("partner", "", "the partner whose data links to list (a partner key needs none)")
+			if err := noArgs(fs, args); err != nil {
 				return err
 			}
-			if *partner == "" {
-				return usageError{fmt.Errorf("--partner is required")}
-			}
-			cl, err := c.client()
+			cl, err := c.client(ctx)
 			if err != nil {
+				return err
+			}
+			if *partner, err = partnerOf(ctx, c, cl, *partner); err != nil {
 				return err
 			}
 			var out struct {
@@ -59,26 +90,30 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			for i, d := range out.Data {
 				state := "enabled"
 				if !d.Enabled {
-					state = "disabled " + d.DisabledReason
+					state = "disabled"
 				}
-				rows[i] = []string{d.ID, d.URL, d.SecretHint, orDash(strings.Join(d.EventNames, ",")), state}
+				rows[i] = []string{d.ID, d.URL, orDash(d.SecretHint), orDash(strings.Join(d.EventNames, ",")), state}
 			}
-			return table(stdout, "ID\tURL\tSECRET\tEVENTS\tSTATE", rows)
+			return listing(stdout, "no data links", "ID\tURL\tSECRET\tEVENTS\tSTATE", rows)
 		}},
-		"create": {"create --partner PARTNER_ID --webhook-url URL [--secret S] [--events a,b] [--description D]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			partner := fs.String("partner", "", "the partner the data link belongs to")
-			url := fs.String("webhook-url", "", "the URL of the partner's webhook receiver")
+		"create": {"create [--partner PARTNER_ID] --url URL [--secret SECRET] [--events NAME,NAME] [--description TEXT] [-q]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			partner := fs.String("partner", "", "the partner the data link belongs to (a partner key needs none)")
+			url := fs.String("url", "", "the data link's URL: where the partner's receiver takes events")
 			secret := fs.String("secret", "", "the secret sent as x-api-key and signing key; generated when empty")
 			events := fs.String("events", "", "comma-separated event names to receive; empty: all the partner's role receives")
 			desc := fs.String("description", "", "a note for people")
-			if _, err := parseInterspersed(fs, args); err != nil {
+			quiet := fs.Bool("q", false, "print only the new data link's ID")
+			if err := noArgs(fs, args); err != nil {
 				return err
 			}
-			if *partner == "" {
-				return usageError{fmt.Errorf("--partner is required")}
+			if *url == "" {
+				return usageError{fmt.Errorf("--url URL is required: where the partner's receiver takes events")}
 			}
-			cl, err := c.client()
+			cl, err := c.client(ctx)
 			if err != nil {
+				return err
+			}
+			if *partner, err = partnerOf(ctx, c, cl, *partner); err != nil {
 				return err
 			}
 			in := map[string]any{"url": *url, "eventNames": splitList(*events), "description": *desc}
@@ -89,25 +124,30 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			if err := cl.Do(ctx, "POST", httpapi.Path("/v1/partners/%s/datalinks", *partner), in, &out, nil); err != nil {
 				return err
 			}
-			if c.json {
+			switch {
+			case c.json:
 				return printJSON(stdout, out)
+			case *quiet:
+				_, err := fmt.Fprintln(stdout, out.ID)
+				return err
 			}
-			return table(stdout, "ID\tURL\tSECRET (shown only now)", [][]string{{out.ID, out.URL, out.Secret}})
+			return printDataLink(stdout, &out)
 		}},
 		"show": {"show DATALINK_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			return showOne(ctx, c, fs, args, "/v1/datalinks/%s", stdout)
+			id, err := oneArg(fs, args, "DATALINK_ID")
+			if err != nil {
+				return err
+			}
+			return callAndShow(ctx, c, "GET", httpapi.Path("/v1/datalinks/%s", id), nil, stdout, printDataLink)
 		}},
-		"update": {"update DATALINK_ID [--webhook-url U] [--events a,b] [--description D] [--enable|--disable]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			url := fs.String("webhook-url", "", "new receiver URL")
+		"update": {"update DATALINK_ID [--url URL] [--events NAME,NAME|all] [--description TEXT] [--enable|--disable]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			url := fs.String("url", "", "the data link's new URL")
 			events := fs.String("events", "", "new comma-separated event filter; \"all\" clears it")
 			desc := fs.String("description", "", "new description")
 			enable := fs.Bool("enable", false, "enable the data link")
 			disable := fs.Bool("disable", false, "disable the data link")
-			pos, err := parseInterspersed(fs, args)
+			id, err := oneArg(fs, args, "DATALINK_ID")
 			if err != nil {
-				return err
-			}
-			if err := needArgs(pos, 1, "one DATALINK_ID"); err != nil {
 				return err
 			}
 			in := map[string]any{}
@@ -128,21 +168,18 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			if *enable || *disable {
 				in["enabled"] = *enable
 			}
-			return callAndPrint(ctx, c, "PATCH", httpapi.Path("/v1/datalinks/%s", pos[0]), in, stdout)
+			return callAndShow(ctx, c, "PATCH", httpapi.Path("/v1/datalinks/%s", id), in, stdout, printDataLink)
 		}},
 		"delete": {"delete DATALINK_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			return deleteOne(ctx, c, fs, args, "/v1/datalinks/%s", stdout)
+			return deleteOne(ctx, c, fs, args, "/v1/datalinks/%s", "DATALINK_ID", stdout)
 		}},
-		"test": {"test DATALINK_ID [--event EVENTNAME]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		"test": {"test DATALINK_ID [--event EVENT_NAME]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			event := fs.String("event", "", "the event to send (its catalog example); default: the first the link receives")
-			pos, err := parseInterspersed(fs, args)
+			id, err := oneArg(fs, args, "DATALINK_ID")
 			if err != nil {
 				return err
 			}
-			if err := needArgs(pos, 1, "one DATALINK_ID"); err != nil {
-				return err
-			}
-			cl, err := c.client()
+			cl, err := c.client(ctx)
 			if err != nil {
 				return err
 			}
@@ -153,12 +190,13 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				ResponseBody string `json:"responseBody"`
 				Diagnosis    string `json:"diagnosis"`
 				EventName    string `json:"eventName"`
+				WebhookID    string `json:"webhookId,omitempty"`
 			}
 			in := map[string]string{}
 			if *event != "" {
 				in["eventName"] = *event
 			}
-			if err := cl.Do(ctx, "POST", httpapi.Path("/v1/datalinks/%s/test", pos[0]), in, &out, nil); err != nil {
+			if err := cl.Do(ctx, "POST", httpapi.Path("/v1/datalinks/%s/test", id), in, &out, nil); err != nil {
 				return err
 			}
 			if c.json {
@@ -169,6 +207,9 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				verdict = "OK"
 			}
 			fmt.Fprintf(stdout, "%s  %s  status %d  %d ms\n%s\n", verdict, out.EventName, out.StatusCode, out.DurationMs, out.Diagnosis)
+			if out.WebhookID != "" {
+				fmt.Fprintf(stdout, "webhook-id: %s (a test send: it is in no delivery list)\n", out.WebhookID)
+			}
 			if out.ResponseBody != "" {
 				fmt.Fprintf(stdout, "response: %s\n", out.ResponseBody)
 			}
@@ -177,52 +218,52 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 			return nil
 		}},
-		"rotate-secret": {"rotate-secret DATALINK_ID [--secret S] [--overlap 24h]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		"rotate-secret": {"rotate-secret DATALINK_ID [--secret SECRET] [--overlap 24h]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			secret := fs.String("secret", "", "the new secret; generated when empty")
 			overlap := fs.Duration("overlap", 24*time.Hour, "how long the old secret keeps signing too")
-			pos, err := parseInterspersed(fs, args)
+			id, err := oneArg(fs, args, "DATALINK_ID")
 			if err != nil {
-				return err
-			}
-			if err := needArgs(pos, 1, "one DATALINK_ID"); err != nil {
 				return err
 			}
 			in := map[string]any{"overlapSeconds": int64(overlap.Seconds())}
 			if *secret != "" {
 				in["secret"] = *secret
 			}
-			return callAndPrint(ctx, c, "POST", httpapi.Path("/v1/datalinks/%s/rotate-secret", pos[0]), in, stdout)
+			return callAndShow(ctx, c, "POST", httpapi.Path("/v1/datalinks/%s/rotate-secret", id), in, stdout, printDataLink)
 		}},
 		"replay": {"replay DATALINK_ID --since TIME [--until TIME]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			since := fs.String("since", "", "RFC 3339 time, such as 2026-01-02T15:04:05Z, or a duration ago, such as 2h")
 			until := fs.String("until", "", "RFC 3339 time or duration ago; default now")
-			pos, err := parseInterspersed(fs, args)
+			id, err := oneArg(fs, args, "DATALINK_ID")
 			if err != nil {
 				return err
 			}
-			if err := needArgs(pos, 1, "one DATALINK_ID"); err != nil {
-				return err
-			}
 			in := map[string]any{}
+			now := time.Now() // one now for both, so "--since 1h --until 1h" is one moment
 			for name, v := range map[string]string{"since": *since, "until": *until} {
 				if v == "" {
 					continue
 				}
-				t, err := timeOrAgo(v)
+				t, err := timeOrAgo(v, now)
 				if err != nil {
 					return usageError{fmt.Errorf("--%s: %w", name, err)}
 				}
 				in[name] = t
 			}
-			return callAndPrint(ctx, c, "POST", httpapi.Path("/v1/datalinks/%s/replay", pos[0]), in, stdout)
+			return callAndShow(ctx, c, "POST", httpapi.Path("/v1/datalinks/%s/replay", id), in, stdout, func(w io.Writer, out *struct {
+				Requeued int `json:"requeued"`
+			}) error {
+				_, err := fmt.Fprintf(w, "%s of %s queued to be sent again\n", plural(out.Requeued, "failed delivery", "failed deliveries"), id)
+				return err
+			})
 		}},
 	}, args, stdout, stderr)
 }
 
 // timeOrAgo reads an RFC 3339 time or a duration before now.
-func timeOrAgo(v string) (time.Time, error) {
+func timeOrAgo(v string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil {
-		return time.Now().Add(-d).UTC(), nil
+		return now.Add(-d).UTC(), nil
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {

@@ -16,19 +16,63 @@ import (
 // errSilentFailure makes the command exit 1 after it has already printed why.
 var errSilentFailure = errors.New("")
 
+func lastAnswer(code int, errText string) string {
+	switch {
+	case code != 0:
+		return strconv.Itoa(code)
+	case errText != "":
+		return errText
+	}
+	return "-"
+}
+
+// printDelivery prints a delivery and, when read alone, its attempts.
+func printDelivery(w io.Writer, d *labhooks.Delivery) error {
+	if err := fields(w, "ID", d.ID, "EVENT", d.EventName+"  ("+d.EventID+")", "PARTNER", d.PartnerID, "DATALINK", d.DataLinkID,
+		"STATUS", string(d.Status), "ATTEMPTS", strconv.Itoa(d.AttemptCount), "NEXT ATTEMPT", whenPtr(d.NextAttemptAt),
+		"LAST ANSWER", lastAnswer(d.LastStatusCode, d.LastError), "CREATED", when(d.CreatedAt), "UPDATED", when(d.UpdatedAt)); err != nil {
+		return err
+	}
+	if d.Attempts == nil {
+		return nil
+	}
+	fmt.Fprintln(w)
+	rows := make([][]string, len(d.Attempts))
+	for i, a := range d.Attempts {
+		rows[i] = []string{strconv.Itoa(a.Number), when(a.StartedAt), lastAnswer(a.StatusCode, a.Error), fmt.Sprintf("%d ms", a.DurationMs), orDash(oneLine(a.ResponseBody, 60))}
+	}
+	return listing(w, "no attempts yet", "ATTEMPT\tSTARTED\tANSWER\tDURATION\tRESPONSE", rows)
+}
+
+// oneLine shortens s to one line of at most n characters.
+func oneLine(s string, n int) string {
+	r := []rune(s)
+	for i, c := range r {
+		if c == '\n' || c == '\r' || c == '\t' {
+			r[i] = ' '
+		}
+	}
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return string(r)
+}
+
 func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runResource("deliveries", "Watch deliveries and their attempts; retry them.", map[string]subcommand{
-		"list": {"list [--partner ID] [--datalink ID] [--event ID] [--status pending|succeeded|failed] [--limit N] [--cursor C]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		"list": {"list [--partner PARTNER_ID] [--datalink DATALINK_ID] [--event EVENT_NAME] [--event-id EVENT_ID] [--status pending|succeeded|failed] [--limit N] [--cursor CURSOR] [-q]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			q := url.Values{}
 			params := map[string]*string{
-				"partnerId":  fs.String("partner", "", "only this partner's"),
+				"partnerId":  fs.String("partner", "", "only this partner's (a partner key sees only its own)"),
 				"datalinkId": fs.String("datalink", "", "only this data link's"),
-				"eventId":    fs.String("event", "", "only this event's"),
+				"eventName":  fs.String("event", "", "only deliveries of this event type, such as sampleReceived"),
+				"eventId":    fs.String("event-id", "", "only this event's (evt_…)"),
 				"status":     fs.String("status", "", "pending, succeeded or failed"),
 				"cursor":     fs.String("cursor", "", "the next page's cursor, printed under a full page"),
 			}
 			limit := fs.Int("limit", 50, "how many, at most 500")
-			if _, err := parseInterspersed(fs, args); err != nil {
+			quiet := fs.Bool("q", false, "print only the deliveries' IDs, one a line, newest first")
+			if err := noArgs(fs, args); err != nil {
 				return err
 			}
 			for k, v := range params {
@@ -37,7 +81,7 @@ func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 				}
 			}
 			q.Set("limit", strconv.Itoa(*limit))
-			cl, err := c.client()
+			cl, err := c.client(ctx)
 			if err != nil {
 				return err
 			}
@@ -48,18 +92,20 @@ func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 			if err := cl.Do(ctx, "GET", "/v1/deliveries?"+q.Encode(), nil, &out, nil); err != nil {
 				return err
 			}
-			if c.json {
+			switch {
+			case c.json:
 				return printJSON(stdout, out)
+			case *quiet:
+				for _, d := range out.Data {
+					fmt.Fprintln(stdout, d.ID)
+				}
+				return nil
 			}
 			rows := make([][]string, len(out.Data))
 			for i, d := range out.Data {
-				code := "-"
-				if d.LastStatusCode != 0 {
-					code = strconv.Itoa(d.LastStatusCode)
-				}
-				rows[i] = []string{d.ID, d.EventName, string(d.Status), strconv.Itoa(d.AttemptCount), code, orDash(d.LastError), d.DataLinkID, when(d.CreatedAt)}
+				rows[i] = []string{d.ID, d.EventName, string(d.Status), strconv.Itoa(d.AttemptCount), lastAnswer(d.LastStatusCode, d.LastError), d.DataLinkID, when(d.CreatedAt)}
 			}
-			if err := table(stdout, "ID\tEVENT\tSTATUS\tATTEMPTS\tLAST\tERROR\tDATALINK\tCREATED", rows); err != nil {
+			if err := listing(stdout, "no deliveries", "ID\tEVENT\tSTATUS\tATTEMPTS\tLAST ANSWER\tDATALINK\tCREATED", rows); err != nil {
 				return err
 			}
 			if out.NextCursor != "" {
@@ -68,17 +114,21 @@ func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return nil
 		}},
 		"show": {"show DELIVERY_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			return showOne(ctx, c, fs, args, "/v1/deliveries/%s", stdout)
-		}},
-		"retry": {"retry DELIVERY_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			pos, err := parseInterspersed(fs, args)
+			id, err := oneArg(fs, args, "DELIVERY_ID")
 			if err != nil {
 				return err
 			}
-			if err := needArgs(pos, 1, "one DELIVERY_ID"); err != nil {
+			return callAndShow(ctx, c, "GET", httpapi.Path("/v1/deliveries/%s", id), nil, stdout, printDelivery)
+		}},
+		"retry": {"retry DELIVERY_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			id, err := oneArg(fs, args, "DELIVERY_ID")
+			if err != nil {
 				return err
 			}
-			return callAndPrint(ctx, c, "POST", httpapi.Path("/v1/deliveries/%s/retry", pos[0]), nil, stdout)
+			return callAndShow(ctx, c, "POST", httpapi.Path("/v1/deliveries/%s/retry", id), nil, stdout, func(w io.Writer, d *labhooks.Delivery) error {
+				fmt.Fprintf(w, "retry of %s queued: it is sent again now\n\n", d.ID)
+				return printDelivery(w, d)
+			})
 		}},
 	}, args, stdout, stderr)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -144,21 +146,44 @@ func startDemoReceiver(stdout io.Writer) (*demoReceiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	kit := &receiver.Handler{Verifier: v, Store: receiver.NewMemoryStore(), OnEvent: func(_ context.Context, e *receiver.Event) error {
-		fmt.Fprintf(stdout, "%s  received %-22s %s\n", time.Now().Format("15:04:05"), e.Name, e.ID)
-		return nil
-	}}
-	var n atomic.Int64
+	names := map[string]string{}
+	for _, p := range demoPartners {
+		names["/"+string(p.role)] = p.name
+	}
+	var out sync.Mutex
+	say := func(format string, args ...any) {
+		out.Lock()
+		defer out.Unlock()
+		fmt.Fprintf(stdout, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+	var failed sync.Map // webhook-ids the lab's receiver failed once
 	mux := http.NewServeMux()
-	mux.Handle("/", kit)
-	// The lab's receiver fails one request in five, to show retries.
-	mux.HandleFunc("/lab", func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1)%5 == 0 {
-			http.Error(w, "the demo lab's receiver is briefly down", http.StatusServiceUnavailable)
-			return
+	for path, name := range names {
+		kit := &receiver.Handler{Verifier: v, Store: receiver.NewMemoryStore(), OnEvent: func(_ context.Context, e *receiver.Event) error {
+			note := ""
+			if _, ok := failed.Load(e.ID); ok {
+				note = "  (a retry)"
+			}
+			say("%-18s received %-22s %s%s", name, e.Name, e.ID, note)
+			return nil
+		}}
+		h := http.Handler(kit)
+		if path == "/lab" {
+			// The lab's receiver fails one request in five, to show retries.
+			var n atomic.Int64
+			h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1)%5 == 0 {
+					id := r.Header.Get(receiver.HeaderID)
+					failed.Store(id, true)
+					say("%-18s FAILED   %-22s %s  answered 503: labhooks retries it", name, peekName(r), id)
+					http.Error(w, "the demo lab's receiver is briefly down", http.StatusServiceUnavailable)
+					return
+				}
+				kit.ServeHTTP(w, r)
+			})
 		}
-		kit.ServeHTTP(w, r)
-	})
+		mux.Handle(path, h)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -166,4 +191,13 @@ func startDemoReceiver(stdout io.Writer) (*demoReceiver, error) {
 	rc := &demoReceiver{Server: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, url: "http://" + ln.Addr().String(), secret: secret}
 	go rc.Serve(ln)
 	return rc, nil
+}
+
+// peekName reads the event name of a request's body, leaving the body as it
+// was for whoever reads it next.
+func peekName(r *http.Request) string {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, receiver.DefaultMaxBodyBytes))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	name, _ := peekEvent(body)
+	return name
 }

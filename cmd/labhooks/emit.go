@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-const emitUsage = `Usage: labhooks emit EVENTNAME [--partner ID | --role ROLE] --data JSON|@FILE [--idempotency-key K]
+const emitUsage = `Usage: labhooks emit EVENT_NAME [--partner PARTNER_ID | --role ROLE] --data JSON|@FILE [--idempotency-key KEY] [-q]
 
 Emits an event through the API (admin key). With neither --partner nor --role
 it goes to every partner whose role receives it. The data is checked against
@@ -27,22 +27,20 @@ func runEmit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	role := fs.String("role", "", "deliver only to partners with this role")
 	data := fs.String("data", "", "the event's data as JSON, or @FILE to read it from a file (@- for standard input)")
 	key := fs.String("idempotency-key", "", "a key that makes repeating this emit harmless")
-	pos, err := parseInterspersed(fs, args)
+	quiet := fs.Bool("q", false, "print only the event's ID")
+	name, err := oneArg(fs, args, "EVENT_NAME")
 	if err != nil {
-		return err
-	}
-	if err := needArgs(pos, 1, "one EVENTNAME"); err != nil {
 		return err
 	}
 	raw, err := readData(*data)
 	if err != nil {
 		return usageError{fmt.Errorf("--data: %w", err)}
 	}
-	cl, err := c.client()
+	cl, err := c.client(ctx)
 	if err != nil {
 		return err
 	}
-	in := map[string]any{"eventName": pos[0], "data": raw}
+	in := map[string]any{"eventName": name, "data": raw}
 	if *partner != "" {
 		in["partnerId"] = *partner
 	}
@@ -65,10 +63,14 @@ func runEmit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cl.Do(ctx, "POST", "/v1/events", in, &out, h); err != nil {
 		return err
 	}
-	if c.json {
+	switch {
+	case c.json:
 		return printJSON(stdout, out)
+	case *quiet:
+		_, err := fmt.Fprintln(stdout, out.ID)
+		return err
 	}
-	fmt.Fprintf(stdout, "accepted %s %s: %d deliveries\n", out.EventName, out.ID, len(out.Deliveries))
+	fmt.Fprintf(stdout, "accepted %s %s: %s\n", out.EventName, out.ID, plural(len(out.Deliveries), "delivery", "deliveries"))
 	rows := make([][]string, len(out.Deliveries))
 	for i, d := range out.Deliveries {
 		rows[i] = []string{d.ID, d.PartnerID, d.DataLinkID}

@@ -22,7 +22,8 @@ For development: prints each request that arrives, on any path, with its time,
 event name, webhook-id, whether it verified, and its data. It answers as
 labhooks receive does (200, or 401 when verification fails, 400 for a body that
 is not an event), so labhooks' test button shows the same result, but it
-stores nothing: it only remembers webhook-ids to mark redeliveries.
+stores nothing, and its answer says "received", not "stored": it only
+remembers webhook-ids to mark redeliveries.
 
 --json prints one JSON object per request instead, one per line.`
 
@@ -98,7 +99,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.Duplicate = l.seen[a.WebhookID]
 		l.seen[a.WebhookID] = true
 		a.Status = http.StatusOK
-		status := "stored"
+		status := "received" // listen stores nothing
 		if a.Duplicate {
 			status = "duplicate"
 		}
@@ -177,7 +178,7 @@ func (l *listener) print(a arrival) {
 		result = fmt.Sprintf("%s✗ %d %s%s: %s", red, a.Status, a.Error.Code, reset, a.Error.Message)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s  %s  %s  %s%s%s\n", a.Time.Format("2006-01-02 15:04:05"), name, id, result, dim, sentAgo(a.WebhookTimestamp, a.Time)+" "+a.Method+" "+a.Path+reset)
+	fmt.Fprintf(&b, "%s  %s  %s  %s%s%s\n", a.Time.Format(timeLayout), name, id, result, dim, sentAgo(a.WebhookTimestamp, a.Time)+" "+a.Method+" "+a.Path+reset)
 	switch {
 	case len(a.Data) > 0:
 		var pretty bytes.Buffer

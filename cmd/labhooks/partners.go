@@ -3,19 +3,34 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/httpapi"
 )
 
+// partnerOut is a partner as the API answers it; APIKey only on create.
+type partnerOut struct {
+	labhooks.Partner
+	APIKey string `json:"apiKey,omitempty"`
+}
+
+func printPartner(w io.Writer, p *partnerOut) error {
+	pairs := []string{"ID", p.ID, "NAME", p.Name, "ROLE", string(p.Role), "CREATED", when(p.CreatedAt), "UPDATED", when(p.UpdatedAt)}
+	if p.APIKey != "" {
+		pairs = append(pairs, "API KEY", p.APIKey+"   (shown only now: keep it)")
+	}
+	return fields(w, pairs...)
+}
+
 func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runResource("partners", "Manage partners (admin key; a partner key sees only itself).", map[string]subcommand{
 		"list": {"list", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			if _, err := parseInterspersed(fs, args); err != nil {
+			if err := noArgs(fs, args); err != nil {
 				return err
 			}
-			cl, err := c.client()
+			cl, err := c.client(ctx)
 			if err != nil {
 				return err
 			}
@@ -32,41 +47,44 @@ func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			for i, p := range out.Data {
 				rows[i] = []string{p.ID, string(p.Role), p.Name, when(p.CreatedAt)}
 			}
-			return table(stdout, "ID\tROLE\tNAME\tCREATED", rows)
+			return listing(stdout, "no partners", "ID\tROLE\tNAME\tCREATED", rows)
 		}},
-		"create": {"create --name NAME --role sampler|lab|client|provider|checker", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		"create": {"create --name NAME --role sampler|lab|client|provider|checker [-q]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			name := fs.String("name", "", "the partner's name")
 			role := fs.String("role", "", "sampler, lab, client, provider or checker")
-			if _, err := parseInterspersed(fs, args); err != nil {
+			quiet := fs.Bool("q", false, "print only the new partner's ID")
+			if err := noArgs(fs, args); err != nil {
 				return err
 			}
-			cl, err := c.client()
+			cl, err := c.client(ctx)
 			if err != nil {
 				return err
 			}
-			var out struct {
-				labhooks.Partner
-				APIKey string `json:"apiKey"`
-			}
+			var out partnerOut
 			if err := cl.Do(ctx, "POST", "/v1/partners", map[string]string{"name": *name, "role": *role}, &out, nil); err != nil {
 				return err
 			}
-			if c.json {
+			switch {
+			case c.json:
 				return printJSON(stdout, out)
+			case *quiet:
+				_, err := fmt.Fprintln(stdout, out.ID)
+				return err
 			}
-			return table(stdout, "ID\tROLE\tNAME\tAPI KEY (shown only now)", [][]string{{out.ID, string(out.Role), out.Name, out.APIKey}})
+			return printPartner(stdout, &out)
 		}},
 		"show": {"show PARTNER_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			return showOne(ctx, c, fs, args, "/v1/partners/%s", stdout)
+			id, err := oneArg(fs, args, "PARTNER_ID")
+			if err != nil {
+				return err
+			}
+			return callAndShow(ctx, c, "GET", httpapi.Path("/v1/partners/%s", id), nil, stdout, printPartner)
 		}},
 		"update": {"update PARTNER_ID [--name NAME] [--role ROLE]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			name := fs.String("name", "", "new name")
 			role := fs.String("role", "", "new role (admin only)")
-			pos, err := parseInterspersed(fs, args)
+			id, err := oneArg(fs, args, "PARTNER_ID")
 			if err != nil {
-				return err
-			}
-			if err := needArgs(pos, 1, "one PARTNER_ID"); err != nil {
 				return err
 			}
 			in := map[string]string{}
@@ -76,54 +94,43 @@ func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			if *role != "" {
 				in["role"] = *role
 			}
-			return callAndPrint(ctx, c, "PATCH", httpapi.Path("/v1/partners/%s", pos[0]), in, stdout)
+			return callAndShow(ctx, c, "PATCH", httpapi.Path("/v1/partners/%s", id), in, stdout, printPartner)
 		}},
 		"delete": {"delete PARTNER_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			return deleteOne(ctx, c, fs, args, "/v1/partners/%s", stdout)
+			return deleteOne(ctx, c, fs, args, "/v1/partners/%s", "PARTNER_ID", stdout)
 		}},
 	}, args, stdout, stderr)
 }
 
-// showOne prints the object at format's path with the one positional ID.
-func showOne(ctx context.Context, c *clientFlags, fs *flag.FlagSet, args []string, format string, stdout io.Writer) error {
-	pos, err := parseInterspersed(fs, args)
+func deleteOne(ctx context.Context, c *clientFlags, fs *flag.FlagSet, args []string, format, what string, stdout io.Writer) error {
+	id, err := oneArg(fs, args, what)
 	if err != nil {
 		return err
 	}
-	if err := needArgs(pos, 1, "one ID"); err != nil {
-		return err
-	}
-	return callAndPrint(ctx, c, "GET", httpapi.Path(format, pos[0]), nil, stdout)
-}
-
-func deleteOne(ctx context.Context, c *clientFlags, fs *flag.FlagSet, args []string, format string, stdout io.Writer) error {
-	pos, err := parseInterspersed(fs, args)
+	cl, err := c.client(ctx)
 	if err != nil {
 		return err
 	}
-	if err := needArgs(pos, 1, "one ID"); err != nil {
+	if err := cl.Do(ctx, "DELETE", httpapi.Path(format, id), nil, nil, nil); err != nil {
 		return err
 	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	if err := cl.Do(ctx, "DELETE", httpapi.Path(format, pos[0]), nil, nil, nil); err != nil {
-		return err
-	}
-	_, err = io.WriteString(stdout, "deleted "+pos[0]+"\n")
+	_, err = io.WriteString(stdout, "deleted "+id+"\n")
 	return err
 }
 
-// callAndPrint calls the API and prints its JSON answer.
-func callAndPrint(ctx context.Context, c *clientFlags, method, path string, in any, stdout io.Writer) error {
-	cl, err := c.client()
+// callAndShow calls the API and prints its answer with show, or as JSON
+// with --json.
+func callAndShow[T any](ctx context.Context, c *clientFlags, method, path string, in any, stdout io.Writer, show func(io.Writer, *T) error) error {
+	cl, err := c.client(ctx)
 	if err != nil {
 		return err
 	}
-	var out any
+	var out T
 	if err := cl.Do(ctx, method, path, in, &out, nil); err != nil {
 		return err
 	}
-	return printJSON(stdout, out)
+	if c.json {
+		return printJSON(stdout, out)
+	}
+	return show(stdout, &out)
 }

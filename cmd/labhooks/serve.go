@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -153,9 +154,12 @@ func openStore(ctx context.Context, dsn string, log *slog.Logger) (labhooks.Stor
 		}
 		return s, s, nil
 	}
+	if err := checkDBPath("--db", dsn); err != nil {
+		return nil, nil, usageError{err}
+	}
 	s, err := sqlite.Open(ctx, dsn)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("--db %s: %w", dsn, err)
 	}
 	return s, nil, nil
 }
@@ -187,6 +191,22 @@ func openSealedStore(ctx context.Context, cfg serveConfig, log *slog.Logger) (st
 	return store, due, nil
 }
 
+// warnReplacedAdminKey logs, loudly, when the configured admin key is not
+// the one stored in the database: the stored key then opens nothing while
+// the configured one is set.
+func warnReplacedAdminKey(ctx context.Context, store labhooks.AdminKeyStore, configured string, log *slog.Logger) error {
+	if configured == "" {
+		return nil
+	}
+	stored, err := store.AdminKeyHash(ctx)
+	if err != nil || stored == nil || subtle.ConstantTimeCompare(stored, labhooks.KeyHash(configured)) == 1 {
+		return err
+	}
+	log.Warn("ADMIN KEY REPLACED: --admin-key (LABHOOKS_ADMIN_KEY) is not the admin key stored in the database; " +
+		"the stored key opens nothing while this one is set. If you did not mean to replace it, unset LABHOOKS_ADMIN_KEY and restart.")
+	return nil
+}
+
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
@@ -214,11 +234,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := cfg.logger(stderr)
+	// The port first: a start that cannot serve creates no database and
+	// prints no key.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", cfg.addr, err)
+	}
+	defer ln.Close()
 	store, due, err := openSealedStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if err := warnReplacedAdminKey(ctx, store, cfg.adminKey, log); err != nil {
+		return err
+	}
 	adminHash, err := app.InitAdminKey(ctx, store, cfg.adminKey, stdout)
 	if err != nil {
 		return err
@@ -228,10 +258,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("--addr %s: %w", cfg.addr, err)
-	}
 	srv := &http.Server{
 		Handler:           in.handler,
 		ReadHeaderTimeout: 10 * time.Second,

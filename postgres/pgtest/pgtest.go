@@ -37,7 +37,7 @@ func NewSchema(t testing.TB) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("PostgreSQL at %s: %v", ServerURL(), err)
 		}
-		t.Skipf("no PostgreSQL at %s (set LABHOOKS_TEST_POSTGRES): %v", ServerURL(), err)
+		t.Skipf("needs PostgreSQL: none answers at %s (set LABHOOKS_TEST_POSTGRES to another URL; CI=true fails instead of skipping): %v", ServerURL(), err)
 	}
 	defer conn.Close(ctx)
 	b := make([]byte, 6)
