@@ -170,10 +170,12 @@ func (s *Service) RotateSecret(ctx context.Context, c *Caller, id string, in Rot
 	}
 	overlap := labhooks.DefaultRotationOverlap
 	if in.OverlapSeconds != nil {
-		overlap = time.Duration(*in.OverlapSeconds) * time.Second
-		if *in.OverlapSeconds < 0 || overlap > labhooks.MaxRotationOverlap {
-			return nil, labhooks.FieldErrorf(labhooks.EInvalid, "overlapSeconds", "between 0 and %d", int64(labhooks.MaxRotationOverlap/time.Second))
+		// Checked before it is turned into a Duration, which a huge number
+		// of seconds would overflow into a valid-looking one.
+		if max := int64(labhooks.MaxRotationOverlap / time.Second); *in.OverlapSeconds < 0 || *in.OverlapSeconds > max {
+			return nil, labhooks.FieldErrorf(labhooks.EInvalid, "overlapSeconds", "between 0 and %d", max)
 		}
+		overlap = time.Duration(*in.OverlapSeconds) * time.Second
 	}
 	now := s.now()
 	return s.store.UpdateDataLink(ctx, id, func(d *labhooks.DataLink) error {
