@@ -190,11 +190,15 @@ type ReplayInput struct {
 }
 
 // Replay sends the failed deliveries of data link id created in the range
-// again, each with a fresh retry schedule, and returns how many. ENotFound,
-// EInvalid, EConflict when the link is disabled.
+// again, each with a fresh retry schedule, and returns how many. One call
+// counts as one manual send (see labhooks.ManualSendRatePerLink). ENotFound,
+// EInvalid, EConflict when the link is disabled, ERateLimited.
 func (s *Service) Replay(ctx context.Context, c *Caller, id string, in ReplayInput) (int, error) {
 	d, err := s.DataLink(ctx, c, id)
 	if err != nil {
+		return 0, err
+	}
+	if err := s.allowManualSend("the replay", d.ID, d.PartnerID); err != nil {
 		return 0, err
 	}
 	if in.Since == nil {
@@ -242,10 +246,15 @@ type TestResult struct {
 // TestDataLink sends data link linkID a test event now (eventName's example,
 // or the first available one the link would receive) and says how its
 // receiver answered. Preview types may be tested: partners get ready for
-// them before they ship. ENotFound, EInvalid, ERoleNotAllowed.
+// them before they ship. Tests are rate-limited per link and per partner
+// (labhooks.ManualSendRatePerLink). ENotFound, EInvalid, ERoleNotAllowed,
+// ERateLimited.
 func (s *Service) TestDataLink(ctx context.Context, c *Caller, linkID, eventName string) (*TestResult, error) {
 	d, err := s.DataLink(ctx, c, linkID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.allowManualSend("the test", d.ID, d.PartnerID); err != nil {
 		return nil, err
 	}
 	p, err := s.store.Partner(ctx, d.PartnerID)

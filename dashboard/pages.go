@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
 	"github.com/labhooks/labhooks/httpapi"
+	"github.com/labhooks/labhooks/internal/ratelimit"
 )
 
 // Config holds what the dashboard needs. Every field documents its default.
@@ -54,6 +56,8 @@ type Server struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	dash *pages
+	// signIns bounds sign-in attempts per key prefix.
+	signIns *ratelimit.Limiter
 }
 
 // New returns the dashboard for cfg.
@@ -64,7 +68,8 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{app: cfg.App, now: cfg.Now, log: cfg.Logger, mux: http.NewServeMux(), dash: newPages(cfg.Dir, cfg.SessionKey)}
+	s := &Server{app: cfg.App, now: cfg.Now, log: cfg.Logger, mux: http.NewServeMux(), dash: newPages(cfg.Dir, cfg.SessionKey),
+		signIns: ratelimit.New(ratelimit.Limit{Rate: labhooks.SignInRate, Burst: labhooks.SignInBurst}, labhooks.MaxRateLimitKeys)}
 	s.routes()
 	return s
 }
@@ -299,7 +304,7 @@ func fieldErrors(err error, fields ...string) (errs map[string]string, ok bool) 
 		return nil, false
 	}
 	switch e.Code {
-	case labhooks.EInvalid, labhooks.EWeakSecret, labhooks.ERoleNotAllowed, labhooks.EConflict:
+	case labhooks.EInvalid, labhooks.EWeakSecret, labhooks.ERoleNotAllowed, labhooks.EConflict, labhooks.ERateLimited:
 	default:
 		return nil, false
 	}
@@ -307,6 +312,15 @@ func fieldErrors(err error, fields ...string) (errs map[string]string, ok bool) 
 		return map[string]string{e.Field: upperFirst(e.Detail())}, true
 	}
 	return map[string]string{"": e.Message}, true
+}
+
+// setRetryAfter tells the browser, as the API tells a client, how long a
+// rate-limited request must wait.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var e *labhooks.Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(labhooks.RetryAfterSeconds(e.RetryAfter), 10))
+	}
 }
 
 func upperFirst(s string) string {

@@ -97,6 +97,7 @@ var statusOf = map[string]int{
 	labhooks.ERoleNotAllowed: http.StatusUnprocessableEntity,
 	labhooks.EWeakSecret:     http.StatusUnprocessableEntity,
 	labhooks.EPreview:        http.StatusUnprocessableEntity,
+	labhooks.ERateLimited:    http.StatusTooManyRequests,
 	labhooks.EUnavailable:    http.StatusServiceUnavailable,
 	labhooks.EInternal:       http.StatusInternalServerError,
 }
@@ -135,6 +136,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *labhooks.Error
 	if errors.As(err, &e) {
 		body.Field = e.Field
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(labhooks.RetryAfterSeconds(e.RetryAfter), 10))
+		}
 	}
 	writeJSON(w, status, map[string]any{"error": body})
 }
