@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
 	"github.com/labhooks/labhooks/catalog"
@@ -384,6 +387,37 @@ func TestNosniffEverywhere(t *testing.T) {
 		r := l.call(c.key, c.method, c.path, nil)
 		if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
 			t.Errorf("%s %s (%d): X-Content-Type-Options %q", c.method, c.path, r.status, got)
+		}
+	}
+}
+
+// TestOpenAPIRateLimited checks a 429 answer against openapi.json.
+func TestOpenAPIRateLimited(t *testing.T) {
+	t.Parallel()
+	l := newLive(t, openSQLite(t))
+	pid, key := l.partner("lab")
+	id := l.must(201, key, "POST", "/v1/partners/"+pid+"/datalinks", map[string]any{"url": receiver(t) + "/hook"}).body["id"].(string)
+	for range labhooks.ManualSendBurstPerLink {
+		l.must(200, key, "POST", "/v1/datalinks/"+id+"/test", nil)
+	}
+	doc := loadOpenAPI(t)
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, body := range map[string]any{"/v1/datalinks/" + id + "/test": nil, "/v1/datalinks/" + id + "/replay": map[string]any{"since": "2026-01-01T00:00:00Z"}} {
+		r := l.must(429, key, "POST", path, body)
+		req := httptest.NewRequest("POST", path, nil)
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+		res := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.status, Header: r.header,
+			Body: io.NopCloser(strings.NewReader(r.raw)), Options: opts}
+		if err := openapi3filter.ValidateResponse(t.Context(), res); err != nil {
+			t.Errorf("POST %s: the 429 breaks openapi.json: %v\n%s", path, err, r.raw)
 		}
 	}
 }
