@@ -265,13 +265,14 @@ func jsonKind(goKind string) string {
 }
 
 // queryLimit reads the optional page size limit: a whole number from 1 to
-// labhooks.MaxLimit, written in decimal digits alone; 0 when absent.
+// labhooks.MaxLimit, written in decimal digits alone; 0 when absent or
+// empty (as a form leaves it).
 func queryLimit(q url.Values) (int, error) {
 	const name = "limit"
-	if !q.Has(name) {
+	v := q.Get(name)
+	if v == "" {
 		return 0, nil
 	}
-	v := q.Get(name)
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > labhooks.MaxLimit || strings.TrimLeft(v, "0123456789") != "" {
 		return 0, labhooks.FieldErrorf(labhooks.EInvalid, name, "%q is not a whole number from 1 to %d", v, labhooks.MaxLimit)
