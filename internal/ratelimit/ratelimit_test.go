@@ -86,3 +86,20 @@ func TestForgetsIdleKeys(t *testing.T) {
 		t.Fatalf("%d keys kept, bound 4", n)
 	}
 }
+
+// BenchmarkTake is one manual send's check: two buckets, keys spread over
+// many links and partners.
+func BenchmarkTake(b *testing.B) {
+	link, partner := New(Limit{Rate: 1, Burst: 10}, 100_000), New(Limit{Rate: 5, Burst: 30}, 100_000)
+	ls := []*Limiter{link, partner}
+	keys := make([][]string, 1000)
+	for i := range keys {
+		keys[i] = []string{fmt.Sprint("dl_", i), fmt.Sprint("ptn_", i/20)}
+	}
+	now := t0
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		now = now.Add(time.Millisecond)
+		Take(now, ls, keys[i%len(keys)])
+	}
+}
