@@ -276,12 +276,13 @@ func ValidateDataLinkURL(raw string, allowHTTP bool) error {
 	return nil
 }
 
-// ValidateDescription bounds a data link's description. EInvalid.
+// ValidateDescription bounds a data link's description, one line of text
+// (ValidateText). EInvalid.
 func ValidateDescription(s string) error {
 	if len(s) > MaxDescription {
 		return FieldErrorf(EInvalid, "description", "at most %d characters", MaxDescription)
 	}
-	return nil
+	return ValidateText("description", s)
 }
 
 // RewriteLinkSecrets applies a Store.RewriteSecrets rewrite to one link's

@@ -77,6 +77,25 @@ const (
 	MaxResponseBody = 1024
 )
 
+// Rate limits of what a caller could otherwise repeat in a loop: sending a
+// data link's test, retrying a delivery and replaying a link take one token
+// from the link's bucket and one from its partner's, whoever asks (the
+// admin too). A bucket holds Burst tokens and refills at Rate a second.
+const (
+	ManualSendRatePerLink     = 1.0
+	ManualSendBurstPerLink    = 10
+	ManualSendRatePerPartner  = 5.0
+	ManualSendBurstPerPartner = 30
+	// SignInRate and SignInBurst bound the dashboard's sign-in attempts
+	// per key prefix (SignInPrefix characters of the key entered).
+	SignInRate   = 1.0 / 6
+	SignInBurst  = 10
+	SignInPrefix = 8
+	// MaxRateLimitKeys bounds how many keys (links, partners, prefixes) one
+	// process keeps a bucket for; idle ones are forgotten first.
+	MaxRateLimitKeys = 100_000
+)
+
 // Listing page sizes.
 const (
 	DefaultLimit = 50

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Error codes. Each maps to one HTTP status in the http layer's table.
@@ -19,6 +20,7 @@ const (
 	ERoleNotAllowed = "role_not_allowed" // the target's role may not receive this event
 	EWeakSecret     = "weak_secret"      // a data link secret too easy to guess
 	EPreview        = "event_preview"    // the event type is announced but not yet available
+	ERateLimited    = "rate_limited"     // too many such requests lately; Error.RetryAfter says how long to wait
 )
 
 // Error is labhooks' application error: a machine-readable code and a message
@@ -30,6 +32,8 @@ type Error struct {
 	// when the error concerns no one field. Message then starts with it.
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
+	// RetryAfter is how long to wait before trying again (ERateLimited).
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Error implements the error interface.
@@ -55,6 +59,26 @@ func Errorf(code, format string, args ...any) *Error {
 // "field: " and the formatted detail.
 func FieldErrorf(code, field, format string, args ...any) *Error {
 	return &Error{Code: code, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+}
+
+// RateLimited returns an ERateLimited error asking to wait at least wait:
+// its message is the formatted sentence and one that says how long.
+func RateLimited(wait time.Duration, format string, args ...any) *Error {
+	e := Errorf(ERateLimited, format, args...)
+	e.RetryAfter = wait
+	n := RetryAfterSeconds(wait)
+	unit := "seconds"
+	if n == 1 {
+		unit = "second"
+	}
+	e.Message += fmt.Sprintf(" Try again in %d %s.", n, unit)
+	return e
+}
+
+// RetryAfterSeconds is wait in whole seconds, rounded up, at least 1: what
+// a Retry-After header says.
+func RetryAfterSeconds(wait time.Duration) int64 {
+	return max(1, int64((wait+time.Second-1)/time.Second))
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, EInternal for

@@ -106,7 +106,8 @@ func (u PartnerUpdate) Apply(p *Partner) {
 	}
 }
 
-// ValidatePartner checks a partner's fields, trimming its name. EInvalid.
+// ValidatePartner checks a partner's fields, trimming its name; the name
+// is one line of text (ValidateText). EInvalid.
 func ValidatePartner(p *Partner) error {
 	name := strings.TrimSpace(p.Name)
 	switch {
@@ -116,6 +117,9 @@ func ValidatePartner(p *Partner) error {
 		return FieldErrorf(EInvalid, "name", "at most %d characters", MaxPartnerName)
 	case !p.Role.Valid():
 		return NotARole("role", p.Role)
+	}
+	if err := ValidateText("name", name); err != nil {
+		return err
 	}
 	p.Name = name
 	return nil

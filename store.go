@@ -48,7 +48,9 @@ type PartnerStore interface {
 // DataLinkStore keeps data links with their secrets.
 type DataLinkStore interface {
 	// CreateDataLink stores d. ENotFound when its partner does not exist,
-	// EConflict when the ID is taken.
+	// EConflict when the ID is taken or the partner already has
+	// MaxDataLinksPerPartner data links, counted in the transaction of the
+	// insert so that concurrent creates cannot pass the cap.
 	CreateDataLink(ctx context.Context, d *DataLink) error
 	// DataLink returns one data link with its secrets. ENotFound.
 	DataLink(ctx context.Context, id string) (*DataLink, error)

@@ -47,6 +47,8 @@ type Service struct {
 	store labhooks.Store
 	cat   *catalog.Catalog
 	log   *slog.Logger
+	// limits bound manual sends (test, retry, replay).
+	limits manualLimits
 }
 
 // New returns the Service for cfg.
@@ -69,7 +71,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{cfg: cfg, store: cfg.Store, cat: cfg.Catalog, log: cfg.Logger}
+	return &Service{cfg: cfg, store: cfg.Store, cat: cfg.Catalog, log: cfg.Logger, limits: newManualLimits()}
 }
 
 // now is the clock's time in UTC, as everything is stored.

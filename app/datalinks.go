@@ -45,13 +45,8 @@ func (s *Service) CreateDataLink(ctx context.Context, c *Caller, partnerID strin
 	if err := labhooks.ValidateDescription(in.Description); err != nil {
 		return nil, err
 	}
-	existing, err := s.store.DataLinks(ctx, labhooks.DataLinkFilter{PartnerID: &p.ID})
-	if err != nil {
-		return nil, err
-	}
-	if len(existing) >= labhooks.MaxDataLinksPerPartner {
-		return nil, labhooks.Errorf(labhooks.EConflict, "a partner may have at most %d data links", labhooks.MaxDataLinksPerPartner)
-	}
+	// The store refuses a link past labhooks.MaxDataLinksPerPartner in the
+	// transaction of the insert, so racing creates cannot pass the cap.
 	now := s.now()
 	d := &labhooks.DataLink{
 		ID: id.New(id.DataLink), PartnerID: p.ID, URL: in.URL, Description: in.Description, Secret: in.Secret,
@@ -189,9 +184,10 @@ func (s *Service) RotateSecret(ctx context.Context, c *Caller, id string, in Rot
 	}
 	overlap := labhooks.DefaultRotationOverlap
 	if in.OverlapSeconds != nil {
-		// Checked before any arithmetic, which could overflow.
-		if *in.OverlapSeconds < 0 || *in.OverlapSeconds > int64(labhooks.MaxRotationOverlap/time.Second) {
-			return nil, labhooks.FieldErrorf(labhooks.EInvalid, "overlapSeconds", "between 0 and %d", int64(labhooks.MaxRotationOverlap/time.Second))
+		// Checked before it is turned into a Duration, which a huge number
+		// of seconds would overflow into a valid-looking one.
+		if max := int64(labhooks.MaxRotationOverlap / time.Second); *in.OverlapSeconds < 0 || *in.OverlapSeconds > max {
+			return nil, labhooks.FieldErrorf(labhooks.EInvalid, "overlapSeconds", "between 0 and %d", max)
 		}
 		overlap = time.Duration(*in.OverlapSeconds) * time.Second
 	}
@@ -210,11 +206,15 @@ type ReplayInput struct {
 }
 
 // Replay sends the failed deliveries of data link id created in the range
-// again, each with a fresh retry schedule, and returns how many. ENotFound,
-// EInvalid, EConflict when the link is disabled.
+// again, each with a fresh retry schedule, and returns how many. One call
+// counts as one manual send (see labhooks.ManualSendRatePerLink). ENotFound,
+// EInvalid, EConflict when the link is disabled, ERateLimited.
 func (s *Service) Replay(ctx context.Context, c *Caller, id string, in ReplayInput) (int, error) {
 	d, err := s.DataLink(ctx, c, id)
 	if err != nil {
+		return 0, err
+	}
+	if err := s.allowManualSend("the replay", d.ID, d.PartnerID); err != nil {
 		return 0, err
 	}
 	if in.Since == nil {
@@ -270,10 +270,15 @@ type TestResult struct {
 // TestDataLink sends data link linkID a test event now (eventName's example,
 // or the first available one the link would receive) and says how its
 // receiver answered. Preview types may be tested: partners get ready for
-// them before they ship. ENotFound, EInvalid, ERoleNotAllowed.
+// them before they ship. Tests are rate-limited per link and per partner
+// (labhooks.ManualSendRatePerLink). ENotFound, EInvalid, ERoleNotAllowed,
+// ERateLimited.
 func (s *Service) TestDataLink(ctx context.Context, c *Caller, linkID, eventName string) (*TestResult, error) {
 	d, err := s.DataLink(ctx, c, linkID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.allowManualSend("the test", d.ID, d.PartnerID); err != nil {
 		return nil, err
 	}
 	p, err := s.store.Partner(ctx, d.PartnerID)

@@ -42,11 +42,15 @@ func (s *Service) DeliveryEvent(ctx context.Context, c *Caller, d *labhooks.Deli
 }
 
 // RetryDelivery sends delivery id again now, whatever its status, with a
-// fresh retry schedule. ENotFound; EConflict when its data link was
-// deleted or is disabled.
+// fresh retry schedule. Retries are rate-limited per data link and per
+// partner (labhooks.ManualSendRatePerLink). ENotFound; EConflict when its
+// data link was deleted or is disabled; ERateLimited.
 func (s *Service) RetryDelivery(ctx context.Context, c *Caller, id string) (*labhooks.Delivery, error) {
 	d, err := s.Delivery(ctx, c, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.allowManualSend("the retry", d.DataLinkID, d.PartnerID); err != nil {
 		return nil, err
 	}
 	link, err := s.store.DataLink(ctx, d.DataLinkID)

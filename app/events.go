@@ -202,6 +202,9 @@ func (s *Service) CreateEventType(ctx context.Context, c *Caller, t *labhooks.Ev
 	if err := catalog.Check(t); err != nil {
 		return nil, err
 	}
+	if err := labhooks.ValidateText("description", t.Description); err != nil {
+		return nil, err
+	}
 	if _, ok := s.cat.Lookup(t.Name); ok {
 		return nil, labhooks.FieldErrorf(labhooks.EConflict, "name", "event type %s exists", t.Name)
 	}

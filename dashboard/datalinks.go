@@ -272,6 +272,7 @@ func (s *Server) testDataLinkPage(w http.ResponseWriter, r *http.Request) error 
 	res, err := s.app.TestDataLink(r.Context(), c, d.ID, data.TestEvent)
 	if errs, ok := fieldErrors(err, "eventName"); ok {
 		data.TestError = errs["eventName"] + errs[""]
+		setRetryAfter(w, err)
 		return s.renderLink(w, r, httpapi.ErrorStatus(err), data)
 	} else if err != nil {
 		return err
@@ -354,6 +355,7 @@ func (s *Server) replayPage(w http.ResponseWriter, r *http.Request) error {
 			return lerr
 		}
 		data.ReplaySince, data.ReplayError = raw, errs["since"]+errs[""]
+		setRetryAfter(w, err)
 		return s.renderLink(w, r, httpapi.ErrorStatus(err), data)
 	} else if err != nil {
 		return err

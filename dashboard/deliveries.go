@@ -171,13 +171,14 @@ func (s *Server) retryDeliveryPage(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if _, err := s.app.RetryDelivery(r.Context(), c, d.ID); labhooks.ErrorCode(err) == labhooks.EConflict {
+	if _, err := s.app.RetryDelivery(r.Context(), c, d.ID); labhooks.ErrorCode(err) == labhooks.EConflict || labhooks.ErrorCode(err) == labhooks.ERateLimited {
 		data, derr := s.deliveryDetail(r.Context(), c, d)
 		if derr != nil {
 			return derr
 		}
-		data.RetryError = labhooks.ErrorMessage(err)
-		return s.render(w, r, http.StatusConflict, "delivery", &view{Title: "Delivery " + d.ID, Nav: "deliveries", Data: data})
+		data.RetryError = upperFirst(labhooks.ErrorMessage(err))
+		setRetryAfter(w, err)
+		return s.render(w, r, httpapi.ErrorStatus(err), "delivery", &view{Title: "Delivery " + d.ID, Nav: "deliveries", Data: data})
 	} else if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
 	"github.com/labhooks/labhooks/httpapi"
+	"github.com/labhooks/labhooks/internal/ratelimit"
 	"github.com/labhooks/labhooks/internal/remote"
 )
 
@@ -59,6 +61,8 @@ type Server struct {
 	mux     *http.ServeMux
 	dash    *pages
 	proxies remote.Proxies
+	// signIns bounds sign-in attempts per key prefix.
+	signIns *ratelimit.Limiter
 }
 
 // New returns the dashboard for cfg.
@@ -70,7 +74,8 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{app: cfg.App, now: cfg.Now, log: cfg.Logger, mux: http.NewServeMux(), dash: newPages(cfg.Dir, cfg.SessionKey),
-		proxies: cfg.TrustedProxies}
+		proxies: cfg.TrustedProxies,
+		signIns: ratelimit.New(ratelimit.Limit{Rate: labhooks.SignInRate, Burst: labhooks.SignInBurst}, labhooks.MaxRateLimitKeys)}
 	s.routes()
 	return s
 }
@@ -311,7 +316,7 @@ func fieldErrors(err error, fields ...string) (errs map[string]string, ok bool) 
 		return nil, false
 	}
 	switch e.Code {
-	case labhooks.EInvalid, labhooks.EWeakSecret, labhooks.ERoleNotAllowed, labhooks.EConflict:
+	case labhooks.EInvalid, labhooks.EWeakSecret, labhooks.ERoleNotAllowed, labhooks.EConflict, labhooks.ERateLimited:
 	default:
 		return nil, false
 	}
@@ -319,6 +324,15 @@ func fieldErrors(err error, fields ...string) (errs map[string]string, ok bool) 
 		return map[string]string{e.Field: upperFirst(e.Detail())}, true
 	}
 	return map[string]string{"": e.Message}, true
+}
+
+// setRetryAfter tells the browser, as the API tells a client, how long a
+// rate-limited request must wait.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var e *labhooks.Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(labhooks.RetryAfterSeconds(e.RetryAfter), 10))
+	}
 }
 
 func upperFirst(s string) string {

@@ -9,7 +9,10 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -206,6 +209,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		v.Error = "Enter your API key."
 		return s.renderSignIn(w, r, http.StatusBadRequest, v)
 	}
+	if wait := s.signIns.Allow(s.now(), keyPrefix(key)); wait > 0 {
+		v.Error = fmt.Sprintf("Too many sign-in attempts with a key starting %q. Wait %d seconds, then try again.", keyPrefix(key), labhooks.RetryAfterSeconds(wait))
+		w.Header().Set("Retry-After", strconv.FormatInt(labhooks.RetryAfterSeconds(wait), 10))
+		return s.renderSignIn(w, r, http.StatusTooManyRequests, v)
+	}
 	_, err = s.app.SignIn(r.Context(), key, s.proxies.Addr(r))
 	switch labhooks.ErrorCode(err) {
 	case "":
@@ -226,13 +234,44 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// localPath returns next if it is a path on this site, else "/": the
-// sign-in redirect must not send anyone elsewhere.
+// keyPrefix is the part of an API key sign-in attempts are counted by: its
+// first labhooks.SignInPrefix characters, which say its kind and a little
+// of its random part.
+func keyPrefix(key string) string {
+	if len(key) > labhooks.SignInPrefix {
+		return key[:labhooks.SignInPrefix]
+	}
+	return key
+}
+
+// localPath returns next as the browser would read it if that is a path on
+// this site, else "/": the sign-in redirect must not send anyone elsewhere.
+//
+// A browser parses a Location as the WHATWG URL standard says: it drops
+// leading and trailing C0 controls and spaces and every tab and newline,
+// and reads a backslash as a slash, so "/\t/evil.example" and
+// "/\\evil.example" both mean "//evil.example", another site. localPath
+// reads next the same way, refuses anything that then has a scheme, a
+// host or is not an absolute path, and returns the path it read (which has
+// no control character left), so what is checked is what is followed.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	p := strings.Map(func(r rune) rune {
+		switch r {
+		case '\t', '\n', '\r':
+			return -1
+		case '\\':
+			return '/'
+		}
+		return r
+	}, strings.Trim(next, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "))
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
-	return next
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	return p
 }
 
 // signOut ends the session for good, not just in this browser: a copy of

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -435,4 +436,58 @@ func TestBrowserOperator(t *testing.T) {
 	p.wantText("#deliveries", "sampleReceived", "Central Lab")
 	p.open("/events")
 	p.wantText("main", "appointmentCreated", "resultVerified", "coming soon", "dataDeletionRequest")
+}
+
+// TestBrowserSignInRedirectStaysOnSite signs in, in Chromium, through
+// sign-in links whose next is read by the browser as another site (a
+// second server on this machine stands for it): the browser must end on
+// labhooks' own origin every time, and a plain next is still followed.
+func TestBrowserSignInRedirectStaysOnSite(t *testing.T) {
+	ctx := newBrowser(t)
+	s := startServer(t, "")
+	_, labKey := s.partner("lab", "Central Lab")
+	evil := newReceiver(t, nil)
+	evilHost := strings.TrimPrefix(evil.URL, "http://")
+	p := &page{t: t, ctx: ctx, base: s.url}
+
+	for _, next := range []string{
+		"/\t/" + evilHost + "/",
+		"/\\" + evilHost + "/",
+		"\\\\" + evilHost + "/",
+		"/\n/" + evilHost + "/",
+		" //" + evilHost + "/",
+		"//" + evilHost + "/",
+		"/deliveries",
+	} {
+		p.open("/signin?next=" + url.QueryEscape(next))
+		p.run(chromedp.SetValue(chromedp.CSS("#key"), labKey))
+		// Wait for the browser to leave the sign-in page, wherever it goes
+		// (the other site answers an empty page).
+		p.run(eval(`document.body.dataset.left = "yes"`), chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)))
+		var href string
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			h, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.readyState === "complete" && !(document.body && document.body.dataset.left) ? location.href : ""`))
+			if err == nil && h != "" {
+				href = h
+				break
+			}
+			if time.Now().After(deadline) {
+				at, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`location.href`))
+				t.Fatalf("next=%q: the browser never left the sign-in page, at %q (%v)", next, at, err)
+			}
+		}
+		u, err := url.Parse(href)
+		if err != nil || u.Scheme+"://"+u.Host != s.url {
+			t.Fatalf("signing in with next=%q left the browser at %q, not on %s", next, href, s.url)
+		}
+		if next == "/deliveries" && u.Path != next {
+			t.Fatalf("next=%q: the browser is at %q", next, href)
+		}
+		if strings.Contains(u.Path, evilHost) {
+			t.Fatalf("next=%q: the browser is at %q", next, href)
+		}
+	}
+	if n := len(evil.requests()); n != 0 {
+		t.Fatalf("the other site got %d requests", n)
+	}
 }

@@ -124,3 +124,46 @@ func TestSecretsSealedOnPostgres(t *testing.T) {
 		t.Errorf("serve without the key said:\n%s", out)
 	}
 }
+
+// Turning sealing on for a SQLite database with secrets stored in the
+// plain leaves no trace of them in its files: the database file and its
+// write-ahead log are scanned while the sealed server runs, and after.
+func TestSecretsSealedScrubSQLite(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "labhooks.db")
+	s := startServer(t, db)
+	rc := newReceiver(t, nil)
+	p, _ := s.partner("provider", "Plain Provider")
+	s.dataLink(p, rc.URL, secret)
+	verifiedDeliveries(t, s, rc, 1)
+	s.stop()
+	holding := func() []string {
+		var found []string
+		files, _ := filepath.Glob(db + "*")
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte(secret)) {
+				found = append(found, filepath.Base(f))
+			}
+		}
+		return found
+	}
+	if len(holding()) == 0 {
+		t.Fatal("the test's premise fails: the unsealed database does not hold the secret")
+	}
+
+	s = startServer(t, db, "--secrets-key", secretsKey1)
+	if !strings.Contains(s.logs.String(), "sealed data-link secrets") {
+		t.Errorf("no word of sealing in the log:\n%s", s.logs)
+	}
+	if found := holding(); len(found) != 0 {
+		t.Fatalf("with the secrets sealed, %v still hold one in the plain", found)
+	}
+	verifiedDeliveries(t, s, rc, 2)
+	s.stop()
+	if found := holding(); len(found) != 0 {
+		t.Fatalf("after the sealed server stopped, %v hold a secret in the plain", found)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,12 +52,14 @@ func AuditFilter(q url.Values) (labhooks.AuditFilter, error) {
 	if v := q.Get("partnerId"); v != "" {
 		f.PartnerID = &v
 	}
-	limit, err := queryInt(q, "limit")
+	if f.Cursor != "" {
+		if n, err := strconv.ParseInt(f.Cursor, 10, 64); err != nil || n < 1 || strconv.FormatInt(n, 10) != f.Cursor {
+			return f, labhooks.FieldErrorf(labhooks.EInvalid, "cursor", "%q is not a cursor; pass on the nextCursor of the previous page as it is", f.Cursor)
+		}
+	}
+	limit, err := queryLimit(q)
 	if err != nil {
 		return f, err
-	}
-	if limit > labhooks.MaxLimit {
-		return f, labhooks.FieldErrorf(labhooks.EInvalid, "limit", "at most %d", labhooks.MaxLimit)
 	}
 	f.Limit = limit
 	return f, nil

@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/id"
 )
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
@@ -38,12 +39,12 @@ func DeliveryFilter(q url.Values) (labhooks.DeliveryFilter, error) {
 		}
 		f.Status = &st
 	}
-	limit, err := queryInt(q, "limit")
+	if f.Before != nil && !id.Valid(id.Delivery, *f.Before) {
+		return f, labhooks.FieldErrorf(labhooks.EInvalid, "cursor", "%q is not a cursor; pass on the nextCursor of the previous page as it is", *f.Before)
+	}
+	limit, err := queryLimit(q)
 	if err != nil {
 		return f, err
-	}
-	if limit > labhooks.MaxLimit {
-		return f, labhooks.FieldErrorf(labhooks.EInvalid, "limit", "at most %d", labhooks.MaxLimit)
 	}
 	f.Limit = limit
 	return f, nil

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labhooks/labhooks"
@@ -49,8 +49,12 @@ func NewServer(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Every answer is JSON (or empty) and
+// says so: nosniff keeps a browser from reading one as anything else.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
 
 func (s *Server) routes() {
 	s.mux.Handle("GET /healthz", s.public(s.healthz))
@@ -104,6 +108,7 @@ var statusOf = map[string]int{
 	labhooks.ERoleNotAllowed: http.StatusUnprocessableEntity,
 	labhooks.EWeakSecret:     http.StatusUnprocessableEntity,
 	labhooks.EPreview:        http.StatusUnprocessableEntity,
+	labhooks.ERateLimited:    http.StatusTooManyRequests,
 	labhooks.EUnavailable:    http.StatusServiceUnavailable,
 	labhooks.EInternal:       http.StatusInternalServerError,
 }
@@ -142,6 +147,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *labhooks.Error
 	if errors.As(err, &e) {
 		body.Field = e.Field
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(labhooks.RetryAfterSeconds(e.RetryAfter), 10))
+		}
 	}
 	writeJSON(w, status, map[string]any{"error": body})
 }
@@ -160,16 +168,26 @@ type list[T any] struct {
 	NextCursor string `json:"nextCursor,omitempty"`
 }
 
-// decode reads a JSON request body into v, refusing unknown fields, trailing
-// data and oversized bodies with a message that says what is wrong.
+// decode reads a JSON request body into v, refusing unknown fields, a
+// field given twice, trailing data and oversized bodies with a message that
+// says what is wrong.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(w, r.Body, labhooks.MaxRequestBody)
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return labhooks.Errorf(labhooks.EInvalid, "body: larger than %d bytes", labhooks.MaxRequestBody)
+	} else if err != nil {
+		return labhooks.Errorf(labhooks.EInvalid, "body: could not be read: %v", err)
+	}
+	if err := duplicateField(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
-	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
 		if dec.More() {
@@ -181,8 +199,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return nil
 	case errors.Is(err, io.EOF):
 		return labhooks.Errorf(labhooks.EInvalid, "body: a JSON object is required")
-	case errors.As(err, &tooBig):
-		return labhooks.Errorf(labhooks.EInvalid, "body: larger than %d bytes", labhooks.MaxRequestBody)
 	case errors.As(err, &syntax):
 		return labhooks.Errorf(labhooks.EInvalid, "body: invalid JSON at byte %d: %v", syntax.Offset, err)
 	case errors.As(err, &typeErr):
@@ -196,6 +212,36 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	default:
 		return labhooks.Errorf(labhooks.EInvalid, "body: %v", err)
 	}
+}
+
+// duplicateField refuses a JSON object that names one of its fields twice
+// (as encoding/json matches names, regardless of case): which value counts
+// would otherwise depend on the parser, and a check made on one could be
+// passed by the other. Anything but a well-formed object is left for the
+// decoder to report.
+func duplicateField(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		name, _ := t.(string)
+		folded := strings.ToLower(name)
+		if seen[folded] {
+			return labhooks.Errorf(labhooks.EInvalid, "body: the field %q is given more than once", name)
+		}
+		seen[folded] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return nil
+		}
+	}
+	return nil
 }
 
 // decodeOptional is decode for a body that may be left out: an empty body,
@@ -229,15 +275,18 @@ func jsonKind(goKind string) string {
 	return "of another type"
 }
 
-// queryInt reads an optional integer query parameter.
-func queryInt(q url.Values, name string) (int, error) {
+// queryLimit reads the optional page size limit: a whole number from 1 to
+// labhooks.MaxLimit, written in decimal digits alone; 0 when absent or
+// empty (as a form leaves it).
+func queryLimit(q url.Values) (int, error) {
+	const name = "limit"
 	v := q.Get(name)
 	if v == "" {
 		return 0, nil
 	}
-	var n int
-	if _, err := fmt.Sscan(v, &n); err != nil || n < 0 {
-		return 0, labhooks.FieldErrorf(labhooks.EInvalid, name, "%q is not a positive whole number", v)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > labhooks.MaxLimit || strings.TrimLeft(v, "0123456789") != "" {
+		return 0, labhooks.FieldErrorf(labhooks.EInvalid, name, "%q is not a whole number from 1 to %d", v, labhooks.MaxLimit)
 	}
 	return n, nil
 }

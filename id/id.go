@@ -4,6 +4,7 @@
 package id
 
 import (
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -36,4 +37,15 @@ func Floor(prefix string, t time.Time) string {
 	}
 	u.SetTime(ulid.Timestamp(t))
 	return prefix + "_" + u.String()
+}
+
+// Valid reports whether s is an ID that New(prefix) could have made: the
+// prefix, an underscore and a ULID in Crockford's base 32.
+func Valid(prefix, s string) bool {
+	rest, ok := strings.CutPrefix(s, prefix+"_")
+	if !ok {
+		return false
+	}
+	_, err := ulid.ParseStrict(rest)
+	return err == nil
 }

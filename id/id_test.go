@@ -23,3 +23,27 @@ func TestFloorSortsBeforeEveryLaterID(t *testing.T) {
 		t.Fatalf("Floor of the zero time = %s", f)
 	}
 }
+
+func TestValid(t *testing.T) {
+	fresh := New(Delivery)
+	for _, tt := range []struct {
+		s    string
+		want bool
+	}{
+		{fresh, true},
+		{Floor(Delivery, time.Now()), true},
+		{"dlv_01JDZ3M5X8Q2V9K7T4R6W1N0PA", true},
+		{New(Event), false},
+		{"dlv_", false},
+		{"dlv_01JDZ3M5X8Q2V9K7T4R6W1N0P", false},   // one short
+		{"dlv_01JDZ3M5X8Q2V9K7T4R6W1N0PAA", false}, // one long
+		{"dlv_01JDZ3M5X8Q2V9K7T4R6W1N0P!", false},
+		{"dlv_81JDZ3M5X8Q2V9K7T4R6W1N0PA", false}, // overflows 128 bits
+		{"' OR 1=1 --", false},
+		{"", false},
+	} {
+		if got := Valid(Delivery, tt.s); got != tt.want {
+			t.Errorf("Valid(dlv, %q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -315,4 +316,82 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("Open(Seal(%q)) = %q, %v", stored, again, err)
 		}
 	})
+}
+
+// TestSealingScrubsSQLiteFiles: once sealing has rewritten the secrets a
+// SQLite database held in the plain, neither the database file nor its
+// write-ahead log holds them any more, while the store is still open (the
+// rewrite checkpoints the log, truncates it and vacuums the freed pages).
+func TestSealingScrubsSQLiteFiles(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "labhooks.db")
+	plain := openSQLite(t, path)
+	var secrets []string
+	for range 3 {
+		d := storetest.NewLink(t, plain, labhooks.RoleLab)
+		secrets = append(secrets, d.Secret)
+	}
+	// A rotation leaves a previous secret, in the plain too.
+	rotated, err := plain.UpdateDataLink(t.Context(), storetestLinkID(t, plain), func(d *labhooks.DataLink) error {
+		return d.Rotate(labhooks.GenerateSecret(), time.Now(), time.Hour)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, rotated.Secret)
+	plainInFiles := func() []string {
+		var found []string
+		files, _ := filepath.Glob(path + "*")
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range secrets {
+				if bytes.Contains(b, []byte(s)) {
+					found = append(found, filepath.Base(f))
+					break
+				}
+			}
+		}
+		return found
+	}
+	// Closing checkpoints the log into the database file: the secrets are
+	// in its pages now, where the rewrite must not leave them behind.
+	plain.Close()
+	plain = openSQLite(t, path)
+	if found := plainInFiles(); !slices.Contains(found, "labhooks.db") {
+		t.Fatalf("the test's premise fails: no plain secret in the database file before sealing (%v)", found)
+	}
+
+	s, n, err := sealing.Open(t.Context(), plain, keyring(t, key1))
+	if err != nil || n != len(secrets)-1 {
+		t.Fatalf("sealing.Open resealed %d links (%v), want %d", n, err, len(secrets)-1)
+	}
+	if found := plainInFiles(); len(found) != 0 {
+		t.Fatalf("after sealing, %v still hold a secret in the plain", found)
+	}
+	// The store works on: the secrets open, and deliveries can be signed.
+	links, err := s.DataLinks(t.Context(), labhooks.DataLinkFilter{})
+	if err != nil || len(links) != 3 {
+		t.Fatalf("DataLinks after sealing: %v, %v", links, err)
+	}
+	for _, d := range links {
+		if d.Secret != secrets[0] && d.Secret != secrets[1] && d.Secret != secrets[2] && d.Secret != secrets[3] {
+			t.Errorf("link %s opens to a secret it never had", d.ID)
+		}
+	}
+	s.Close()
+	if found := plainInFiles(); len(found) != 0 {
+		t.Fatalf("after closing, %v hold a secret in the plain", found)
+	}
+}
+
+// storetestLinkID is the ID of the first data link of s.
+func storetestLinkID(t *testing.T, s labhooks.Store) string {
+	links, err := s.DataLinks(t.Context(), labhooks.DataLinkFilter{})
+	if err != nil || len(links) == 0 {
+		t.Fatalf("DataLinks: %v, %v", links, err)
+	}
+	return links[0].ID
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,4 +332,55 @@ func testDisableFailingDataLink(t *testing.T, newStore NewStore) {
 	if jobs := b.claim(t, b.now.Add(time.Hour), 10); len(jobs) != 1 || jobs[0].DataLinkID != old.ID || jobs[0].Try != 1 {
 		t.Fatalf("after re-enabling and replaying, claimed %+v", jobs)
 	}
+}
+
+// testDataLinkCap: a partner has at most labhooks.MaxDataLinksPerPartner
+// data links, however many creates race for the last places, and another
+// partner's links do not count against it.
+func testDataLinkCap(t *testing.T, newStore NewStore) {
+	t.Parallel()
+	b := setup(t, newStore)
+	p, q := b.partner(t, labhooks.RoleSampler), b.partner(t, labhooks.RoleSampler)
+	b.link(t, q)
+	const already = labhooks.MaxDataLinksPerPartner - 10
+	for range already {
+		b.link(t, p)
+	}
+	const racers = 32
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Go(func() {
+			errs[i] = b.s.CreateDataLink(b.ctx, &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://example.test/hook",
+				Secret: labhooks.GenerateSecret(), EventNames: []string{}, Enabled: true, CreatedAt: b.now, UpdatedAt: b.now})
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, err := range errs {
+		switch labhooks.ErrorCode(err) {
+		case "":
+			created++
+		case labhooks.EConflict:
+		default:
+			t.Errorf("a racing CreateDataLink failed: %v", err)
+		}
+	}
+	if created != labhooks.MaxDataLinksPerPartner-already {
+		t.Errorf("%d of %d racing creates succeeded with %d places left", created, racers, labhooks.MaxDataLinksPerPartner-already)
+	}
+	links, err := b.s.DataLinks(b.ctx, labhooks.DataLinkFilter{PartnerID: &p.ID})
+	if err != nil || len(links) != labhooks.MaxDataLinksPerPartner {
+		t.Fatalf("the partner has %d data links (%v), want the cap, %d", len(links), err, labhooks.MaxDataLinksPerPartner)
+	}
+	err = b.s.CreateDataLink(b.ctx, &labhooks.DataLink{ID: id.New(id.DataLink), PartnerID: p.ID, URL: "https://x.test", Secret: "s", CreatedAt: b.now, UpdatedAt: b.now})
+	wantCode(t, err, labhooks.EConflict)
+	if e := labhooks.ErrorMessage(err); !strings.Contains(e, "at most") {
+		t.Errorf("message %q does not say what the cap is", e)
+	}
+	b.link(t, q) // the other partner is not held back
+	if err := b.s.DeleteDataLink(b.ctx, links[0].ID, b.now); err != nil {
+		t.Fatal(err)
+	}
+	b.link(t, p) // a place freed is a place
 }

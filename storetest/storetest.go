@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Partners", testPartners},
 		{"UpdatePartner", testUpdatePartner},
 		{"DataLinks", testDataLinks},
+		{"DataLinkCap", testDataLinkCap},
 		{"DataLinkFilterIDs", testDataLinkFilterIDs},
 		{"UpdateDataLink", testUpdateDataLink},
 		{"UpdateDataLinkRefused", testUpdateDataLinkRefused},

@@ -10,10 +10,32 @@ import (
 )
 
 // CreateDataLink stores d. ENotFound when its partner does not exist,
-// EConflict when its ID is taken.
+// EConflict when its ID is taken or its partner already has
+// labhooks.MaxDataLinksPerPartner links.
+//
+// The count and the insert share one transaction that holds the partner's
+// row (the whole database on SQLite), so concurrent creates for one partner
+// take turns and the cap holds however many race.
 func (s *Store) CreateDataLink(ctx context.Context, d *labhooks.DataLink) error {
 	return s.Write(ctx, func(db DB) error {
-		_, err := db.Exec(ctx, `INSERT INTO datalinks (`+dataLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		// Two statements: the count must see what the transaction that held
+		// the lock before this one committed, and on PostgreSQL a statement
+		// sees what was committed when it started, before it waited.
+		var pid string
+		err := db.QueryRow(ctx, `SELECT id FROM partners WHERE id = $1`+db.LockKey(), d.PartnerID).Scan(&pid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return labhooks.Errorf(labhooks.ENotFound, "partner %s not found", d.PartnerID)
+		} else if err != nil {
+			return err
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM datalinks WHERE partner_id = $1`, d.PartnerID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= labhooks.MaxDataLinksPerPartner {
+			return labhooks.Errorf(labhooks.EConflict, "a partner may have at most %d data links", labhooks.MaxDataLinksPerPartner)
+		}
+		_, err = db.Exec(ctx, `INSERT INTO datalinks (`+dataLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			d.ID, d.PartnerID, db.TextArg(d.URL), db.TextArg(d.Description), d.Secret, d.PreviousSecret, db.NullTimeArg(d.PreviousSecretExpiresAt),
 			db.EventNamesArg(d.EventNames), d.Enabled, db.TextArg(d.DisabledReason), db.NullTimeArg(d.FailingSince),
 			db.TimeArg(d.CreatedAt), db.TimeArg(d.UpdatedAt))

@@ -53,6 +53,11 @@ type Dialect interface {
 	// holding them against other writers until it ends; empty where a
 	// write transaction holds the whole database.
 	LockRows() string
+	// LockKey ends a SELECT of a row whose dependants a transaction is about
+	// to count and add to, serialising such transactions without blocking
+	// the foreign-key checks of other inserts that only reference the row;
+	// empty where a write transaction holds the whole database.
+	LockKey() string
 	// Unique and ForeignKey report whether err is the violation of a unique
 	// or a foreign-key constraint.
 	Unique(err error) bool
