@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -193,8 +194,12 @@ func openSealedStore(ctx context.Context, cfg serveConfig, log *slog.Logger) (st
 
 // warnReplacedAdminKey logs, loudly, when the configured admin key is not
 // the one stored in the database: the stored key then opens nothing while
-// the configured one is set.
-func warnReplacedAdminKey(ctx context.Context, store labhooks.AdminKeyStore, configured string, log *slog.Logger) error {
+// the configured one is set. The audit log records it once per configured
+// key (actor system, the key's prefix only), not at every start.
+func warnReplacedAdminKey(ctx context.Context, store interface {
+	labhooks.AdminKeyStore
+	labhooks.AuditStore
+}, configured string, log *slog.Logger) error {
 	if configured == "" {
 		return nil
 	}
@@ -204,7 +209,20 @@ func warnReplacedAdminKey(ctx context.Context, store labhooks.AdminKeyStore, con
 	}
 	log.Warn("ADMIN KEY REPLACED: --admin-key (LABHOOKS_ADMIN_KEY) is not the admin key stored in the database; " +
 		"the stored key opens nothing while this one is set. If you did not mean to replace it, unset LABHOOKS_ADMIN_KEY and restart.")
-	return nil
+	prefix := labhooks.KeyPrefixOf(configured)
+	last, _, err := store.Audit(ctx, labhooks.AuditFilter{Action: labhooks.AuditAdminKeyOverride, Limit: 1})
+	if err != nil {
+		return err
+	}
+	var seen struct {
+		KeyPrefix string `json:"keyPrefix"`
+	}
+	if len(last) == 1 && json.Unmarshal(last[0].Details, &seen) == nil && seen.KeyPrefix == prefix {
+		return nil // this key's override is recorded already
+	}
+	return store.AppendAudit(ctx, &labhooks.AuditEntry{Time: time.Now().UTC(), Actor: labhooks.AuditActor{Type: labhooks.ActorSystem},
+		Action: labhooks.AuditAdminKeyOverride, TargetType: "adminkey",
+		Details: labhooks.AuditDetails(nil, map[string]any{"keyPrefix": prefix, "source": "--admin-key (LABHOOKS_ADMIN_KEY)"})})
 }
 
 func isPostgres(dsn string) bool {

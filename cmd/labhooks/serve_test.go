@@ -1,12 +1,15 @@
 package main
 
 import (
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/labhooks/labhooks"
 )
 
 // --db errors name the path and what is wrong, and a refused start leaves
@@ -121,9 +124,25 @@ func TestServeWarnsOfReplacedAdminKey(t *testing.T) {
 	if !strings.Contains(stderr.String(), "level=WARN") || !strings.Contains(stderr.String(), "ADMIN KEY REPLACED") || !strings.Contains(stderr.String(), "LABHOOKS_ADMIN_KEY") {
 		t.Fatalf("a key over the stored one was not logged loudly:\n%s", stderr)
 	}
+	_, stderr, stop = startServe(t, "--db", db, "--admin-key", cliAdminKey)
+	stop()
+	if !strings.Contains(stderr.String(), "ADMIN KEY REPLACED") {
+		t.Fatalf("a second start with the key over the stored one was not logged:\n%s", stderr)
+	}
 	_, stderr, stop = startServe(t, "--db", db)
 	stop()
 	if strings.Contains(stderr.String(), "ADMIN KEY REPLACED") {
 		t.Fatalf("warned without a configured key:\n%s", stderr)
+	}
+	// The audit log has the key's creation, and its replacement once,
+	// whatever the number of starts.
+	var out strings.Builder
+	if err := run(t.Context(), []string{"audit", "export", "--db", db}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"action":"adminkey.init"`) || !strings.Contains(lines[1], `"action":"adminkey.override"`) ||
+		!strings.Contains(lines[1], `"keyPrefix":"`+labhooks.KeyPrefixOf(cliAdminKey)+`"`) || strings.Contains(out.String(), cliAdminKey) {
+		t.Fatalf("audit entries of the admin key:\n%s", out.String())
 	}
 }
