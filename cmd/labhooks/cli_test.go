@@ -294,6 +294,29 @@ func TestClientCommands(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "FAILED") || !strings.Contains(out, "webhook-id: test_") {
 		t.Fatalf("datalinks test: exit %d\n%s", code, out)
 	}
+
+	// The partner rotates its own key; the old one works for the overlap.
+	partnerID := regexp.MustCompile(`ptn_[0-9A-Z]+`).FindString(must(append([]string{"partners", "list", "--json"}, asPartner...)...))
+	out = must(append([]string{"partners", "rotate-key", partnerID, "--overlap", "1h"}, asPartner...)...)
+	newKey := regexp.MustCompile(`lhp_\S+`).FindString(out)
+	if newKey == "" || newKey == key || !strings.Contains(out, "PREVIOUS KEY") || !strings.Contains(out, "shown only now") {
+		t.Fatalf("partners rotate-key:\n%s", out)
+	}
+	must(append([]string{"partners", "show", partnerID}, asPartner...)...)
+	if code, _, stderr := cli(t, append([]string{"partners", "rotate-key", partnerID, "--overlap", "9000h"}, asPartner...)...); code != 2 {
+		t.Fatalf("rotate-key with too long an overlap: exit %d\n%s", code, stderr)
+	}
+	// The admin suspends it: its keys open nothing until it is resumed.
+	if out := must(append([]string{"partners", "suspend", partnerID}, admin...)...); !strings.Contains(out, "SUSPENDED") {
+		t.Fatalf("partners suspend:\n%s", out)
+	}
+	if code, _, stderr := cli(t, "datalinks", "list", "--server", srv, "--key", newKey); code != 1 || !strings.Contains(stderr, "suspended") {
+		t.Fatalf("a suspended partner's key: exit %d\n%s", code, stderr)
+	}
+	if out := must(append([]string{"partners", "resume", partnerID}, admin...)...); strings.Contains(out, "SUSPENDED") {
+		t.Fatalf("partners resume:\n%s", out)
+	}
+	must("datalinks", "list", "--server", srv, "--key", newKey)
 }
 
 func eventuallyCLI(t *testing.T, what string, cond func() bool) {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/httpapi"
@@ -17,7 +18,17 @@ type partnerOut struct {
 }
 
 func printPartner(w io.Writer, p *partnerOut) error {
-	pairs := []string{"ID", p.ID, "NAME", p.Name, "ROLE", string(p.Role), "CREATED", when(p.CreatedAt), "UPDATED", when(p.UpdatedAt)}
+	pairs := []string{"ID", p.ID, "NAME", p.Name, "ROLE", string(p.Role)}
+	if p.KeyPrefix != "" && p.APIKey == "" {
+		pairs = append(pairs, "KEY", p.KeyPrefix+"…   (its start; the key is stored only as a hash)")
+	}
+	if p.PreviousKeyExpiresAt != nil {
+		pairs = append(pairs, "PREVIOUS KEY", "works until "+when(*p.PreviousKeyExpiresAt))
+	}
+	if p.SuspendedAt != nil {
+		pairs = append(pairs, "SUSPENDED", when(*p.SuspendedAt)+"   (its keys open nothing until resumed)")
+	}
+	pairs = append(pairs, "CREATED", when(p.CreatedAt), "UPDATED", when(p.UpdatedAt))
 	if p.APIKey != "" {
 		pairs = append(pairs, "API KEY", p.APIKey+"   (shown only now: keep it)")
 	}
@@ -98,6 +109,32 @@ func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}},
 		"delete": {"delete PARTNER_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			return deleteOne(ctx, c, fs, args, "/v1/partners/%s", "PARTNER_ID", stdout)
+		}},
+		"rotate-key": {"rotate-key PARTNER_ID [--overlap 24h]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			overlap := fs.Duration("overlap", labhooks.DefaultKeyOverlap, "how long the old key keeps working; 0 ends it at once")
+			id, err := oneArg(fs, args, "PARTNER_ID")
+			if err != nil {
+				return err
+			}
+			if *overlap < 0 || *overlap > labhooks.MaxKeyOverlap || *overlap%time.Second != 0 {
+				return usageError{fmt.Errorf("--overlap %s: whole seconds between 0 and %s", *overlap, labhooks.MaxKeyOverlap)}
+			}
+			in := map[string]int64{"overlapSeconds": int64(*overlap / time.Second)}
+			return callAndShow(ctx, c, "POST", httpapi.Path("/v1/partners/%s/rotate-key", id), in, stdout, printPartner)
+		}},
+		"suspend": {"suspend PARTNER_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			id, err := oneArg(fs, args, "PARTNER_ID")
+			if err != nil {
+				return err
+			}
+			return callAndShow(ctx, c, "POST", httpapi.Path("/v1/partners/%s/suspend", id), nil, stdout, printPartner)
+		}},
+		"resume": {"resume PARTNER_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			id, err := oneArg(fs, args, "PARTNER_ID")
+			if err != nil {
+				return err
+			}
+			return callAndShow(ctx, c, "POST", httpapi.Path("/v1/partners/%s/resume", id), nil, stdout, printPartner)
 		}},
 	}, args, stdout, stderr)
 }
