@@ -78,8 +78,8 @@ func TestAuditChainAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	// An attacker points an entry at another URL.
-	if _, err := conn.Exec(t.Context(), `UPDATE audit_log SET details = replace(details, 'moved', 'elsewhere') WHERE seq = 7`); err != nil {
+	// An attacker puts another address on an entry.
+	if _, err := conn.Exec(t.Context(), `UPDATE audit_log SET source = '10.6.6.6' WHERE seq = 7`); err != nil {
 		t.Fatal(err)
 	}
 	if out, ok := auditVerify(t, db); ok || !strings.Contains(out, "audit entry 7:") {

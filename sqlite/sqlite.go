@@ -223,15 +223,16 @@ func (s *Store) readTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 }
 
 // writeTx runs fn, for package sqlstore, in a durable write transaction
-// (inTx), which may change partners and data links, and appends the audit
-// entries ctx carries in it.
+// that may change partners and data links (so it drops the target cache,
+// see targetCache), and appends the audit entries ctx carries in it.
 func (s *Store) writeTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	return s.audited(ctx, true, func(tx *sql.Tx) error { return fn(db{q: tx}) })
 }
 
-// audited runs fn in a durable write transaction that appends the audit
-// entries ctx carries (see labhooks.WithAudit) before it commits; it drops
-// the target cache when dropTargets.
+// audited runs fn in a durable write transaction, committing when it
+// returns nil: the commit reaches the disk before audited returns. Before
+// it commits, it appends the audit entries ctx carries (see
+// labhooks.WithAudit); it drops the target cache when dropTargets.
 func (s *Store) audited(ctx context.Context, dropTargets bool, fn func(tx *sql.Tx) error) error {
 	err := s.inTxSync(ctx, "FULL", dropTargets, func(tx *sql.Tx) error {
 		if err := fn(tx); err != nil {
@@ -243,15 +244,6 @@ func (s *Store) audited(ctx context.Context, dropTargets bool, fn func(tx *sql.T
 		labhooks.AuditAppended(ctx)
 	}
 	return err
-}
-
-// inTx runs fn in a durable write transaction, committing when it returns
-// nil: the commit reaches the disk before inTx returns.
-//
-// It drops the target cache before committing (see targetCache): use it
-// for every write that may change partners or data links.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.inTxSync(ctx, "FULL", true, fn)
 }
 
 // inQueueTx runs fn in a write transaction whose commit is durable against a
