@@ -24,7 +24,7 @@ type Erasure struct {
 	// State sums up the targets': confirmed when every one confirmed,
 	// overdue when any is, delivered when every one was delivered the
 	// request, else pending.
-	State   ErasureState      `json:"state"`
+	State   ErasureState     `json:"state"`
 	Targets []*ErasureTarget `json:"targets"`
 }
 

@@ -173,8 +173,10 @@ type RetentionStore interface {
 	// itself, by name; types that set none are absent.
 	EventTypeRetentions(ctx context.Context) (map[string]time.Duration, error)
 	// SetEventTypeRetention sets the retention of event type name (nil:
-	// none of its own) and returns the one it replaced. Audited.
-	SetEventTypeRetention(ctx context.Context, name string, r *time.Duration) (prev *time.Duration, err error)
+	// none of its own) and returns the one it replaced, which it also
+	// passes to seen (when not nil) in its transaction, before the audit
+	// entries ctx carries are appended: seen may fill in their details.
+	SetEventTypeRetention(ctx context.Context, name string, r *time.Duration, seen func(prev *time.Duration)) (prev *time.Duration, err error)
 	// ErasePayloads erases the data of the events p selects (oldest
 	// first), marking them erased at p.Now, and the response excerpts of
 	// their attempts; it returns how many events it erased.

@@ -92,18 +92,18 @@ func testEventTypeRetention(t *testing.T, newStore NewStore) {
 	t.Parallel()
 	b := setup(t, newStore)
 	day := 24 * time.Hour
-	prev, err := b.s.SetEventTypeRetention(b.ctx, "patientUpdated", &day)
+	prev, err := b.s.SetEventTypeRetention(b.ctx, "patientUpdated", &day, nil)
 	if err != nil || prev != nil {
 		t.Fatalf("SetEventTypeRetention = %v, %v", prev, err)
 	}
 	week := 7 * day
-	if prev, err = b.s.SetEventTypeRetention(b.ctx, "patientUpdated", &week); err != nil || prev == nil || *prev != day {
+	if prev, err = b.s.SetEventTypeRetention(b.ctx, "patientUpdated", &week, nil); err != nil || prev == nil || *prev != day {
 		t.Fatalf("SetEventTypeRetention again = %v, %v", prev, err)
 	}
-	if _, err := b.s.SetEventTypeRetention(b.ctx, "codeUsed", &day); err != nil {
+	if _, err := b.s.SetEventTypeRetention(b.ctx, "codeUsed", &day, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.s.SetEventTypeRetention(b.ctx, "codeUsed", nil); err != nil {
+	if _, err := b.s.SetEventTypeRetention(b.ctx, "codeUsed", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	rs, err := b.s.EventTypeRetentions(b.ctx)

@@ -197,7 +197,7 @@ func (s *Store) EraseUser(ctx context.Context, p labhooks.EraseUserParams) error
 	// The user's earlier events, found in Go (the stores keep JSON
 	// differently) a read at a time, erased a write at a time.
 	cursor := p.EventID
-	for {
+	for p.UserID != "" { // a request whose payload is gone names no one
 		type ev struct {
 			id   string
 			data []byte

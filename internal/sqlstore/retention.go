@@ -40,7 +40,7 @@ func (s *Store) EventTypeRetentions(ctx context.Context) (map[string]time.Durati
 
 // SetEventTypeRetention sets an event type's own retention and returns
 // the one it replaced.
-func (s *Store) SetEventTypeRetention(ctx context.Context, name string, r *time.Duration) (*time.Duration, error) {
+func (s *Store) SetEventTypeRetention(ctx context.Context, name string, r *time.Duration, seen func(*time.Duration)) (*time.Duration, error) {
 	return call(ctx, s.Write, func(db DB) (*time.Duration, error) {
 		var prev *int64
 		err := db.QueryRow(ctx, `SELECT retention_ms FROM event_type_settings WHERE name = $1`+db.LockRows(), name).Scan(&prev)
@@ -56,11 +56,15 @@ func (s *Store) SetEventTypeRetention(ctx context.Context, name string, r *time.
 			ON CONFLICT (name) DO UPDATE SET retention_ms = excluded.retention_ms`, name, ms); err != nil {
 			return nil, err
 		}
-		if prev == nil {
-			return nil, nil
+		var out *time.Duration
+		if prev != nil {
+			d := time.Duration(*prev) * time.Millisecond
+			out = &d
 		}
-		d := time.Duration(*prev) * time.Millisecond
-		return &d, nil
+		if seen != nil {
+			seen(out)
+		}
+		return out, nil
 	})
 }
 
