@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/labhooks/labhooks"
+	idpkg "github.com/labhooks/labhooks/id"
 )
 
 // ErasureEvent is the event type that starts an erasure.
@@ -72,9 +74,28 @@ func (s *Service) AllErasures(ctx context.Context, c *Caller) ([]*labhooks.Erasu
 	}
 }
 
-// Erasure returns one erasure; a partner sees only those it is a target
-// of, with its target alone. ENotFound.
-func (s *Service) Erasure(ctx context.Context, c *Caller, eventID string) (*labhooks.Erasure, error) {
+// erasureID returns the event ID of erasure id, which is the request's
+// event ID or the ID of one of its deliveries the caller sees (the
+// webhook-id a receiver got).
+func (s *Service) erasureID(ctx context.Context, c *Caller, id string) (string, error) {
+	if !strings.HasPrefix(id, idpkg.Delivery+"_") {
+		return id, nil
+	}
+	d, err := s.Delivery(ctx, c, id)
+	if err != nil {
+		return "", labhooks.Errorf(labhooks.ENotFound, "erasure %s not found", id)
+	}
+	return d.EventID, nil
+}
+
+// Erasure returns one erasure, by the request's event ID or the ID of one
+// of its deliveries; a partner sees only those it is a target of, with its
+// target alone. ENotFound.
+func (s *Service) Erasure(ctx context.Context, c *Caller, id string) (*labhooks.Erasure, error) {
+	eventID, err := s.erasureID(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
 	e, err := s.store.Erasure(ctx, eventID)
 	if err != nil {
 		return nil, err
@@ -91,12 +112,17 @@ func (s *Service) Erasure(ctx context.Context, c *Caller, eventID string) (*labh
 }
 
 // ConfirmErasure records that the calling partner erased the user's data
-// of request eventID. Idempotent: a second confirmation changes nothing
+// of request id (its event ID, or the ID of the delivery the partner
+// received: the webhook-id). Idempotent: a second confirmation changes nothing
 // and keeps the first time. Target partners only; audited once.
 // EForbidden for the admin, ENotFound for a partner not targeted.
-func (s *Service) ConfirmErasure(ctx context.Context, c *Caller, eventID string) (*labhooks.Erasure, error) {
+func (s *Service) ConfirmErasure(ctx context.Context, c *Caller, id string) (*labhooks.Erasure, error) {
 	if c.Partner == nil {
 		return nil, labhooks.Errorf(labhooks.EForbidden, "only a partner the request went to confirms its erasure, with its own key")
+	}
+	eventID, err := s.erasureID(ctx, c, id)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	e := s.entry(c, labhooks.AuditErasureConfirm, "erasure", eventID, c.Partner.ID)
