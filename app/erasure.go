@@ -167,7 +167,9 @@ func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 		}
 		p.Before = now.Add(-t.Retention(s.cfg.Retention, r0))
 		for ctx.Err() == nil {
+			start := time.Now()
 			n, err := s.store.ErasePayloads(ctx, p)
+			s.yield(ctx, start)
 			r.Erased += n
 			if err != nil {
 				errs = append(errs, err)
@@ -180,7 +182,9 @@ func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 	}
 	before := now.Add(-s.cfg.History)
 	for ctx.Err() == nil {
+		start := time.Now()
 		n, err := s.store.DeleteHistory(ctx, before, labhooks.PurgeBatch)
+		s.yield(ctx, start)
 		r.Deleted += n
 		if err != nil {
 			errs = append(errs, err)
@@ -191,6 +195,16 @@ func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 		}
 	}
 	return r, errors.Join(errs...)
+}
+
+// yield pauses a purge after a batch that started at start, for
+// PurgeYield times as long as the batch took, so that the purge takes at
+// most a share of the database's writes and deliveries keep theirs.
+func (s *Service) yield(ctx context.Context, start time.Time) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Duration(labhooks.PurgeYield) * time.Since(start)):
+	}
 }
 
 // eraseUsers records the unrecorded erasures and erases the data of the

@@ -117,4 +117,3 @@ func (s *Store) DeleteOlderThan(ctx context.Context, before time.Time) (int64, e
 		}
 	}
 }
-
