@@ -79,7 +79,7 @@ func TestAuditChainAcrossProcesses(t *testing.T) {
 	}
 	defer conn.Close(context.Background())
 	// An attacker points an entry at another URL.
-	if _, err := conn.Exec(t.Context(), `UPDATE audit_log SET details = replace(details, 'moved', 'elsewhere') WHERE seq = 7`); err != nil {
+	if _, err := conn.Exec(t.Context(), `UPDATE audit_log SET details = replace(details, '127.0.0.1:9/', '127.0.0.1:8/') WHERE seq = 7`); err != nil {
 		t.Fatal(err)
 	}
 	if out, ok := auditVerify(t, db); ok || !strings.Contains(out, "audit entry 7:") {

@@ -109,21 +109,22 @@ func (in *instance) start() {
 	})
 }
 
-// purge applies retention and erasure (app.Service.Purge) at start and
-// then every purgeInterval, until ctx ends.
+// purge applies retention and erasure (app.Service.Purge) every
+// purgeInterval, the first time one interval after start (a start has
+// enough to do), until ctx ends.
 func (in *instance) purge(ctx context.Context) {
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(in.purgeInterval):
+		}
 		r, err := in.app.Purge(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			in.log.Error("purging old payloads and history", "err", err)
 		case r.Erased > 0 || r.Deleted > 0 || r.Erasures > 0:
 			in.log.Info("purged", "payloadsErased", r.Erased, "eventsDeleted", r.Deleted, "usersErased", r.Erasures)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(in.purgeInterval):
 		}
 	}
 }
