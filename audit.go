@@ -57,6 +57,8 @@ const (
 	AuditSignInFailed     = "session.signin_failed"
 	AuditSignOut          = "session.signout"
 	AuditRetentionPurge   = "audit.purge"
+	AuditEventTypeUpdate  = "eventtype.update"
+	AuditErasureConfirm   = "erasure.confirm"
 )
 
 // AuditActions lists every action, for filters and documentation.
@@ -65,6 +67,7 @@ var AuditActions = []string{
 	AuditPartnerKeyRotate, AuditDataLinkCreate, AuditDataLinkUpdate, AuditDataLinkDelete, AuditDataLinkRotate,
 	AuditDataLinkDisable, AuditDataLinkTest, AuditDataLinkReplay, AuditDeliveryRetry, AuditEventTypeCreate,
 	AuditAdminKeyInit, AuditAdminKeyOverride, AuditSignIn, AuditSignInFailed, AuditSignOut, AuditRetentionPurge,
+	AuditEventTypeUpdate, AuditErasureConfirm,
 }
 
 // AuditActor is who made a change.

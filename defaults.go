@@ -96,6 +96,32 @@ const (
 	MaxRateLimitKeys = 100_000
 )
 
+// Retention and erasure defaults (README "Retention and erasure").
+const (
+	// DefaultRetention is how long an event's payload is kept once its
+	// deliveries are final; DefaultHistory how long its rows are kept.
+	DefaultRetention = 30 * 24 * time.Hour
+	DefaultHistory   = 90 * 24 * time.Hour
+	// DefaultPersonalDataRetention is the retention of the event types
+	// that carry personal data, unless they set their own.
+	DefaultPersonalDataRetention = 7 * 24 * time.Hour
+	// MaxRetention bounds the retention an event type sets.
+	MaxRetention = 100 * 365 * 24 * time.Hour
+	// DefaultErasureDeadline is how long a partner has to confirm a
+	// dataDeletionRequest before it is overdue.
+	DefaultErasureDeadline = 30 * 24 * time.Hour
+	// DefaultPurgeInterval is how often serve erases payloads, deletes
+	// history and erases its copy of users' data after their deletion
+	// requests.
+	DefaultPurgeInterval = time.Minute
+	// PurgeBatch bounds the events one purge transaction changes, and
+	// after each, the purge pauses PurgeYield times as long as it took:
+	// it takes at most a quarter of the database's time, so that
+	// deliveries never wait long behind it (BENCHMARKS.md).
+	PurgeBatch = 200
+	PurgeYield = 3
+)
+
 // Listing page sizes.
 const (
 	DefaultLimit = 50

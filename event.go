@@ -45,6 +45,11 @@ type Event struct {
 	Role           Role      `json:"role,omitempty"`
 	IdempotencyKey string    `json:"idempotencyKey,omitempty"`
 	CreatedAt      time.Time `json:"createdAt"`
+	// Erased is true once the payload was erased (retention, or a
+	// dataDeletionRequest for the event's user): Data is then null, and
+	// ErasedAt says when.
+	Erased   bool       `json:"erased"`
+	ErasedAt *time.Time `json:"erasedAt,omitempty"`
 }
 
 // Body returns the bytes POSTed to receivers: exactly the seed page's shape,

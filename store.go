@@ -167,6 +167,61 @@ type AuditStore interface {
 	PurgeAudit(ctx context.Context, before time.Time) (int, error)
 }
 
+// RetentionStore erases old payloads and deletes old rows, a bounded batch
+// per call (each in one transaction), so that a purge never holds the
+// database for long; callers loop until a call returns less than its limit.
+type RetentionStore interface {
+	// EventTypeRetentions returns the retention each event type set for
+	// itself, by name; types that set none are absent.
+	EventTypeRetentions(ctx context.Context) (map[string]time.Duration, error)
+	// SetEventTypeRetention sets the retention of event type name (nil:
+	// none of its own) and returns the one it replaced, which it also
+	// passes to seen (when not nil) in its transaction, before the audit
+	// entries ctx carries are appended: seen may fill in their details.
+	SetEventTypeRetention(ctx context.Context, name string, r *time.Duration, seen func(prev *time.Duration)) (prev *time.Duration, err error)
+	// ErasePayloads erases the data of the events p selects (oldest
+	// first), marking them erased at p.Now, and the response excerpts of
+	// their attempts; it returns how many events it erased.
+	ErasePayloads(ctx context.Context, p ErasePayloadsParams) (int, error)
+	// DeleteHistory deletes up to limit events created before before that
+	// have no pending delivery (oldest first), with their deliveries and
+	// attempts, and returns how many events it deleted. Erasure records
+	// stay.
+	DeleteHistory(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// ErasureStore keeps the erasures that dataDeletionRequest events start
+// (see Erasure). Read erasures carry no states: the caller sets them
+// (Erasure.SetStates).
+type ErasureStore interface {
+	// CreateErasure records an erasure with its targets; one recorded
+	// already for the same event stays as it is.
+	CreateErasure(ctx context.Context, e *Erasure) error
+	// Erasure returns one erasure, its targets' DeliveredAt read from the
+	// deliveries' attempts while they are kept. ENotFound.
+	Erasure(ctx context.Context, eventID string) (*Erasure, error)
+	// Erasures lists erasures newest first; next is the cursor of the
+	// following page, empty on the last.
+	Erasures(ctx context.Context, f ErasureFilter) (es []*Erasure, next string, err error)
+	// ConfirmErasure records that partnerID erased the user's data at at,
+	// unless it confirmed before; it reports whether it recorded it (the
+	// audit entries ctx carries are appended only then). ENotFound when
+	// the partner is not a target of the request.
+	ConfirmErasure(ctx context.Context, eventID, partnerID string, at time.Time) (bool, error)
+	// ErasuresDue returns up to limit erasures whose own copy is not
+	// erased yet and whose request has no pending delivery, oldest first;
+	// and the IDs of up to limit dataDeletionRequest events that have no
+	// erasure recorded (an emit that stopped between the two writes).
+	ErasuresDue(ctx context.Context, limit int) (due []*Erasure, unrecorded []string, err error)
+	// EraseUser erases labhooks' copy of p.UserID's data: the personal
+	// fields of the request p.EventID (StripPersonalFields), the payloads
+	// of the events created before it whose data.userId is p.UserID (their
+	// attempts' response excerpts too, and their pending deliveries are
+	// failed), a bounded batch per transaction; then it records the
+	// targets' delivery times and marks the erasure erased at p.Now.
+	EraseUser(ctx context.Context, p EraseUserParams) error
+}
+
 // Store keeps labhooks' state. Its deliveries are the delivery queue: what a
 // Store method has returned from is durable.
 type Store interface {
@@ -178,6 +233,8 @@ type Store interface {
 	SessionStore
 	AdminKeyStore
 	AuditStore
+	RetentionStore
+	ErasureStore
 	// Ping checks that the database answers. EUnavailable.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -35,6 +35,12 @@ type Config struct {
 	// OnAccepted, if set, is told of each newly accepted event and how many
 	// deliveries it made (for metrics). It must not block.
 	OnAccepted func(e *labhooks.Event, deliveries int)
+	// Retention is how long an event's payload is kept once its
+	// deliveries are final, History how long its rows are kept, and
+	// ErasureDeadline how long a partner has to confirm a
+	// dataDeletionRequest. Defaults labhooks.DefaultRetention,
+	// DefaultHistory and DefaultErasureDeadline.
+	Retention, History, ErasureDeadline time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives what the operator should know. Default slog.Default().
@@ -64,6 +70,15 @@ func New(cfg Config) *Service {
 	}
 	if cfg.OnAccepted == nil {
 		cfg.OnAccepted = func(*labhooks.Event, int) {}
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = labhooks.DefaultRetention
+	}
+	if cfg.History <= 0 {
+		cfg.History = labhooks.DefaultHistory
+	}
+	if cfg.ErasureDeadline <= 0 {
+		cfg.ErasureDeadline = labhooks.DefaultErasureDeadline
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

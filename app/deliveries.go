@@ -50,6 +50,11 @@ func (s *Service) RetryDelivery(ctx context.Context, c *Caller, id string) (*lab
 	if err != nil {
 		return nil, err
 	}
+	if e, err := s.store.Event(ctx, d.EventID); err != nil {
+		return nil, err
+	} else if e.Erased {
+		return nil, labhooks.Errorf(labhooks.EConflict, "delivery %s cannot be retried: its event's payload was erased", id)
+	}
 	if err := s.allowManualSend("the retry", d.DataLinkID, d.PartnerID); err != nil {
 		return nil, err
 	}

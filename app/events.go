@@ -90,6 +90,11 @@ func (s *Service) Emit(ctx context.Context, c *Caller, in EmitInput) (*labhooks.
 	if err != nil {
 		return nil, err
 	}
+	if t.Name == ErasureEvent {
+		// A replay records it too: the first call may have stopped
+		// before it did.
+		s.recordErasure(ctx, res)
+	}
 	if res.Replayed {
 		return replayed(res, e.IdempotencyKey, hash)
 	}

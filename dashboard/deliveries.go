@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
@@ -113,6 +114,8 @@ type deliveryPageData struct {
 	Link     *labhooks.DataLink
 	Partner  *labhooks.Partner
 	Body     string
+	// ErasedAt is when the event's payload was erased (Body is then empty).
+	ErasedAt *time.Time
 	Attempts []attemptView
 	// RetryError says why the Retry button did nothing.
 	RetryError string
@@ -148,7 +151,11 @@ func (s *Server) deliveryDetail(ctx context.Context, c *app.Caller, d *labhooks.
 	if err != nil {
 		return nil, err
 	}
-	data.Body = prettyJSON(e.Body())
+	if e.Erased {
+		data.ErasedAt = e.ErasedAt
+	} else {
+		data.Body = prettyJSON(e.Body())
+	}
 	secret := "the data link's secret (not shown)"
 	if link != nil && link.SecretHint() != "" {
 		secret = "the data link's secret, ending " + link.SecretHint() + " (not shown)"

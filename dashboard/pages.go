@@ -185,6 +185,8 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /partners/{id}/resume", s.signedIn(s.adminOnly(s.suspendPartnerPage(false))))
 	s.mux.Handle("POST /partners/{id}/rotate-key", s.signedIn(s.adminOnly(s.rotatePartnerKeyPage)))
 	s.mux.Handle("GET /audit", s.signedIn(s.auditPage))
+	s.mux.Handle("GET /erasures", s.signedIn(s.erasuresPage))
+	s.mux.Handle("POST /erasures/{id}/confirm", s.signedIn(s.confirmErasurePage))
 
 	s.mux.Handle("/", s.page(func(w http.ResponseWriter, r *http.Request) error {
 		return labhooks.Errorf(labhooks.ENotFound, "There is no page at %s.", r.URL.Path)

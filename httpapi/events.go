@@ -49,7 +49,11 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, list[*labhooks.EventType]{Data: s.app.EventTypes(r.Context())})
+	ts, err := s.app.EventTypeRetentions(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, list[*app.EventTypeRetention]{Data: ts})
 }
 
 func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {

@@ -55,6 +55,10 @@ var openAPIRoutes = []string{
 	"POST /v1/deliveries/{id}/retry",
 
 	"GET /v1/event-types",
+	"PATCH /v1/event-types/{name}",
+	"GET /v1/erasures",
+	"GET /v1/erasures/{id}",
+	"POST /v1/erasures/{id}/confirm",
 	"POST /v1/event-types",
 
 	"GET /v1/audit",
@@ -399,6 +403,64 @@ func TestOpenAPIResponses(t *testing.T) {
 	call("POST", "/v1/event-types", admin, custom, 201)
 	call("POST", "/v1/event-types", admin, custom, 409)
 	call("POST", "/v1/event-types", pkey, custom, 403)
+
+	// Retention: an event type's own.
+	call("PATCH", "/v1/event-types/patientUpdated", pkey, map[string]any{"retentionSeconds": 86400}, 403)
+	call("PATCH", "/v1/event-types/patientUpdated", admin, map[string]any{"retentionSeconds": 0}, 400)
+	call("PATCH", "/v1/event-types/noSuchType", admin, map[string]any{"retentionSeconds": 86400}, 404)
+	set, _ := call("PATCH", "/v1/event-types/patientUpdated", admin, map[string]any{"retentionSeconds": 86400}, 200)
+	if set["retentionSeconds"] != float64(86400) || set["effectiveRetentionSeconds"] != float64(86400) {
+		t.Errorf("PATCH /v1/event-types: %v", set)
+	}
+	call("PATCH", "/v1/event-types/patientUpdated", admin, map[string]any{"retentionSeconds": nil}, 200)
+
+	// Erasures: a dataDeletionRequest to the partner, on a link for every event.
+	call("POST", "/v1/partners/"+pid+"/datalinks", pkey, map[string]any{"url": receiver.URL}, 201)
+	req, _ := call("POST", "/v1/events", admin, map[string]any{"eventName": "dataDeletionRequest", "partnerId": pid,
+		"data": map[string]any{"userId": 42, "userEmail": "ann@example.com", "userPhoneNumber": "+39000000000"}}, 202)
+	reqID := str(req, "id")
+	all, _ := call("GET", "/v1/erasures", admin, nil, 200)
+	if es, _ := all["data"].([]any); len(es) != 1 || str(es[0].(map[string]any), "state") != "pending" {
+		t.Errorf("GET /v1/erasures: %v", all)
+	}
+	call("GET", "/v1/erasures?limit=1", pkey, nil, 200)
+	call("GET", "/v1/erasures?format=csv", admin, nil, 200)
+	call("GET", "/v1/erasures?format=xml", admin, nil, 400)
+	call("GET", "/v1/erasures/"+reqID, pkey, nil, 200)
+	call("GET", "/v1/erasures/"+reqID, str(other, "apiKey"), nil, 404)
+	call("POST", "/v1/erasures/"+reqID+"/confirm", admin, nil, 403)
+	call("POST", "/v1/erasures/"+reqID+"/confirm", str(other, "apiKey"), nil, 404)
+	confirmed, _ := call("POST", "/v1/erasures/"+reqID+"/confirm", pkey, nil, 200)
+	call("POST", "/v1/erasures/"+reqID+"/confirm", pkey, nil, 200)
+	if str(confirmed, "state") != "confirmed" {
+		t.Errorf("confirmed erasure: %v", confirmed)
+	}
+	// Once delivered and past its retention, its payload shows as erased.
+	jobs, err = store.ClaimDeliveries(t.Context(), labhooks.ClaimParams{Owner: "test", Now: time.Now(), Lease: time.Minute, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		if err := store.RecordAttempts(t.Context(), []labhooks.AttemptResult{{LeaseToken: j.LeaseToken, DataLinkID: j.DataLinkID,
+			Status: labhooks.DeliverySucceeded, Attempt: labhooks.Attempt{DeliveryID: j.DeliveryID, StartedAt: time.Now(), StatusCode: 200}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.app.Purge(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := store.ErasePayloads(t.Context(), labhooks.ErasePayloadsParams{EventName: "dataDeletionRequest",
+		Before: time.Now().Add(time.Hour), Now: time.Now(), Limit: 10}); err != nil || n != 1 {
+		t.Fatalf("ErasePayloads = %d, %v", n, err)
+	}
+	erased, _ := call("GET", "/v1/events/"+reqID, admin, nil, 200)
+	if erased["erased"] != true || erased["data"] != nil || str(erased, "erasedAt") == "" {
+		t.Errorf("an erased event: %v", erased)
+	}
+	done, _ := call("GET", "/v1/erasures/"+reqID, admin, nil, 200)
+	if str(done, "erasedAt") == "" {
+		t.Errorf("an erasure after the purge: %v", done)
+	}
 
 	// Partner keys: rotation with an overlap, suspension.
 	call("POST", "/v1/partners/"+pid+"/rotate-key", pkey, map[string]any{"overlapSeconds": -1}, 400)

@@ -88,6 +88,11 @@ func (s *Server) routes() {
 
 	s.mux.Handle("GET /v1/event-types", s.auth(s.listEventTypes))
 	s.mux.Handle("POST /v1/event-types", s.admin(s.createEventType))
+	s.mux.Handle("PATCH /v1/event-types/{name}", s.admin(s.updateEventType))
+
+	s.mux.Handle("GET /v1/erasures", s.auth(s.listErasures))
+	s.mux.Handle("GET /v1/erasures/{id}", s.auth(s.getErasure))
+	s.mux.Handle("POST /v1/erasures/{id}/confirm", s.auth(s.confirmErasure))
 
 	s.mux.Handle("GET /v1/audit", s.auth(s.listAudit))
 	s.mux.Handle("GET /v1/audit/verify", s.admin(s.verifyAudit))

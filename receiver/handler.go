@@ -58,6 +58,11 @@ type Handler struct {
 	// OnEvent, if set, is called with each new event before it is stored; an
 	// error answers 500 and the event is not stored.
 	OnEvent func(ctx context.Context, e *Event) error
+	// AfterStore, if set, is called once the event is stored (committed),
+	// or found stored before (status "duplicate"), before the answer:
+	// for work that must follow the commit, such as confirming an erasure
+	// to labhooks. It must not block for long.
+	AfterStore func(ctx context.Context, e *Event, status string)
 	// RejectUnknown answers 400 for events outside this package's catalog.
 	// Default (false): they are stored with RawData, since labhooks admins can
 	// add event types.
@@ -83,6 +88,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.logger().ErrorContext(r.Context(), "receiving a labhooks event failed", "webhookId", e.ID, "eventName", e.Name, "err", err)
 		writeError(w, err)
 		return
+	}
+	if h.AfterStore != nil {
+		h.AfterStore(r.Context(), e, status)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": status, "webhookId": e.ID, "eventName": e.Name})
 }

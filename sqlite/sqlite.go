@@ -139,7 +139,10 @@ func open(ctx context.Context, path string) (*Store, error) {
 		// A 16 MiB page cache keeps the queue's hot pages out of read
 		// system calls; no memory map, whose pages would count against the
 		// memory budget of a million pending deliveries (BENCHMARKS.md).
-		"cache_size(-16384)"}
+		"cache_size(-16384)",
+		// Erased payloads (retention, dataDeletionRequest) are overwritten
+		// with zeros rather than left in free space of the file.
+		"secure_delete(1)"}
 	q := url.Values{}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)

@@ -62,6 +62,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Health", testHealth},
 		{"AuditInTransaction", testAuditInTransaction},
 		{"AuditListing", testAuditListing},
+		{"Retention", testRetention},
+		{"EventTypeRetention", testEventTypeRetention},
+		{"Erasure", testErasure},
+		{"UnrecordedErasure", testUnrecordedErasure},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
 	}

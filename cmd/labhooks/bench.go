@@ -53,6 +53,10 @@ type benchConfig struct {
 	jsonOut     bool
 	cpuProfile  string
 	profile     *os.File // open while --cpuprofile is to be written
+	// purgeOld, seed and during: see benchpurge.go.
+	purgeOld int
+	seed     func(context.Context, *benchInstance, []string) error
+	during   func(context.Context, *benchInstance, *loadgen.Report) func()
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -68,6 +72,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.workers, "workers", labhooks.DefaultWorkers, "concurrent deliveries")
 	fs.IntVar(&cfg.perDataLink, "per-datalink", labhooks.DefaultPerDataLink, "concurrent deliveries to one data link")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print one JSON object")
+	fs.IntVar(&cfg.purgeOld, "purge-old", 0, "steady: store this many deliveries of events 100 days old, then run steady twice, without a purge and while the purge (retention and history) erases and deletes them, and compare the p99s")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file (go tool pprof); for drain, the delivery phase only")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -97,9 +102,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	progress := loadgen.NewProgress(stderr)
 	var rep *loadgen.Report
 	var err error
-	if cfg.scenario == "isolation" {
+	switch {
+	case cfg.scenario == "isolation":
 		rep, err = benchIsolation(ctx, cfg, progress)
-	} else {
+	case cfg.purgeOld > 0 && cfg.scenario == "steady":
+		rep, err = benchPurge(ctx, cfg, progress)
+	default:
 		rep, err = benchRun(ctx, cfg, cfg.scenario, 0, progress)
 	}
 	progress.Done()
@@ -154,6 +162,11 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 	}
 
 	rep := &loadgen.Report{Scenario: scenario, Store: inst.storeName, DataLinks: partners * links}
+	if cfg.seed != nil {
+		if err := cfg.seed(ctx, inst, targets); err != nil {
+			return nil, err
+		}
+	}
 	em := &loadgen.Emitter{Client: inst.client, Slow: map[string]bool{}}
 	for i := range slowLinks {
 		em.Slow[targets[i]] = true
@@ -183,6 +196,9 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 		rep.AcceptedPerSec = float64(cfg.events) / time.Since(start).Seconds()
 	case "steady", "isolation":
 		inst.startEngine()
+		if cfg.during != nil {
+			defer cfg.during(ctx, inst, rep)()
+		}
 		n := em.Steady(ctx, cfg.rate, cfg.duration, cfg.concurrency, targets, progress)
 		rep.AcceptedPerSec = float64(n) / time.Since(start).Seconds()
 	}

@@ -31,7 +31,9 @@ type instance struct {
 
 	// auditRetention is how long audit entries are kept; 0 keeps them.
 	auditRetention time.Duration
-	log            *slog.Logger
+	// purgeInterval is how often retention and erasure run; 0: never.
+	purgeInterval time.Duration
+	log           *slog.Logger
 
 	stopEngine context.CancelFunc
 	running    sync.WaitGroup
@@ -59,6 +61,7 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 	acfg := app.Config{
 		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Policy: policy,
 		DisableAfter: cfg.disableAfter, AllowHTTPTargets: cfg.allowPrivate, OnAccepted: in.metrics.Accepted, Logger: log,
+		Retention: time.Duration(cfg.retention), History: time.Duration(cfg.history), ErasureDeadline: time.Duration(cfg.erasureDeadline),
 	}
 	if cfg.workers > 0 && due == nil {
 		// Without a store's wake-ups, new deliveries wake this process's
@@ -75,6 +78,7 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 	}
 	proxies, _ := remote.ParseProxies(cfg.trustedProxies) // checked by serveConfig.check
 	in.auditRetention = time.Duration(cfg.auditRetention)
+	in.purgeInterval = cfg.purgeInterval
 	api := httpapi.NewServer(httpapi.Config{App: in.app, Logger: log, TrustedProxies: proxies})
 	root := http.NewServeMux()
 	root.Handle("GET /metrics", in.metrics.Handler())
@@ -99,7 +103,30 @@ func (in *instance) start() {
 		if in.auditRetention > 0 {
 			in.running.Go(func() { in.purgeAudit(ctx) })
 		}
+		if in.purgeInterval > 0 {
+			in.running.Go(func() { in.purge(ctx) })
+		}
 	})
+}
+
+// purge applies retention and erasure (app.Service.Purge) every
+// purgeInterval, the first time one interval after start (a start has
+// enough to do), until ctx ends.
+func (in *instance) purge(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(in.purgeInterval):
+		}
+		r, err := in.app.Purge(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			in.log.Error("purging old payloads and history", "err", err)
+		case r.Erased > 0 || r.Deleted > 0 || r.Erasures > 0:
+			in.log.Info("purged", "payloadsErased", r.Erased, "eventsDeleted", r.Deleted, "usersErased", r.Erasures)
+		}
+	}
 }
 
 // auditPurgeInterval is how often old audit entries are purged.

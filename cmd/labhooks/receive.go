@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -28,7 +29,15 @@ During a secret rotation give both secrets: --secret NEW --secret OLD, or
 --secret NEW,OLD. A secret may be given raw or in its whsec_ form.
 
 The default address listens on this machine only; use --addr :3000 to listen
-on every interface.`
+on every interface.
+
+A dataDeletionRequest deletes, in the same transaction that stores it, every
+stored event whose data.userId is the request's; the request itself is kept
+without its userEmail and userPhoneNumber. With --confirm-erasures --api-key K
+--server U, receive then confirms the erasure to labhooks (POST
+U/v1/erasures/{webhook-id}/confirm with the partner's API key), retrying for a
+while if labhooks does not answer. --retention D deletes stored events older
+than D (such as 30d), checked every minute.`
 
 func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("receive", receiveSynopsis, stderr)
@@ -39,11 +48,27 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	tolerance := fs.Duration("tolerance", receiver.DefaultTolerance, "how far webhook-timestamp may be from this clock")
 	maxBody := fs.Int64("max-body", receiver.DefaultMaxBodyBytes, "largest request body accepted, in `bytes`")
 	rejectUnknown := fs.Bool("reject-unknown", false, "answer 400 for event names outside the catalog this binary knows\n(by default they are stored, since admins can add event types)")
+	confirm := fs.Bool("confirm-erasures", false, "after storing a dataDeletionRequest (and deleting the user's events), confirm the erasure to labhooks; needs --api-key and --server")
+	apiKey := fs.String("api-key", "", "the partner's labhooks API `key`, for --confirm-erasures")
+	server := fs.String("server", "", "labhooks' `URL`, such as https://labhooks.example.com, for --confirm-erasures")
+	var retention longDuration
+	fs.Var(&retention, "retention", "delete stored events received longer ago than this, such as 30d or 720h (default: keep them)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("receive takes no arguments, got %q", fs.Args())}
+	}
+	var confirmer *erasureConfirmer
+	if *confirm {
+		u, err := url.Parse(*server)
+		if *server == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError{errors.New("--confirm-erasures needs --server, labhooks' URL such as https://labhooks.example.com (LABHOOKS_RECEIVER_SERVER)")}
+		}
+		if *apiKey == "" {
+			return usageError{errors.New("--confirm-erasures needs --api-key, the partner's labhooks API key (LABHOOKS_RECEIVER_API_KEY)")}
+		}
+		confirmer = &erasureConfirmer{server: strings.TrimRight(*server, "/"), key: *apiKey, client: &http.Client{Timeout: 30 * time.Second}}
 	}
 	v, err := newVerifier(secrets, *tolerance)
 	if err != nil {
@@ -62,6 +87,19 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		RejectUnknown: *rejectUnknown,
 		MaxBodyBytes:  *maxBody,
 		Logger:        log,
+	}
+	if confirmer != nil {
+		confirmer.log = log
+		h.AfterStore = func(_ context.Context, e *receiver.Event, _ string) {
+			if e.Name == receiver.DataDeletionRequest {
+				// Also on a duplicate: the first confirmation may not
+				// have reached labhooks. Confirming is idempotent.
+				go confirmer.confirm(ctx, e.ID)
+			}
+		}
+	}
+	if retention > 0 {
+		go purgeReceived(ctx, st, time.Duration(retention), log)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -180,4 +218,76 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 		w.body.Write(b[:min(len(b), room)])
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// erasureConfirmer tells labhooks that this receiver erased a user's data.
+type erasureConfirmer struct {
+	server, key string
+	client      *http.Client
+	log         *slog.Logger
+}
+
+// confirmAttempts bounds how often one confirmation is tried, about two
+// minutes in all; labhooks sends the request again if it was not answered,
+// and that confirms again.
+const confirmAttempts = 8
+
+// confirm POSTs the confirmation of the request delivered as webhookID,
+// retrying with growing pauses while labhooks does not answer 2xx.
+func (c *erasureConfirmer) confirm(ctx context.Context, webhookID string) {
+	pause := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		status, err := c.post(ctx, webhookID)
+		switch {
+		case err == nil && status < 300:
+			c.log.Info("confirmed an erasure to labhooks", "webhookId", webhookID)
+			return
+		case err == nil && status < 500 && status != http.StatusTooManyRequests:
+			c.log.Error("labhooks refused the erasure's confirmation", "webhookId", webhookID, "status", status)
+			return
+		case attempt == confirmAttempts:
+			c.log.Error("could not confirm an erasure to labhooks", "webhookId", webhookID, "status", status, "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
+	}
+}
+
+func (c *erasureConfirmer) post(ctx context.Context, webhookID string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.server+"/v1/erasures/"+url.PathEscape(webhookID)+"/confirm", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	res, err := c.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	return res.StatusCode, nil
+}
+
+// purgeReceived deletes the events received longer ago than retention, at
+// start and then every minute, until ctx ends.
+func purgeReceived(ctx context.Context, st *store.Store, retention time.Duration, log *slog.Logger) {
+	for {
+		n, err := st.DeleteOlderThan(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("deleting old events", "err", err)
+		case n > 0:
+			log.Info("deleted old events", "deleted", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute):
+		}
+	}
 }

@@ -62,6 +62,10 @@ type serveConfig struct {
 	// believes; auditRetention is how long audit entries are kept.
 	trustedProxies string
 	auditRetention longDuration
+	// retention, history, erasureDeadline and purgeInterval: see
+	// README "Retention and erasure".
+	retention, history, erasureDeadline longDuration
+	purgeInterval                       time.Duration
 }
 
 func (c *serveConfig) flags(fs interface {
@@ -87,6 +91,11 @@ func (c *serveConfig) flags(fs interface {
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For names the client in the audit log, such as 10.0.0.0/8 (default: none; the peer's address is recorded)")
 	c.auditRetention = longDuration(labhooks.DefaultAuditRetention)
 	fs.Var(&c.auditRetention, "audit-retention", "how long audit entries are kept, such as 2190d or 6y; older ones are purged hourly and the chain stays verifiable from the first one kept")
+	c.retention, c.history, c.erasureDeadline = longDuration(labhooks.DefaultRetention), longDuration(labhooks.DefaultHistory), longDuration(labhooks.DefaultErasureDeadline)
+	fs.Var(&c.retention, "retention", "erase an event's payload (data, and its attempts' response excerpts) once every delivery is final and the event is older than this, such as 30d or 720h; event types may set a shorter one")
+	fs.Var(&c.history, "history", "delete events, deliveries and attempts older than this entirely, such as 90d; at least --retention")
+	fs.Var(&c.erasureDeadline, "erasure-deadline", "how long a partner has to confirm a dataDeletionRequest before its erasure is overdue, such as 30d")
+	fs.DurationVar(&c.purgeInterval, "purge-interval", labhooks.DefaultPurgeInterval, "how often to apply --retention and --history and erase labhooks' copy of users' data after their dataDeletionRequest")
 	fs.StringVar(&c.sessionKey, "session-key", "", "seals the dashboard's sign-in cookies (at least 32 characters); give every API process the same one so sessions survive restarts and work across processes (default: random per start)")
 }
 
@@ -121,6 +130,18 @@ func (c *serveConfig) check() error {
 	}
 	if c.auditRetention < longDuration(24*time.Hour) {
 		return usageError{fmt.Errorf("--audit-retention %s: at least a day, such as 2190d", c.auditRetention)}
+	}
+	if c.retention < longDuration(time.Second) {
+		return usageError{fmt.Errorf("--retention %s: at least 1s, such as 30d", c.retention)}
+	}
+	if c.history < c.retention {
+		return usageError{fmt.Errorf("--history %s: at least --retention (%s): rows are deleted after their payload is erased", c.history, c.retention)}
+	}
+	if c.erasureDeadline < longDuration(time.Second) {
+		return usageError{fmt.Errorf("--erasure-deadline %s: at least 1s, such as 30d", c.erasureDeadline)}
+	}
+	if c.purgeInterval < 10*time.Millisecond {
+		return usageError{fmt.Errorf("--purge-interval %s: at least 10ms, such as 1m", c.purgeInterval)}
 	}
 	if c.disableAfter <= 0 {
 		return usageError{fmt.Errorf("--disable-after %s: must be positive, such as 120h", c.disableAfter)}

@@ -308,7 +308,15 @@ type Report struct {
 	// ControlP99Ms is, for isolation, the fast links' p99 in a run without
 	// slow links; P99Ms is then the fast links' p99 beside slow ones.
 	ControlP99Ms float64 `json:"controlP99Ms,omitempty"`
-	Machine      string  `json:"machine"`
+	// PurgeControlP99Ms is, for steady with --purge-old, the p99 of a run
+	// without a purge; P99Ms is then the p99 while the purge erased
+	// PurgeErased payloads and deleted PurgeDeleted events (with their
+	// deliveries) in PurgeSeconds.
+	PurgeControlP99Ms float64 `json:"purgeControlP99Ms,omitempty"`
+	PurgeErased       int     `json:"purgeErased,omitempty"`
+	PurgeDeleted      int     `json:"purgeDeleted,omitempty"`
+	PurgeSeconds      float64 `json:"purgeSeconds,omitempty"`
+	Machine           string  `json:"machine"`
 }
 
 // Print writes the report for people.
@@ -322,6 +330,10 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  latency    p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (emit → delivered)\n", r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs)
 	if r.ControlP99Ms > 0 {
 		fmt.Fprintf(w, "  isolation  fast links' p99 %.1f ms beside slow links, %.1f ms without (%.2fx)\n", r.P99Ms, r.ControlP99Ms, r.P99Ms/r.ControlP99Ms)
+	}
+	if r.PurgeControlP99Ms > 0 {
+		fmt.Fprintf(w, "  purge      erased %d payloads and deleted %d old events with their deliveries in %.1f s; p99 %.1f ms during it, %.1f ms without (%.2fx)\n",
+			r.PurgeErased, r.PurgeDeleted, r.PurgeSeconds, r.P99Ms, r.PurgeControlP99Ms, r.P99Ms/r.PurgeControlP99Ms)
 	}
 	fmt.Fprintf(w, "  duplicates %d\n", r.Duplicates)
 	fmt.Fprintf(w, "  peak RSS   %.1f MiB\n", float64(r.PeakRssBytes)/(1<<20))

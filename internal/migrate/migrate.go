@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
 )
 
 // Migration is one file of SQL that moves the schema to Version.
@@ -21,7 +22,10 @@ type Migration struct {
 }
 
 // load reads the *.sql files of dir in fsys, in name order: the first is
-// version 1.
+// version 1. Each name must start with its version in four digits
+// (0001_init.sql): a database records the version it is at, so a gap or a
+// duplicate, easily made when branches each add a migration, would apply a
+// file twice or skip one.
 func load(fsys fs.FS, dir string) ([]Migration, error) {
 	names, err := fs.Glob(fsys, path.Join(dir, "*.sql"))
 	if err != nil {
@@ -30,6 +34,9 @@ func load(fsys fs.FS, dir string) ([]Migration, error) {
 	slices.Sort(names)
 	out := make([]Migration, len(names))
 	for i, name := range names {
+		if want := fmt.Sprintf("%04d_", i+1); !strings.HasPrefix(path.Base(name), want) {
+			return nil, fmt.Errorf("migration %s: is number %d in name order, so its name must start with %s", name, i+1, want)
+		}
 		body, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, err

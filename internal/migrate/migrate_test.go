@@ -62,3 +62,19 @@ func TestUp(t *testing.T) {
 		t.Errorf("Latest = %d, want 3", n)
 	}
 }
+
+// TestNumberedWithoutGaps: a migration whose number is not its place in
+// name order (a gap, a duplicate) is refused before anything runs.
+func TestNumberedWithoutGaps(t *testing.T) {
+	for name, fsys := range map[string]fstest.MapFS{
+		"gap":        {"m/0001_a.sql": {Data: []byte("A")}, "m/0003_c.sql": {Data: []byte("C")}},
+		"duplicate":  {"m/0001_a.sql": {Data: []byte("A")}, "m/0001_b.sql": {Data: []byte("B")}},
+		"unnumbered": {"m/0001_a.sql": {Data: []byte("A")}, "m/b.sql": {Data: []byte("B")}},
+	} {
+		var s schema
+		err := migrate.Up(t.Context(), &s, fsys, "m")
+		if err == nil || !strings.Contains(err.Error(), "must start with 0002_") || len(s.applied) != 0 {
+			t.Errorf("%s: Up = %v, applied %v", name, err, s.applied)
+		}
+	}
+}

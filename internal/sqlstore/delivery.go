@@ -64,6 +64,8 @@ func Requeue(ctx context.Context, db DB, p labhooks.RequeueParams) ([]string, er
 		if !p.Until.IsZero() {
 			w.add("created_at < $%d", db.TimeArg(p.Until))
 		}
+		// An erased payload cannot be sent again.
+		w.conds = append(w.conds, "NOT EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.erased_at IS NOT NULL)")
 	default:
 		return nil, labhooks.Errorf(labhooks.EInvalid, "requeue what? give a delivery or a data link")
 	}

@@ -15,7 +15,7 @@ const (
 	deliveryColumns = `id, event_id, event_name, partner_id, datalink_id, status, attempt_count, next_attempt_at,
 	last_status_code, last_error, created_at, updated_at`
 	attemptColumns = `delivery_id, number, started_at, status_code, duration_ms, error, response_body`
-	eventColumns   = `id, event_name, data, partner_id, role, COALESCE(idempotency_key, ''), created_at`
+	eventColumns   = `id, event_name, data, partner_id, role, COALESCE(idempotency_key, ''), created_at, erased_at`
 )
 
 // scanPartner reads the partnerColumns of a row.
@@ -75,10 +75,12 @@ func scanAttempt(d Dialect, row Row) (*labhooks.Attempt, error) {
 
 func scanEvent(d Dialect, row Row) (*labhooks.Event, error) {
 	var e labhooks.Event
-	if err := row.Scan(&e.ID, &e.EventName, (*[]byte)(&e.Data), &e.PartnerID, &e.Role, &e.IdempotencyKey, d.Time(&e.CreatedAt)); err != nil {
+	if err := row.Scan(&e.ID, &e.EventName, (*[]byte)(&e.Data), &e.PartnerID, &e.Role, &e.IdempotencyKey, d.Time(&e.CreatedAt), d.NullTime(&e.ErasedAt)); err != nil {
 		return nil, err
 	}
 	utc(&e.CreatedAt)
+	utcPtr(&e.ErasedAt)
+	e.Erased = e.ErasedAt != nil
 	return &e, nil
 }
 

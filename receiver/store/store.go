@@ -68,7 +68,9 @@ func openSQLite(path string) (*sql.DB, error) {
 	}
 	// synchronous=FULL fsyncs every commit, so an answered event survives
 	// even a power loss; a receiver's write rate makes the cost irrelevant.
-	dsn += sep + "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+	// secure_delete overwrites what a dataDeletionRequest or --retention
+	// deletes instead of leaving it in the file's free space.
+	dsn += sep + "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=secure_delete(ON)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -157,6 +159,9 @@ func (s *Store) Save(ctx context.Context, e *receiver.Event) (bool, error) {
 	receivedAt := e.ReceivedAt
 	if receivedAt.IsZero() {
 		receivedAt = time.Now()
+	}
+	if e.Name == receiver.DataDeletionRequest {
+		return s.saveDeletionRequest(ctx, e, data, receivedAt)
 	}
 	var res sql.Result
 	var err error
