@@ -126,10 +126,50 @@ func (s *Service) ConfirmErasure(ctx context.Context, c *Caller, id string) (*la
 	}
 	now := s.now()
 	e := s.entry(c, labhooks.AuditErasureConfirm, "erasure", eventID, c.Partner.ID)
-	if _, err := s.store.ConfirmErasure(audited(ctx, e, map[string]any{"confirmedAt": now}), eventID, c.Partner.ID, now); err != nil {
+	confirm := func() error {
+		_, err := s.store.ConfirmErasure(audited(ctx, e, map[string]any{"confirmedAt": now}), eventID, c.Partner.ID, now)
+		return err
+	}
+	err = confirm()
+	if labhooks.ErrorCode(err) == labhooks.ENotFound {
+		// The request can reach its receiver, which confirms at once,
+		// before the emit that stored it has recorded its erasure (the
+		// engine of another process starts at the commit): record it now
+		// from the stored request, and try again.
+		if rerr := s.recordStoredErasure(ctx, eventID); rerr == nil {
+			err = confirm()
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	return s.Erasure(ctx, c, eventID)
+}
+
+// recordStoredErasure records the erasure of the stored dataDeletionRequest
+// eventID, as its emit does. ENotFound when there is no such request.
+func (s *Service) recordStoredErasure(ctx context.Context, eventID string) error {
+	ev, err := s.store.Event(ctx, eventID)
+	if err != nil {
+		return err
+	}
+	if ev.EventName != ErasureEvent {
+		return labhooks.Errorf(labhooks.ENotFound, "erasure %s not found", eventID)
+	}
+	var ds []*labhooks.Delivery
+	f := labhooks.DeliveryFilter{EventID: &eventID, Limit: labhooks.MaxLimit}
+	for {
+		page, next, err := s.store.Deliveries(ctx, f)
+		if err != nil {
+			return err
+		}
+		ds = append(ds, page...)
+		if next == "" {
+			break
+		}
+		f.Before = &next
+	}
+	return s.store.CreateErasure(ctx, erasureOf(ev, ds))
 }
 
 // PurgeResult is what one Purge did.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
+	"github.com/labhooks/labhooks/storetest"
 )
 
 // finishDeliveries claims the due deliveries of event and records each as
@@ -217,4 +218,61 @@ func TestEventTypeRetention(t *testing.T) {
 	lab := b.partner(t, "Lab", labhooks.RoleLab)
 	_, err = b.app.UpdateEventType(ctx, lab, "sampleReceived", app.EventTypeUpdate{RetentionSeconds: &one})
 	wantCode(t, err, labhooks.EForbidden)
+}
+
+// TestErasureConfirmedBeforeItsRecord: a receiver may get a
+// dataDeletionRequest, and confirm it, before the emit that stored it has
+// recorded its erasure (another process's engine starts at the commit);
+// the confirmation records the erasure from the stored request and counts.
+// On both stores.
+func TestErasureConfirmedBeforeItsRecord(t *testing.T) {
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			b := setupOn(t, open(t))
+			ctx := t.Context()
+			a, c := b.partner(t, "A", labhooks.RoleProvider), b.partner(t, "C", labhooks.RoleProvider)
+			srv := receiver(t, nil)
+			b.link(t, a, srv.URL)
+			b.link(t, c, srv.URL)
+			// Stored as Emit stores it, but with no erasure recorded.
+			et, ok := b.app.EventType(ctx, "dataDeletionRequest")
+			if !ok {
+				t.Fatal("no dataDeletionRequest in the catalog")
+			}
+			res, err := storetest.Emit(ctx, b.store, et, &labhooks.Event{
+				Data: json.RawMessage(`{"userId":43,"userEmail":"bo@example.com","userPhoneNumber":"+39000000001"}`), CreatedAt: time.Now().UTC()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.app.Erasure(ctx, admin, res.Event.ID); labhooks.ErrorCode(err) != labhooks.ENotFound {
+				t.Fatalf("before: Erasure = %v, want not found", err)
+			}
+			// The receiver confirms with the webhook-id it got.
+			var mine string
+			for _, d := range res.Deliveries {
+				if d.PartnerID == a.Partner.ID {
+					mine = d.ID
+				}
+			}
+			e, err := b.app.ConfirmErasure(ctx, a, mine)
+			if err != nil || len(e.Targets) != 1 || e.Targets[0].State != labhooks.ErasureConfirmed {
+				t.Fatalf("ConfirmErasure = %+v, %v", e, err)
+			}
+			all, err := b.app.Erasure(ctx, admin, res.Event.ID)
+			if err != nil || len(all.Targets) != 2 {
+				t.Fatalf("the erasure recorded by the confirmation: %+v, %v", all, err)
+			}
+			log, _, err := b.store.Audit(ctx, labhooks.AuditFilter{Action: labhooks.AuditErasureConfirm})
+			if err != nil || len(log) != 1 {
+				t.Fatalf("erasure.confirm entries: %+v, %v", log, err)
+			}
+			// Not a deletion request: still not found.
+			other, err := b.app.Emit(ctx, admin, app.EmitInput{EventName: "patientUpdated", Data: json.RawMessage(`{"patientId":1,"userId":43}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = b.app.ConfirmErasure(ctx, a, other.Event.ID)
+			wantCode(t, err, labhooks.ENotFound)
+		})
+	}
 }
