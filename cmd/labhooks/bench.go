@@ -22,7 +22,7 @@ import (
 	"github.com/labhooks/labhooks/internal/loadgen"
 )
 
-const benchUsage = `Usage: labhooks bench [--scenario drain|e2e|steady|fanout|isolation] [flags]
+const benchUsage = `Usage: labhooks bench [--scenario drain|e2e|steady|fanout|isolation|hostile] [flags]
 
 Starts labhooks in this process (SQLite in a temporary folder unless --db is
 given) with a built-in fast receiver on 127.0.0.1, creates partners and data
@@ -58,13 +58,13 @@ type benchConfig struct {
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg benchConfig
 	fs := newFlagSet("bench", benchUsage, stderr)
-	fs.StringVar(&cfg.scenario, "scenario", "e2e", "drain, e2e, steady, fanout or isolation")
+	fs.StringVar(&cfg.scenario, "scenario", "e2e", "drain, e2e, steady, fanout, isolation or hostile")
 	fs.StringVar(&cfg.db, "db", "", "database; default: SQLite in a temporary folder")
 	fs.IntVar(&cfg.events, "events", 20000, "events to emit (drain, e2e; fanout: default 20, each to 1,000 data links)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent emit requests")
-	fs.IntVar(&cfg.rate, "rate", 1000, "events per second (steady, isolation)")
-	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to emit (steady, isolation)")
-	fs.IntVar(&cfg.links, "links", 8, "data links, one partner each (drain, e2e, steady)")
+	fs.IntVar(&cfg.rate, "rate", 1000, "events per second (steady, isolation, hostile)")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to emit (steady, isolation, hostile)")
+	fs.IntVar(&cfg.links, "links", 8, "data links, one partner each (drain, e2e, steady; hostile: the fast partners, default 20)")
 	fs.IntVar(&cfg.workers, "workers", labhooks.DefaultWorkers, "concurrent deliveries")
 	fs.IntVar(&cfg.perDataLink, "per-datalink", labhooks.DefaultPerDataLink, "concurrent deliveries to one data link")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print one JSON object")
@@ -78,8 +78,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.events = 20
 	}
 	switch {
-	case !slices.Contains([]string{"drain", "e2e", "steady", "fanout", "isolation"}, cfg.scenario):
-		return usageError{fmt.Errorf("--scenario %q: use drain, e2e, steady, fanout or isolation", cfg.scenario)}
+	case !slices.Contains([]string{"drain", "e2e", "steady", "fanout", "isolation", "hostile"}, cfg.scenario):
+		return usageError{fmt.Errorf("--scenario %q: use drain, e2e, steady, fanout, isolation or hostile", cfg.scenario)}
 	case cfg.events < 1, cfg.concurrency < 1, cfg.rate < 1, cfg.links < 1, cfg.workers < 1, cfg.perDataLink < 1:
 		return usageError{errors.New("--events, --concurrency, --rate, --links, --workers and --per-datalink must be positive")}
 	case cfg.duration <= 0:
@@ -97,10 +97,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	progress := loadgen.NewProgress(stderr)
 	var rep *loadgen.Report
 	var err error
-	if cfg.scenario == "isolation" {
+	switch cfg.scenario {
+	case "isolation":
 		rep, err = benchIsolation(ctx, cfg, progress)
-	} else {
-		rep, err = benchRun(ctx, cfg, cfg.scenario, 0, progress)
+	case "hostile":
+		linksGiven := false
+		fs.Visit(func(f *flag.Flag) { linksGiven = linksGiven || f.Name == "links" })
+		if !linksGiven {
+			cfg.links = 20
+		}
+		rep, err = benchHostile(ctx, cfg, progress)
+	default:
+		rep, err = benchRun(ctx, cfg, cfg.scenario, 0, 0, progress)
 	}
 	progress.Done()
 	if err != nil {
@@ -116,7 +124,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // benchRun runs one scenario; slowLinks of the data links answer after 5 s.
-func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks int, progress *loadgen.Progress) (*loadgen.Report, error) {
+// With hostileLinks, one more partner has that many links to a receiver that
+// never answers.
+func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks, hostileLinks int, progress *loadgen.Progress) (*loadgen.Report, error) {
 	rc, err := loadgen.NewReceiver()
 	if err != nil {
 		return nil, err
@@ -127,6 +137,14 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 		return nil, err
 	}
 	defer inst.close()
+	var hang *loadgen.Hanging
+	if hostileLinks > 0 {
+		if hang, err = loadgen.NewHanging(); err != nil {
+			return nil, err
+		}
+		// Closed before the instance stops, so that its attempts end at once.
+		defer hang.Close()
+	}
 
 	// Partners and data links. fanout: 20 partners of 50 links; otherwise
 	// one link per partner, each event to one partner in turn.
@@ -152,11 +170,28 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 		}
 		targets = append(targets, p.ID)
 	}
+	hostileID := ""
+	if hostileLinks > 0 {
+		p, err := inst.app.CreatePartner(ctx, admin, app.PartnerInput{Name: "hostile lab", Role: labhooks.RoleLab})
+		if err != nil {
+			return nil, err
+		}
+		for j := range hostileLinks {
+			if _, err := inst.app.CreateDataLink(ctx, admin, p.ID, app.DataLinkInput{URL: fmt.Sprintf("%s/hang/%d", hang.URL, j), Secret: loadgen.Secret}); err != nil {
+				return nil, err
+			}
+		}
+		hostileID = p.ID
+		targets = append(targets, p.ID)
+	}
 
 	rep := &loadgen.Report{Scenario: scenario, Store: inst.storeName, DataLinks: partners * links}
 	em := &loadgen.Emitter{Client: inst.client, Slow: map[string]bool{}}
 	for i := range slowLinks {
 		em.Slow[targets[i]] = true
+	}
+	if hostileID != "" {
+		em.Slow[hostileID] = true
 	}
 	if cfg.profile != nil && scenario != "drain" {
 		pprof.StartCPUProfile(cfg.profile)
@@ -181,7 +216,7 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 		inst.startEngine()
 		em.FlatOut(ctx, cfg.events, 1, []string{""}, progress, "emitting")
 		rep.AcceptedPerSec = float64(cfg.events) / time.Since(start).Seconds()
-	case "steady", "isolation":
+	case "steady", "isolation", "hostile":
 		inst.startEngine()
 		n := em.Steady(ctx, cfg.rate, cfg.duration, cfg.concurrency, targets, progress)
 		rep.AcceptedPerSec = float64(n) / time.Since(start).Seconds()
@@ -202,6 +237,13 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 	}
 	elapsed := time.Since(start)
 	pprof.StopCPUProfile()
+	if hostileID != "" {
+		h, err := hostileOutcome(ctx, inst, hostileID, hostileLinks, em.SlowDeliveries(), hang, progress)
+		if err != nil {
+			return nil, err
+		}
+		rep.Hostile = h
+	}
 	rep.DeliveredPerSec = float64(fast) / elapsed.Seconds()
 	lat, dups := em.Latencies(rc)
 	rep.Duplicates = dups
@@ -216,16 +258,79 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 	return rep, nil
 }
 
+// hostileOutcome waits until every hostile link has had an attempt recorded
+// (or twice the attempt timeout and the lease has passed), then counts what
+// was attempted and recorded of the hostile partner's deliveries.
+func hostileOutcome(ctx context.Context, inst *benchInstance, partnerID string, links, deliveries int, hang *loadgen.Hanging, progress *loadgen.Progress) (*loadgen.HostileReport, error) {
+	h := &loadgen.HostileReport{DataLinks: links, Deliveries: deliveries}
+	count := func() error {
+		h.Recorded, h.AttemptedDeliveries = 0, 0
+		f := labhooks.DeliveryFilter{PartnerID: &partnerID, Limit: labhooks.MaxLimit}
+		for {
+			ds, next, err := inst.app.Deliveries(ctx, &app.Caller{Admin: true}, f)
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				h.Recorded += d.AttemptCount
+				if d.AttemptCount > 0 {
+					h.AttemptedDeliveries++
+				}
+			}
+			if next == "" {
+				return nil
+			}
+			f.Before = &next
+		}
+	}
+	deadline := time.Now().Add(2*labhooks.DefaultTimeout + labhooks.LeaseMargin)
+	for {
+		if err := count(); err != nil {
+			return nil, err
+		}
+		if h.Recorded >= links || time.Now().After(deadline) {
+			break
+		}
+		progress.Show("hostile", h.Recorded, links)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	h.Attempted, h.MaxInFlight = hang.Requests(), hang.Peak()
+	return h, nil
+}
+
+// benchHostile runs steady twice in one invocation: fast partners alone
+// (clean), then beside a hostile partner with 50 links that never answer.
+func benchHostile(ctx context.Context, cfg benchConfig, progress *loadgen.Progress) (*loadgen.Report, error) {
+	clean, err := benchRun(ctx, cfg, "hostile", 0, 0, progress)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := benchRun(ctx, cfg, "hostile", 0, hostileLinks, progress)
+	if err != nil {
+		return nil, err
+	}
+	rep.ControlP50Ms, rep.ControlP99Ms = clean.P50Ms, clean.P99Ms
+	return rep, nil
+}
+
+// hostileLinks is the hostile partner's number of data links in the hostile
+// scenario: the most a partner may have.
+const hostileLinks = labhooks.MaxDataLinksPerPartner
+
 // benchIsolation runs steady twice: without slow links, then with 10 % slow.
 func benchIsolation(ctx context.Context, cfg benchConfig, progress *loadgen.Progress) (*loadgen.Report, error) {
 	if cfg.links < 10 {
 		cfg.links = 20
 	}
-	control, err := benchRun(ctx, cfg, "isolation", 0, progress)
+	control, err := benchRun(ctx, cfg, "isolation", 0, 0, progress)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := benchRun(ctx, cfg, "isolation", cfg.links/10, progress)
+	rep, err := benchRun(ctx, cfg, "isolation", cfg.links/10, 0, progress)
 	if err != nil {
 		return nil, err
 	}
