@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"TargetsFollowChanges", testTargetsFollowChanges},
 		{"ClaimAndLease", testClaimAndLease},
 		{"ClaimFairness", testClaimFairness},
+		{"ClaimPartnerShare", testClaimPartnerShare},
 		{"ClaimFailsUnusable", testClaimFailsUnusable},
 		{"RecordAttempts", testRecordAttempts},
 		{"FailingSince", testFailingSince},
