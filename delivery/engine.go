@@ -289,9 +289,11 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 				}
 			}
 			share := partnerShare(e.cfg.MaxInFlight, e.cfg.PerDataLink, len(perPartner))
+			held := 0 // slots of the partners at their share
 			for partner, n := range perPartner {
 				if n >= share {
 					busyPartners = append(busyPartners, partner)
+					held += n
 				}
 			}
 			var caps map[string]int
@@ -317,7 +319,9 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 				attempts.Go(func() { e.attempt(j) })
 			}
 			claimed, tried, full = len(jobs), true, len(jobs) == limit
-			claimNow, freed, refill = full, 0, max(1, min(batch, inFlight/2))
+			// Slots held by partners at their share (hanging receivers) are
+			// not waited for: they may not come back for the whole timeout.
+			claimNow, freed, refill = full, 0, max(1, min(batch, (inFlight-held)/2))
 		}
 		if full {
 			continue

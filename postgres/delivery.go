@@ -125,13 +125,30 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 // written in order. The same trade as SQLite's synchronous=NORMAL for them.
 const queueCommitSQL = `SELECT set_config('synchronous_commit', 'off', true)`
 
+// pendingPartnersCTE lists the partners with pending deliveries, one step
+// of deliveries_partner_due each (a skip scan), ending with a NULL.
+const pendingPartnersCTE = `partners (id) AS (
+			(SELECT partner_id FROM deliveries WHERE status = 'pending' ORDER BY partner_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT d.partner_id FROM deliveries d WHERE d.status = 'pending' AND d.partner_id > p.id
+				ORDER BY d.partner_id LIMIT 1)
+			FROM partners p WHERE p.id IS NOT NULL
+		)`
+
 // claimSQL leases due deliveries and returns what their attempts need.
-const claimSQL = `WITH candidates AS (
-			SELECT id, datalink_id, partner_id, next_attempt_at FROM deliveries
-			WHERE status = 'pending' AND next_attempt_at <= $1 AND datalink_id <> ALL($2::text[])
-				AND partner_id <> ALL($10::text[])
-			ORDER BY next_attempt_at LIMIT $3
-			FOR UPDATE SKIP LOCKED
+const claimSQL = `WITH RECURSIVE ` + pendingPartnersCTE + `, candidates AS (
+			-- The earliest due of each partner not excluded, read from
+			-- deliveries_partner_due: an excluded partner's backlog costs
+			-- nothing. Locked after, and checked again once locked.
+			SELECT d.id, d.datalink_id, d.partner_id, d.next_attempt_at
+			FROM partners p CROSS JOIN LATERAL (
+				SELECT id FROM deliveries
+				WHERE status = 'pending' AND partner_id = p.id AND next_attempt_at <= $1 AND datalink_id <> ALL($2::text[])
+				ORDER BY next_attempt_at LIMIT $3
+			) due JOIN deliveries d ON d.id = due.id
+			WHERE p.id IS NOT NULL AND p.id <> ALL($10::text[]) AND d.status = 'pending' AND d.next_attempt_at <= $1
+			ORDER BY d.next_attempt_at LIMIT $3
+			FOR UPDATE OF d SKIP LOCKED
 		), by_link AS (
 			-- Within its data link's cap first, then within its partner's.
 			SELECT c.id, c.partner_id, c.next_attempt_at,
@@ -252,7 +269,10 @@ const failingSinceSQL = `UPDATE datalinks l SET failing_since = CASE WHEN r.fres
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next *time.Time
 	err := s.retry(ctx, func() error {
-		return s.pool.QueryRow(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'`).Scan(&next)
+		return s.pool.QueryRow(ctx, `WITH RECURSIVE `+pendingPartnersCTE+`
+			SELECT MIN((SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND partner_id = p.id
+				ORDER BY next_attempt_at LIMIT 1))
+			FROM partners p WHERE p.id IS NOT NULL`).Scan(&next)
 	})
 	if err != nil || next == nil {
 		return time.Time{}, false, err
