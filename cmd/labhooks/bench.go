@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -37,6 +38,14 @@ Scenarios:
   fanout     one event to 1,000 data links, --events times
   isolation  10% of the data links answer only after 5 s; compares the fast
              links' latency with a run without slow links
+  hostile    --links partners (default 20) with a fast link each get --rate
+             events/s, as in steady; beside them one hostile partner with 50
+             links to a receiver that accepts and never answers gets
+             --hostile-rate events/s, each to all 50 (default 2: 100
+             deliveries/s, enough to want every slot of the pool within one
+             timeout); compares the fast links' latency with a clean run
+             without the hostile partner, and reports how many of the hostile
+             partner's deliveries were attempted and recorded
 
 A database given with --db is used as it is: use a fresh one.`
 
@@ -50,6 +59,7 @@ type benchConfig struct {
 	links       int
 	workers     int
 	perDataLink int
+	hostileRate int
 	jsonOut     bool
 	cpuProfile  string
 	profile     *os.File // open while --cpuprofile is to be written
@@ -67,6 +77,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.links, "links", 8, "data links, one partner each (drain, e2e, steady; hostile: the fast partners, default 20)")
 	fs.IntVar(&cfg.workers, "workers", labhooks.DefaultWorkers, "concurrent deliveries")
 	fs.IntVar(&cfg.perDataLink, "per-datalink", labhooks.DefaultPerDataLink, "concurrent deliveries to one data link")
+	fs.IntVar(&cfg.hostileRate, "hostile-rate", 2, "events per second to the hostile partner, each to its 50 links (hostile)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print one JSON object")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file (go tool pprof); for drain, the delivery phase only")
 	if err := parseFlags(fs, args); err != nil {
@@ -80,8 +91,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch {
 	case !slices.Contains([]string{"drain", "e2e", "steady", "fanout", "isolation", "hostile"}, cfg.scenario):
 		return usageError{fmt.Errorf("--scenario %q: use drain, e2e, steady, fanout, isolation or hostile", cfg.scenario)}
-	case cfg.events < 1, cfg.concurrency < 1, cfg.rate < 1, cfg.links < 1, cfg.workers < 1, cfg.perDataLink < 1:
-		return usageError{errors.New("--events, --concurrency, --rate, --links, --workers and --per-datalink must be positive")}
+	case cfg.events < 1, cfg.concurrency < 1, cfg.rate < 1, cfg.links < 1, cfg.workers < 1, cfg.perDataLink < 1, cfg.hostileRate < 1:
+		return usageError{errors.New("--events, --concurrency, --rate, --links, --workers, --per-datalink and --hostile-rate must be positive")}
 	case cfg.duration <= 0:
 		return usageError{errors.New("--duration must be positive")}
 	}
@@ -182,7 +193,6 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks, 
 			}
 		}
 		hostileID = p.ID
-		targets = append(targets, p.ID)
 	}
 
 	rep := &loadgen.Report{Scenario: scenario, Store: inst.storeName, DataLinks: partners * links}
@@ -218,8 +228,17 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks, 
 		rep.AcceptedPerSec = float64(cfg.events) / time.Since(start).Seconds()
 	case "steady", "isolation", "hostile":
 		inst.startEngine()
-		n := em.Steady(ctx, cfg.rate, cfg.duration, cfg.concurrency, targets, progress)
-		rep.AcceptedPerSec = float64(n) / time.Since(start).Seconds()
+		var hostile sync.WaitGroup
+		if hostileID != "" {
+			// Its own emitter, so the fast partners get the same events as in
+			// the clean run; the progress bar follows theirs.
+			hostile.Go(func() {
+				em.Steady(ctx, cfg.hostileRate, cfg.duration, cfg.concurrency, []string{hostileID}, loadgen.NewProgress(io.Discard))
+			})
+		}
+		em.Steady(ctx, cfg.rate, cfg.duration, cfg.concurrency, targets, progress)
+		hostile.Wait()
+		rep.AcceptedPerSec = float64(em.Events()) / time.Since(start).Seconds()
 	}
 	if err := em.Err(); err != nil {
 		return nil, fmt.Errorf("emitting: %w", err)
@@ -305,7 +324,9 @@ func hostileOutcome(ctx context.Context, inst *benchInstance, partnerID string, 
 // benchHostile runs steady twice in one invocation: fast partners alone
 // (clean), then beside a hostile partner with 50 links that never answer.
 func benchHostile(ctx context.Context, cfg benchConfig, progress *loadgen.Progress) (*loadgen.Report, error) {
-	clean, err := benchRun(ctx, cfg, "hostile", 0, 0, progress)
+	cleanCfg := cfg
+	cleanCfg.profile = nil // --cpuprofile profiles the run beside the hostile partner
+	clean, err := benchRun(ctx, cleanCfg, "hostile", 0, 0, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +347,9 @@ func benchIsolation(ctx context.Context, cfg benchConfig, progress *loadgen.Prog
 	if cfg.links < 10 {
 		cfg.links = 20
 	}
-	control, err := benchRun(ctx, cfg, "isolation", 0, 0, progress)
+	controlCfg := cfg
+	controlCfg.profile = nil // --cpuprofile profiles the run with slow links
+	control, err := benchRun(ctx, controlCfg, "isolation", 0, 0, progress)
 	if err != nil {
 		return nil, err
 	}
