@@ -93,6 +93,8 @@ func Diagnose(r *Result, timeout time.Duration) string {
 			where = r.Location
 		}
 		return fmt.Sprintf("The receiver redirected to %s (%s); labhooks does not follow redirects, so that the event and its secret go only where you said. Set the data link's URL to the final address.", where, status)
+	case code == http.StatusGone:
+		return fmt.Sprintf("The receiver answered %s, which says this address will never take webhooks again: a delivery answered so disables the data link at once. Point the link at a working receiver.", status)
 	case code == http.StatusNotFound || code == http.StatusMethodNotAllowed:
 		return fmt.Sprintf("The receiver answered %s: check the URL's path, and that it accepts POST requests.", status)
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
