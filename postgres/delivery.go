@@ -125,30 +125,28 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 // written in order. The same trade as SQLite's synchronous=NORMAL for them.
 const queueCommitSQL = `SELECT set_config('synchronous_commit', 'off', true)`
 
-// pendingPartnersCTE lists the partners with pending deliveries, one step
-// of deliveries_partner_due each (a skip scan), ending with a NULL.
-const pendingPartnersCTE = `partners (id) AS (
-			(SELECT partner_id FROM deliveries WHERE status = 'pending' ORDER BY partner_id LIMIT 1)
-			UNION ALL
-			SELECT (SELECT d.partner_id FROM deliveries d WHERE d.status = 'pending' AND d.partner_id > p.id
-				ORDER BY d.partner_id LIMIT 1)
-			FROM partners p WHERE p.id IS NOT NULL
-		)`
+// pendingPartnersCTE lists the partners, whose pending deliveries a claim
+// reads through deliveries_partner_due, one index descent each. (A skip scan
+// of that index for the partners with pending deliveries had to step over
+// every entry that claims and records left dead until a vacuum.)
+const pendingPartnersCTE = `pp (id) AS (SELECT id FROM partners)`
 
 // claimSQL leases due deliveries and returns what their attempts need.
-const claimSQL = `WITH RECURSIVE ` + pendingPartnersCTE + `, candidates AS (
-			-- The earliest due of each partner not excluded, read from
-			-- deliveries_partner_due: an excluded partner's backlog costs
-			-- nothing. Locked after, and checked again once locked.
-			SELECT d.id, d.datalink_id, d.partner_id, d.next_attempt_at
-			FROM partners p CROSS JOIN LATERAL (
-				SELECT id FROM deliveries
+const claimSQL = `WITH ` + pendingPartnersCTE + `, candidates AS (
+			-- The earliest due of each partner not excluded, read through
+			-- deliveries_partner_due, no more of each than its share leaves
+			-- room for: an excluded partner's backlog costs nothing. Only
+			-- those picked are locked (below).
+			SELECT due.id, due.datalink_id, due.partner_id, due.next_attempt_at
+			FROM pp p LEFT JOIN unnest($12::text[], $13::int[]) AS g (partner, n) ON g.partner = p.id
+			CROSS JOIN LATERAL (
+				SELECT id, datalink_id, partner_id, next_attempt_at FROM deliveries
 				WHERE status = 'pending' AND partner_id = p.id AND next_attempt_at <= $1 AND datalink_id <> ALL($2::text[])
-				ORDER BY next_attempt_at LIMIT $3
-			) due JOIN deliveries d ON d.id = due.id
-			WHERE p.id IS NOT NULL AND p.id <> ALL($10::text[]) AND d.status = 'pending' AND d.next_attempt_at <= $1
-			ORDER BY d.next_attempt_at LIMIT $3
-			FOR UPDATE OF d SKIP LOCKED
+				ORDER BY next_attempt_at, id
+				LIMIT CASE WHEN $11 > 0 THEN LEAST($5, GREATEST(0, $11 - COALESCE(g.n, 0))) ELSE $5 END
+			) due
+			WHERE p.id <> ALL($10::text[])
+			ORDER BY due.next_attempt_at, due.id LIMIT $3
 		), by_link AS (
 			-- Within its data link's cap first, then within its partner's.
 			SELECT c.id, c.partner_id, c.next_attempt_at,
@@ -163,13 +161,23 @@ const claimSQL = `WITH RECURSIVE ` + pendingPartnersCTE + `, candidates AS (
 			) ranked
 			WHERE $11 <= 0 OR m <= $11
 			ORDER BY next_attempt_at, id LIMIT $5
+		), locked AS (
+			-- Deliveries another process is claiming are skipped; one it
+			-- claimed since this statement began fails the check again.
+			-- One primary-key read each (a plain join was planned as a hash
+			-- join over every pending delivery).
+			SELECT l.id FROM picked p CROSS JOIN LATERAL (
+				SELECT d.id FROM deliveries d
+				WHERE d.id = p.id AND d.status = 'pending' AND d.next_attempt_at <= $1
+				FOR UPDATE SKIP LOCKED
+			) l
 		), claimed AS (
 			-- A join with the few picked rows: the planner reads them by
 			-- primary key. (With "id = ANY (ARRAY (...))" it expected ten
 			-- and, on a table it had not analyzed yet, chose to read every
 			-- row of the table, and kept that plan as the table grew.)
 			UPDATE deliveries d SET next_attempt_at = $6, lease_token = $7, updated_at = $1
-			FROM picked p WHERE d.id = p.id
+			FROM locked p WHERE d.id = p.id
 			RETURNING d.id, d.event_id, d.event_name, d.datalink_id, d.partner_id, d.attempt_count, d.attempt_base, d.created_at
 		)
 		-- The columns of sqlstore.ScanClaimedRow.
@@ -269,10 +277,10 @@ const failingSinceSQL = `UPDATE datalinks l SET failing_since = CASE WHEN r.fres
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next *time.Time
 	err := s.retry(ctx, func() error {
-		return s.pool.QueryRow(ctx, `WITH RECURSIVE `+pendingPartnersCTE+`
+		return s.pool.QueryRow(ctx, `WITH `+pendingPartnersCTE+`
 			SELECT MIN((SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND partner_id = p.id
 				ORDER BY next_attempt_at LIMIT 1))
-			FROM partners p WHERE p.id IS NOT NULL`).Scan(&next)
+			FROM pp p`).Scan(&next)
 	})
 	if err != nil || next == nil {
 		return time.Time{}, false, err
