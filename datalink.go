@@ -64,6 +64,15 @@ func (d *DataLink) Secrets(now time.Time) []string {
 	return []string{d.Secret}
 }
 
+// AllSecrets returns every secret d holds, current and previous, whether or
+// not it still signs: what must never be stored from a receiver's answer.
+func (d *DataLink) AllSecrets() []string {
+	if d.PreviousSecret != "" {
+		return []string{d.Secret, d.PreviousSecret}
+	}
+	return []string{d.Secret}
+}
+
 // DataLinkUpdate holds the fields of a data link to change; nil leaves a field
 // as it is.
 type DataLinkUpdate struct {
@@ -138,6 +147,20 @@ func (d *DataLink) DisableForFailing(now, bound time.Time, lastStatus int, lastE
 	}
 	d.Enabled, d.UpdatedAt = false, now
 	d.DisabledReason = FailingReason(now, *d.FailingSince, lastStatus, lastError)
+	return true
+}
+
+// DisableGone disables the enabled link at now because its receiver answered
+// 410 Gone, which says the endpoint is gone for good; it reports whether it
+// did.
+func (d *DataLink) DisableGone(now time.Time) bool {
+	if !d.Enabled {
+		return false
+	}
+	d.Enabled, d.UpdatedAt = false, now
+	d.DisabledReason = fmt.Sprintf("labhooks disabled this data link on %s: its receiver answered 410 Gone, "+
+		"which means the address will never take webhooks again. Point the link at a working receiver, enable it, "+
+		"then replay the deliveries that failed meanwhile.", now.UTC().Format("2006-01-02 15:04 UTC"))
 	return true
 }
 

@@ -17,6 +17,9 @@ const (
 	// DefaultPerDataLink is how many of those may go to one data link, so a
 	// slow or dead receiver cannot take every slot.
 	DefaultPerDataLink = 16
+	// TripAfterTimeouts is how many attempts to one data link in a row may
+	// time out before the link gets a single slot until it answers again.
+	TripAfterTimeouts = 3
 	// LeaseMargin is how much longer than an attempt's timeout a claim's
 	// lease lasts: a delivery whose worker died is claimed again after it.
 	LeaseMargin = 15 * time.Second
@@ -75,6 +78,10 @@ const (
 	DefaultAuditRetention = 6 * 365 * 24 * time.Hour
 	// MaxResponseBody is how much of a receiver's answer an attempt keeps.
 	MaxResponseBody = 1024
+	// MaxResponseHeaderBytes bounds the headers of a receiver's answer: an
+	// attempt whose answer has more fails, so a receiver cannot make
+	// labhooks hold megabytes for it.
+	MaxResponseHeaderBytes = 16 << 10
 )
 
 // Rate limits of what a caller could otherwise repeat in a loop: sending a

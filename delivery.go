@@ -72,9 +72,15 @@ type Job struct {
 	EventID    string
 	EventName  string
 	DataLinkID string
-	URL        string
-	Secrets    []string
-	Body       []byte
+	// PartnerID is the partner the delivery is for, whose share of the
+	// engine's slots it takes.
+	PartnerID string
+	URL       string
+	Secrets   []string
+	// Redact is every secret the data link holds, current and previous,
+	// signing or not: none may be stored from a receiver's answer.
+	Redact []string
+	Body   []byte
 	// Try is the number of the attempt about to be made within the current
 	// retry schedule (1-based); a manual retry starts the schedule afresh.
 	Try int
@@ -86,7 +92,7 @@ type Job struct {
 
 // ClaimedRow is what a store reads of each delivery it claims.
 type ClaimedRow struct {
-	DeliveryID, EventID, EventName, DataLinkID string
+	DeliveryID, EventID, EventName, DataLinkID, PartnerID string
 	// AttemptCount is every attempt the delivery has had; ScheduleBase is
 	// how many of them came before its current retry schedule began (a
 	// retry by hand or a replay starts a fresh one: see Queue.Requeue).
@@ -111,7 +117,7 @@ func (r *ClaimedRow) Job(now time.Time, leaseToken string) (*Job, string) {
 	e := Event{EventName: r.EventName, Data: r.Data}
 	return &Job{
 		DeliveryID: r.DeliveryID, EventID: r.EventID, EventName: r.EventName, DataLinkID: r.DataLinkID,
-		URL: r.Link.URL, Secrets: r.Link.Secrets(now), Body: e.Body(),
+		PartnerID: r.PartnerID, URL: r.Link.URL, Redact: r.Link.AllSecrets(), Secrets: r.Link.Secrets(now), Body: e.Body(),
 		Try: r.AttemptCount - r.ScheduleBase + 1, LeaseToken: leaseToken, CreatedAt: r.CreatedAt,
 	}, ""
 }
@@ -130,11 +136,33 @@ type ClaimParams struct {
 	// in the claiming process, counting InFlight, so a backlog or a slow
 	// receiver on one link cannot crowd out the others. 0: no cap.
 	PerDataLink int
+	// DataLinkCaps lowers PerDataLink for some data links (those whose
+	// receivers stopped answering): at most that many in flight. A cap of 0
+	// or above PerDataLink is ignored.
+	DataLinkCaps map[string]int
 	// InFlight is how many deliveries of each data link the claiming process
 	// already has in flight.
 	InFlight map[string]int
 	// ExcludeDataLinks are links that already have enough in flight.
 	ExcludeDataLinks []string
+	// PerPartner caps how many deliveries of one partner (over all its data
+	// links) may be in flight in the claiming process, counting
+	// PartnerInFlight. 0: no cap.
+	PerPartner int
+	// PartnerInFlight is how many deliveries of each partner the claiming
+	// process already has in flight.
+	PartnerInFlight map[string]int
+	// ExcludePartners are partners that already have enough in flight.
+	ExcludePartners []string
+}
+
+// LinkCap is how many deliveries of data link link a claim under p may
+// have in flight in all: PerDataLink, lowered by DataLinkCaps; 0 for no cap.
+func (p *ClaimParams) LinkCap(link string) int {
+	if c, ok := p.DataLinkCaps[link]; ok && c > 0 && (p.PerDataLink <= 0 || c < p.PerDataLink) {
+		return c
+	}
+	return p.PerDataLink
 }
 
 // AttemptResult is the outcome of one attempt and what follows from it.

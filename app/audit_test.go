@@ -516,3 +516,19 @@ func TestAuditedTestSendNamesItsWebhookID(t *testing.T) {
 		t.Errorf("webhook-id: entry %v, result %s, receiver saw %s", d["webhookId"], res.WebhookID, seen)
 	}
 }
+
+// TestGoneIsAuditedBySystem: a link disabled at once for a 410 Gone is
+// audited like one disabled for failing: by the system, with the reason.
+func TestGoneIsAuditedBySystem(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	lab := b.partner(t, "Lab", labhooks.RoleLab)
+	link := b.link(t, lab, "http://127.0.0.1:9/gone")
+	if err := b.app.DisableFailing(t.Context(), []delivery.FailingLink{{DataLinkID: link.ID, LastStatus: 410, Gone: true}}); err != nil {
+		t.Fatal(err)
+	}
+	es, _, err := b.app.Audit(t.Context(), admin, labhooks.AuditFilter{Action: labhooks.AuditDataLinkDisable})
+	if err != nil || len(es) != 1 || es[0].Actor.Type != labhooks.ActorSystem || !strings.Contains(string(es[0].Details), "410 Gone") {
+		t.Fatalf("datalink.disable entries for a 410: %+v, %v", es, err)
+	}
+}

@@ -297,7 +297,7 @@ func (s *Service) TestDataLink(ctx context.Context, c *Caller, linkID, eventName
 	// must not cut the receiver off mid-request.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Sender.Timeout()+time.Second)
 	defer cancel()
-	req := delivery.Request{ID: id.New(id.Test), URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Body: body.Bytes()}
+	req := delivery.Request{ID: id.New(id.Test), URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Redact: d.AllSecrets(), Body: body.Bytes()}
 	res := s.cfg.Sender.Send(ctx, req)
 	e := s.entry(c, labhooks.AuditDataLinkTest, "datalink", d.ID, d.PartnerID)
 	e.Details = labhooks.AuditDetails(nil, map[string]any{"eventName": t.Name, "webhookId": req.ID, "ok": res.OK(), "statusCode": res.StatusCode})
@@ -337,7 +337,8 @@ var errUnchanged = errors.New("unchanged")
 // DisableFailing disables, among the data links failing lately in this
 // process, those whose every attempt has failed for Config.DisableAfter,
 // each with a reason that says since when and what its receiver last
-// answered (SPEC §4). Only links a process has seen fail are considered, so
+// answered (SPEC §4); and, at once, those whose receiver answered 410 Gone
+// (FailingLink.Gone), with a reason that says so. Only links a process has seen fail are considered, so
 // that a run of failures left open while labhooks was down for days does
 // not disable a link before it has been tried again. Every process checks;
 // the store's row lock lets one of them disable each link.
@@ -357,13 +358,13 @@ func (s *Service) DisableFailing(ctx context.Context, failing []delivery.Failing
 		return err
 	}
 	for _, d := range links {
-		if !d.FailedFor(bound) {
+		f := last[d.ID]
+		if !f.Gone && !d.FailedFor(bound) || f.Gone && !d.Enabled {
 			continue
 		}
-		f := last[d.ID]
 		e := s.entry(System(), labhooks.AuditDataLinkDisable, "datalink", d.ID, d.PartnerID)
 		d, err := s.store.UpdateDataLink(labhooks.WithAudit(ctx, e), d.ID, func(d *labhooks.DataLink) error {
-			if !d.DisableForFailing(now, bound, f.LastStatus, f.LastError) {
+			if f.Gone && !d.DisableGone(now) || !f.Gone && !d.DisableForFailing(now, bound, f.LastStatus, f.LastError) {
 				return errUnchanged
 			}
 			e.Details = labhooks.AuditDetails(changes{"enabled": {Old: true, New: false}},
@@ -375,6 +376,10 @@ func (s *Service) DisableFailing(ctx context.Context, failing []delivery.Failing
 			continue // enabled again, succeeded, or deleted meanwhile
 		case err != nil:
 			return err
+		}
+		if f.Gone {
+			s.log.Warn("disabled a data link whose receiver answered 410 Gone", "datalink", d.ID, "partner", d.PartnerID, "url", d.URL)
+			continue
 		}
 		s.log.Warn("disabled a failing data link", "datalink", d.ID, "partner", d.PartnerID, "url", d.URL,
 			"failing_since", *d.FailingSince, "reason", d.DisabledReason)

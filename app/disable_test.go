@@ -250,3 +250,49 @@ func TestEngineTriesALinkAgainBeforeDisablingIt(t *testing.T) {
 		return !l.Enabled
 	})
 }
+
+// TestEngineDisablesGoneLinkAtOnce: a receiver that answers 410 Gone has its
+// link disabled at its first such answer, long before DisableAfter and with
+// no wait for the periodic check, with a reason in plain words; enabling
+// the link again clears the reason.
+func TestEngineDisablesGoneLinkAtOnce(t *testing.T) {
+	t.Parallel()
+	var gone atomic.Bool
+	gone.Store(true)
+	srv := receiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if gone.Load() {
+			w.WriteHeader(http.StatusGone)
+		}
+	})
+	policy := labhooks.RetryPolicy{Schedule: []time.Duration{time.Hour}}
+	var engine *delivery.Engine
+	b := setup(t, func(c *app.Config) {
+		c.Policy, c.DisableAfter = policy, 7*24*time.Hour
+		c.Wake = func() { engine.Notify() }
+	})
+	engine = delivery.NewEngine(delivery.EngineConfig{Queue: b.store, Sender: b.cfg.Sender, Policy: policy, Disabler: b.app,
+		DisableCheckInterval: time.Hour, PollInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { engine.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	lab := b.partner(t, "Lab", labhooks.RoleLab)
+	link := b.link(t, lab, srv.URL+"/hook")
+	if _, err := b.app.Emit(t.Context(), admin, app.EmitInput{EventName: "sampleReceived", Data: sampleReceived}); err != nil {
+		t.Fatal(err)
+	}
+	var d *labhooks.DataLink
+	waitFor(t, "the gone link to be disabled", func() bool {
+		d, _ = b.app.DataLink(t.Context(), lab, link.ID)
+		return !d.Enabled
+	})
+	if !strings.Contains(d.DisabledReason, "answered 410 Gone") || !strings.Contains(d.DisabledReason, "enable it") {
+		t.Fatalf("disabled reason = %q", d.DisabledReason)
+	}
+	on := true
+	up, err := b.app.UpdateDataLink(t.Context(), lab, link.ID, labhooks.DataLinkUpdate{Enabled: &on})
+	if err != nil || !up.Enabled || up.DisabledReason != "" {
+		t.Fatalf("enabled again: %+v, %v; want enabled with no reason", up, err)
+	}
+}

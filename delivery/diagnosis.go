@@ -11,8 +11,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/labhooks/labhooks"
 )
 
 // failure is a class of transport error, with a short summary for the
@@ -35,6 +38,9 @@ func kindOf(err error) failure {
 	switch {
 	case errors.As(err, &blocked):
 		return failure{"blocked", blocked.Error()}
+	case strings.Contains(err.Error(), "server response headers exceeded"):
+		// net/http's own error, which has no type to match.
+		return failure{"headers", fmt.Sprintf("the answer's headers exceeded %d KiB; labhooks stopped reading them", labhooks.MaxResponseHeaderBytes>>10)}
 	case errors.As(err, &dnsErr):
 		return failure{"dns", "DNS lookup failed for " + dnsErr.Name}
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -87,6 +93,8 @@ func Diagnose(r *Result, timeout time.Duration) string {
 			where = r.Location
 		}
 		return fmt.Sprintf("The receiver redirected to %s (%s); labhooks does not follow redirects, so that the event and its secret go only where you said. Set the data link's URL to the final address.", where, status)
+	case code == http.StatusGone:
+		return fmt.Sprintf("The receiver answered %s, which says this address will never take webhooks again: a delivery answered so disables the data link at once. Point the link at a working receiver.", status)
 	case code == http.StatusNotFound || code == http.StatusMethodNotAllowed:
 		return fmt.Sprintf("The receiver answered %s: check the URL's path, and that it accepts POST requests.", status)
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
@@ -113,6 +121,8 @@ func diagnoseError(err error, timeout time.Duration) string {
 		return fmt.Sprintf("TLS error (%s): the receiver needs a valid, unexpired certificate for the URL's host name, issued by a public authority.", innermost(err))
 	case "reset":
 		return "The receiver closed the connection without answering: check its logs for a crash while handling the request."
+	case "headers":
+		return fmt.Sprintf("The receiver answered with more than %d KiB of headers, which labhooks does not read: answer with a short status line and headers.", labhooks.MaxResponseHeaderBytes>>10)
 	case "unreachable":
 		return "The host is unreachable from labhooks: check that the address is public and that no firewall blocks it."
 	default:

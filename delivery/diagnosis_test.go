@@ -39,6 +39,7 @@ func TestDiagnoseStatus(t *testing.T) {
 		{"401", Result{StatusCode: 401}, []string{"401 Unauthorized", "x-api-key", "secret"}, []string{"Success"}},
 		{"403", Result{StatusCode: 403}, []string{"403 Forbidden", "x-api-key", "secret"}, nil},
 		{"404", Result{StatusCode: 404}, []string{"404 Not Found", "URL", "path", "POST"}, nil},
+		{"410", Result{StatusCode: 410}, []string{"410 Gone", "disables the data link", "working receiver"}, nil},
 		{"405", Result{StatusCode: 405}, []string{"405 Method Not Allowed", "POST"}, nil},
 		{"302 with Location", Result{StatusCode: 302, Location: "https://new.example/hook"},
 			[]string{"302 Found", "https://new.example/hook", "does not follow redirects", "final address"}, nil},
@@ -50,7 +51,6 @@ func TestDiagnoseStatus(t *testing.T) {
 		{"502", Result{StatusCode: 502}, []string{"502 Bad Gateway", "logs"}, nil},
 		{"422", Result{StatusCode: 422}, []string{"422 Unprocessable Entity", "2xx"}, []string{"x-api-key"}},
 		{"400", Result{StatusCode: 400}, []string{"400 Bad Request", "2xx"}, nil},
-		{"410", Result{StatusCode: 410}, []string{"410 Gone", "2xx"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

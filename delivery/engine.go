@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +35,9 @@ type EngineConfig struct {
 	MaxInFlight int
 	// PerDataLink caps concurrent attempts to one data link, so a slow or
 	// dead receiver cannot take every slot. Default labhooks.DefaultPerDataLink.
+	// A link whose attempts time out labhooks.TripAfterTimeouts times in a
+	// row gets one slot until it answers again (see linkLimit), and no
+	// partner gets more than its share of MaxInFlight (see partnerShare).
 	PerDataLink int
 	// Lease is how long a claimed delivery stays with this process before
 	// another may take it. It must outlast an attempt. Default: the Sender's
@@ -44,8 +48,9 @@ type EngineConfig struct {
 	PollInterval time.Duration
 	// Disabler is told, every DisableCheckInterval, of the data links whose
 	// latest attempt by this engine failed, and disables those that have
-	// failed for too long (the application layer). Default: none, no link
-	// is disabled.
+	// failed for too long (the application layer); and, at once, of a link
+	// whose receiver answered 410 Gone, with FailingLink.Gone set. Default:
+	// none, no link is disabled.
 	Disabler Disabler
 	// DisableCheckInterval is how often the Disabler is called. Default
 	// labhooks.DefaultDisableCheckInterval.
@@ -69,13 +74,16 @@ type FailingLink struct {
 	// back; LastError then says what happened.
 	LastStatus int
 	LastError  string
+	// Gone says the receiver answered 410 Gone: the link is to be disabled
+	// at once, however short its run of failures.
+	Gone bool
 }
 
 // Disabler disables data links that have failed for too long.
 type Disabler interface {
 	// DisableFailing considers the links in failing, each of which this
 	// engine has just seen fail, and disables those whose run of failures
-	// is long enough.
+	// is long enough, and those Gone.
 	DisableFailing(ctx context.Context, failing []FailingLink) error
 }
 
@@ -84,7 +92,7 @@ type Engine struct {
 	cfg     EngineConfig
 	wake    chan struct{}
 	results chan labhooks.AttemptResult
-	sent    chan string // the data link of each attempt that has its answer
+	sent    chan answer // each attempt whose receiver answered or gave up
 	done    chan int    // how many results the recorder has written
 
 	// failing holds the data links whose latest attempt by this engine
@@ -131,7 +139,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		cfg:     cfg,
 		wake:    make(chan struct{}, 1),
 		results: make(chan labhooks.AttemptResult, cfg.MaxInFlight),
-		sent:    make(chan string, cfg.MaxInFlight),
+		sent:    make(chan answer, cfg.MaxInFlight),
 		done:    make(chan int, cfg.MaxInFlight),
 	}
 	e.failing.links = map[string]FailingLink{}
@@ -176,14 +184,54 @@ func (e *Engine) Run(ctx context.Context) {
 	recorder.Wait()
 }
 
+// answer is what the claim loop learns of an attempt once its receiver has
+// answered or it gave up.
+type answer struct {
+	link, partner string
+	// answered: an HTTP answer came back, whatever its status; timedOut:
+	// none came within the timeout.
+	answered, timedOut bool
+}
+
+// linkLimit is the adaptive cap of a data link whose receiver stopped
+// answering, like a circuit breaker: after TripAfterTimeouts attempts in a
+// row timed out, the link has one slot (each attempt a half-open probe);
+// every answer then doubles its slots until it has PerDataLink again. So a
+// dead receiver holds one slot, not PerDataLink, and its deliveries are
+// still attempted, one at a time, and recorded.
+type linkLimit struct {
+	cap      int // slots the link may hold now
+	timeouts int // attempts in a row that timed out
+}
+
+// partnerShare is the most slots a claim lets one partner hold: the pool
+// divided by one more than the number of partners holding slots (at least
+// two), so that a share is always free for a partner that holds none; and
+// never fewer than one data link's cap. A partner alone may take half the
+// pool; as others come, each claim gives it less, and the slots it holds
+// above its share come back as its attempts end (within the timeout).
+func partnerShare(maxInFlight, perDataLink, partners int) int {
+	return max(perDataLink, maxInFlight/(max(partners, 1)+1))
+}
+
 // dispatch is the claim loop. It alone owns the in-flight counts: inFlight
-// the deliveries claimed and not yet recorded, perLink the attempts waiting
-// for their receivers' answers. A data link's slot is free again as soon as
-// its receiver has answered, while the result waits for the recorder: the
-// lease keeps the delivery from being claimed again meanwhile.
+// the deliveries claimed and not yet recorded, perLink and perPartner the
+// attempts waiting for their receivers' answers, and limits the links whose
+// cap is lowered. A data link's slot is free again as soon as its receiver
+// has answered, while the result waits for the recorder: the lease keeps
+// the delivery from being claimed again meanwhile. Every claimed delivery
+// is attempted at once: the claim itself keeps to the caps, so none waits
+// for a slot under its lease.
 func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 	inFlight := 0
-	perLink := map[string]int{}
+	perLink, perPartner := map[string]int{}, map[string]int{}
+	limits := map[string]*linkLimit{}
+	linkCap := func(link string) int {
+		if l := limits[link]; l != nil {
+			return l.cap
+		}
+		return e.cfg.PerDataLink
+	}
 	batch := min(e.cfg.MaxInFlight, 128)
 	// A claim costs nearly as much for one delivery as for a hundred, so
 	// slots that come back are gathered before claiming again: until half
@@ -191,19 +239,40 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 	// the first, unless new work is announced or due.
 	claimNow, freed, refill := true, 0, 1
 	var firstFreed time.Time
-	answered := func(link string) {
-		if perLink[link]--; perLink[link] <= 0 {
-			delete(perLink, link)
+	answered := func(a answer) {
+		if perLink[a.link]--; perLink[a.link] <= 0 {
+			delete(perLink, a.link)
+		}
+		if perPartner[a.partner]--; perPartner[a.partner] <= 0 {
+			delete(perPartner, a.partner)
 		}
 		if freed++; freed == 1 {
 			firstFreed = e.cfg.Now()
+		}
+		l := limits[a.link]
+		switch {
+		case a.timedOut:
+			if l == nil {
+				l = &linkLimit{cap: e.cfg.PerDataLink}
+				limits[a.link] = l
+			}
+			if l.timeouts++; l.timeouts >= labhooks.TripAfterTimeouts && l.cap > 1 {
+				l.cap = 1
+				e.cfg.Logger.Warn("data link's receiver is not answering: one attempt at a time until it does",
+					"datalink", a.link, "timeouts", l.timeouts)
+			}
+		case a.answered && l != nil:
+			l.timeouts = 0
+			if l.cap = min(2*l.cap, e.cfg.PerDataLink); l.cap >= e.cfg.PerDataLink {
+				delete(limits, a.link)
+			}
 		}
 	}
 	for ctx.Err() == nil {
 		for drained := false; !drained; {
 			select {
-			case link := <-e.sent:
-				answered(link)
+			case a := <-e.sent:
+				answered(a)
 			case n := <-e.done:
 				inFlight -= n
 			default:
@@ -213,16 +282,32 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 		claimNow = claimNow || freed >= refill
 		claimed, tried, full := 0, false, false
 		if room := e.cfg.MaxInFlight - inFlight; claimNow && room > 0 {
-			var saturated []string
+			var saturated, busyPartners []string
 			for link, n := range perLink {
-				if n >= e.cfg.PerDataLink {
+				if n >= linkCap(link) {
 					saturated = append(saturated, link)
+				}
+			}
+			share := partnerShare(e.cfg.MaxInFlight, e.cfg.PerDataLink, len(perPartner))
+			held := 0 // slots of the partners at their share
+			for partner, n := range perPartner {
+				if n >= share {
+					busyPartners = append(busyPartners, partner)
+					held += n
+				}
+			}
+			var caps map[string]int
+			if len(limits) > 0 {
+				caps = make(map[string]int, len(limits))
+				for link, l := range limits {
+					caps[link] = l.cap
 				}
 			}
 			limit := min(room, batch)
 			jobs, err := e.cfg.Queue.ClaimDeliveries(ctx, labhooks.ClaimParams{
-				Owner: e.cfg.Owner, Now: e.cfg.Now(), Lease: e.cfg.Lease,
-				Limit: limit, PerDataLink: e.cfg.PerDataLink, InFlight: maps.Clone(perLink), ExcludeDataLinks: saturated,
+				Owner: e.cfg.Owner, Now: e.cfg.Now(), Lease: e.cfg.Lease, Limit: limit,
+				PerDataLink: e.cfg.PerDataLink, DataLinkCaps: caps, InFlight: maps.Clone(perLink), ExcludeDataLinks: saturated,
+				PerPartner: share, PartnerInFlight: maps.Clone(perPartner), ExcludePartners: busyPartners,
 			})
 			if err != nil && ctx.Err() == nil {
 				e.cfg.Logger.Error("claiming deliveries", "err", err)
@@ -230,10 +315,13 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 			for _, j := range jobs {
 				inFlight++
 				perLink[j.DataLinkID]++
+				perPartner[j.PartnerID]++
 				attempts.Go(func() { e.attempt(j) })
 			}
 			claimed, tried, full = len(jobs), true, len(jobs) == limit
-			claimNow, freed, refill = full, 0, max(1, min(batch, inFlight/2))
+			// Slots held by partners at their share (hanging receivers) are
+			// not waited for: they may not come back for the whole timeout.
+			claimNow, freed, refill = full, 0, max(1, min(batch, (inFlight-held)/2))
 		}
 		if full {
 			continue
@@ -257,8 +345,8 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 		case <-ctx.Done():
 		case <-e.wake:
 			claimNow = true
-		case link := <-e.sent:
-			answered(link)
+		case a := <-e.sent:
+			answered(a)
 		case n := <-e.done:
 			inFlight -= n
 		case <-timer.C:
@@ -281,8 +369,8 @@ const maxClaimDelay = 2 * time.Millisecond
 // take the run's context: an attempt under way at shutdown is finished and
 // recorded rather than cut off and repeated.
 func (e *Engine) attempt(j *labhooks.Job) {
-	res := e.cfg.Sender.Send(context.Background(), Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Body: j.Body})
-	e.sent <- j.DataLinkID
+	res := e.cfg.Sender.Send(context.Background(), Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Redact: j.Redact, Body: j.Body})
+	e.sent <- answer{link: j.DataLinkID, partner: j.PartnerID, answered: res.Err == nil, timedOut: res.Outcome() == "timeout"}
 	status, next := e.cfg.Policy.After(j.Try, res.OK(), res.StartedAt.Add(res.Duration), res.RetryAfter, e.cfg.Rand)
 	r := labhooks.AttemptResult{
 		LeaseToken:    j.LeaseToken,
@@ -309,7 +397,21 @@ func (e *Engine) attempt(j *labhooks.Job) {
 	}
 	e.failing.Unlock()
 	e.results <- r
+	if res.StatusCode == http.StatusGone && e.cfg.Disabler != nil {
+		// The receiver says it is gone for good: the link is disabled now,
+		// and its pending deliveries fail at their next claim.
+		ctx, cancel := context.WithTimeout(context.Background(), goneDisableTimeout)
+		defer cancel()
+		gone := FailingLink{DataLinkID: j.DataLinkID, LastStatus: res.StatusCode, LastError: r.Attempt.Error, Gone: true}
+		if err := e.cfg.Disabler.DisableFailing(ctx, []FailingLink{gone}); err != nil {
+			e.cfg.Logger.Error("disabling a data link whose receiver is gone", "datalink", j.DataLinkID, "err", err)
+		}
+	}
 }
+
+// goneDisableTimeout bounds the disabling of a link that answered 410 Gone;
+// should it fail, the link is disabled for failing in time (DisableAfter).
+const goneDisableTimeout = 10 * time.Second
 
 // record writes results in batches: one transaction for the results that
 // arrive within recordLinger of the first, up to maxRecordBatch.

@@ -551,13 +551,14 @@ func TestEngineStopRecordsSlowInFlight(t *testing.T) {
 
 // TestEngineNearlyFullDoesNotStarve checks SPEC §4's "a slow or dead data
 // link never delays deliveries to other data links" when slow links hold all
-// but one of the engine's slots.
+// but one of the engine's slots. (Each slow link has a partner of its own: a
+// partner's share of the slots is smaller than that.)
 func TestEngineNearlyFullDoesNotStarve(t *testing.T) {
 	t.Parallel()
 	b := setupEngine(t)
-	a, c, f := b.partner(t), b.partner(t), b.partner(t)
+	a1, a2, a3, c, f := b.partner(t), b.partner(t), b.partner(t), b.partner(t), b.partner(t)
 	var blockers []*blocker
-	for _, p := range []*labhooks.Partner{a, a, a, c} {
+	for _, p := range []*labhooks.Partner{a1, a2, a3, c} {
 		bl := newBlocker()
 		blockers = append(blockers, bl)
 		b.link(t, p, httptestServer(t, bl).URL)
@@ -569,8 +570,10 @@ func TestEngineNearlyFullDoesNotStarve(t *testing.T) {
 		t.Cleanup(bl.open)
 	}
 	// 3 links × 2 + 1: seven of the eight slots are held.
-	b.emit(t, a, 1)
-	b.emit(t, a, 2)
+	for _, a := range []*labhooks.Partner{a1, a2, a3} {
+		b.emit(t, a, 1)
+		b.emit(t, a, 2)
+	}
 	b.emit(t, c, 3)
 	waitFor(t, "7 slow attempts in flight", func() bool {
 		var n int32

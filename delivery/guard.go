@@ -24,6 +24,7 @@ var blockedPrefixes = []struct {
 	{netip.MustParsePrefix("2001:db8::/32"), "a documentation address"},
 	{netip.MustParsePrefix("100::/64"), "a discard-only address"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local-use NAT64 address"},
+	{netip.MustParsePrefix("fec0::/10"), "a site-local address"},
 }
 
 // metadataAddrs are cloud instance-metadata endpoints, named apart because
@@ -35,17 +36,57 @@ var metadataAddrs = map[netip.Addr]bool{
 	netip.MustParseAddr("fd00:ec2::254"):   true, // AWS over IPv6
 }
 
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+// IPv6 forms that carry an IPv4 address and may reach it: each is judged by
+// the IPv4 address it embeds.
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")    // NAT64: the last four bytes
+	compatible = netip.MustParsePrefix("::/96")           // IPv4-compatible (deprecated): the last four bytes
+	siit       = netip.MustParsePrefix("::ffff:0:0:0/96") // SIIT IPv4-translated: the last four bytes
+	sixToFour  = netip.MustParsePrefix("2002::/16")       // 6to4: bytes 2–5
+	teredo     = netip.MustParsePrefix("2001::/32")       // Teredo: the client, the last four bytes inverted
+)
+
+// embeddedIPv4 returns the IPv4 address an IPv6 address reaches through a
+// translation or tunnel form, and that form's name.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, string, bool) {
+	if !ip.Is6() {
+		return netip.Addr{}, "", false
+	}
+	b := ip.As16()
+	last := [4]byte(b[12:])
+	switch {
+	case nat64.Contains(ip):
+		return netip.AddrFrom4(last), "NAT64", true
+	case compatible.Contains(ip) && ip != netip.IPv6Unspecified() && ip != netip.IPv6Loopback():
+		return netip.AddrFrom4(last), "IPv4-compatible", true
+	case siit.Contains(ip):
+		return netip.AddrFrom4(last), "SIIT", true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6])), "6to4", true
+	case teredo.Contains(ip):
+		return netip.AddrFrom4([4]byte{^last[0], ^last[1], ^last[2], ^last[3]}), "Teredo", true
+	}
+	return netip.Addr{}, "", false
+}
 
 // Forbidden reports whether labhooks must not connect to ip by default, and
-// why, in words for the partner.
+// why, in words for the partner. An IPv6 address that embeds an IPv4 address
+// (mapped, IPv4-compatible, SIIT, NAT64, 6to4, Teredo) is judged by that
+// IPv4 address.
 func Forbidden(ip netip.Addr) (reason string, forbidden bool) {
 	ip = ip.Unmap()
-	if nat64.Contains(ip) {
-		// A NAT64 address reaches the IPv4 address in its last four bytes.
-		b := ip.As16()
-		ip = netip.AddrFrom4([4]byte(b[12:]))
+	if v4, form, ok := embeddedIPv4(ip); ok {
+		reason, forbidden := forbidden4or6(v4)
+		if forbidden {
+			reason = fmt.Sprintf("%s (%s, embedded in this %s address)", reason, v4, form)
+		}
+		return reason, forbidden
 	}
+	return forbidden4or6(ip)
+}
+
+// forbidden4or6 judges ip as it is, without looking inside it.
+func forbidden4or6(ip netip.Addr) (reason string, forbidden bool) {
 	switch {
 	case !ip.IsValid():
 		return "not a valid address", true

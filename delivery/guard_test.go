@@ -77,6 +77,26 @@ func TestForbidden(t *testing.T) {
 		{"64:ff9b::0:0", "unspecified"},        // 0.0.0.0
 		{"64:ff9b::6464:64c8", "metadata"},     // 100.100.100.200
 		{"::ffff:100.100.100.200", "metadata"}, // mapped Alibaba metadata
+		// IPv4-compatible (::a.b.c.d), SIIT (::ffff:0:a.b.c.d), 6to4
+		// (2002:AABB:CCDD::/48) and Teredo (client = NOT of the last 32
+		// bits) reach the IPv4 address they embed.
+		{"::127.0.0.1", "loopback address (127.0.0.1, embedded in this IPv4-compatible address)"},
+		{"::10.0.0.1", "private"},
+		{"::169.254.169.254", "metadata"},
+		{"::ffff:0:127.0.0.1", "loopback address (127.0.0.1, embedded in this SIIT address)"},
+		{"::ffff:0:a9fe:a9fe", "metadata"},                   // 169.254.169.254
+		{"::ffff:0:c0a8:101", "private"},                     // 192.168.1.1
+		{"2002:7f00:1::1", "loopback"},                       // 127.0.0.1
+		{"2002:a9fe:a9fe::", "metadata"},                     // 169.254.169.254
+		{"2002:c0a8:101:1::5", "private"},                    // 192.168.1.1
+		{"2002:a00:1::1", "6to4"},                            // 10.0.0.1, named
+		{"2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"}, // client 127.0.0.1
+		{"2001:0:4136:e378:8000:63bf:5601:5601", "metadata"}, // client 169.254.169.254
+		{"2001::ffff:f5ff:fffe", "private"},                  // client 10.0.0.1
+		{"2001::1:ffff:f5ff:fffe", "Teredo"},                 // client 10.0.0.1, named
+		// Site-local (deprecated, fec0::/10).
+		{"fec0::1", "site-local"},
+		{"feff:ffff::1", "site-local"},
 		// Public: allowed.
 		{"1.1.1.1", ""},
 		{"8.8.8.8", ""},
@@ -88,7 +108,10 @@ func TestForbidden(t *testing.T) {
 		{"169.253.255.255", ""},
 		{"223.255.255.255", ""},
 		{"::ffff:8.8.8.8", ""},
-		{"64:ff9b::808:808", ""}, // NAT64 of 8.8.8.8
+		{"64:ff9b::808:808", ""},                     // NAT64 of 8.8.8.8
+		{"2002:808:808::1", ""},                      // 6to4 of 8.8.8.8
+		{"::ffff:0:808:808", ""},                     // SIIT of 8.8.8.8
+		{"2001:0:4136:e378:8000:63bf:f7f7:f7f7", ""}, // Teredo, client 8.8.8.8
 		{"2606:4700::1111", ""},
 		{"2001:4860:4860::8888", ""},
 		{"2a00:1450:4001:81c::200e", ""},

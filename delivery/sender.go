@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,14 +56,15 @@ func NewSender(cfg SenderConfig) *Sender {
 	transport := &http.Transport{
 		// No proxy from the environment: a proxy would dial for us, out of
 		// the guard's sight, and could see the secrets.
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256, // as many as attempts may be in flight to one host, or connections churn
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ExpectContinueTimeout: time.Second,
+		Proxy:                  nil,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256, // as many as attempts may be in flight to one host, or connections churn
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: labhooks.MaxResponseHeaderBytes,
+		TLSHandshakeTimeout:    cfg.Timeout,
+		ExpectContinueTimeout:  time.Second,
 	}
 	client := &http.Client{
 		Transport: transport,
@@ -84,6 +86,9 @@ type Request struct {
 	URL     string
 	Secrets []string
 	Body    []byte
+	// Redact are other secrets of the data link (a previous one no longer
+	// signing) that, like Secrets, never reach the response excerpt.
+	Redact []string
 }
 
 // Result is the outcome of one POST.
@@ -99,6 +104,10 @@ type Result struct {
 	RetryAfter time.Duration
 	// Err is set when no HTTP answer came back (DNS, refused, TLS, timeout…).
 	Err error
+	// Cut is set when a 2xx status came back but its body was cut off (the
+	// connection closed or timed out while it was read): the attempt
+	// succeeded by its status, and Summary notes the cut.
+	Cut error
 }
 
 // OK reports whether the receiver took the event: any 2xx.
@@ -139,15 +148,60 @@ func (s *Sender) Send(ctx context.Context, req Request) *Result {
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), started)
 	}
-	excerpt, err := io.ReadAll(io.LimitReader(resp.Body, labhooks.MaxResponseBody))
-	res.ResponseBody = validUTF8(excerpt)
+	// Read past the excerpt by the longest secret, so that a secret across
+	// the excerpt's end is seen whole and taken out.
+	secrets := append(slices.Clone(req.Secrets), req.Redact...)
+	longest := 0
+	for _, s := range secrets {
+		longest = max(longest, len(s))
+	}
+	limit := labhooks.MaxResponseBody + longest
+	excerpt, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)))
+	res.ResponseBody = redact(excerpt, secrets, len(excerpt) == limit)
 	if err != nil && !res.OK() {
 		res.Err = err
+		return res
 	}
-	// Drain a little more so the connection can be reused; a receiver that
-	// sends more than that is cut off.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if err == nil {
+		// Drain a little more so the connection can be reused; a receiver
+		// that sends more than that is cut off.
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	}
+	if err != nil && res.OK() {
+		// The status came, the body did not all come: a 2xx is a success by
+		// its status, with the cut noted.
+		res.Cut = err
+	}
 	return res
+}
+
+// redactedMark takes the place of a secret in a response excerpt.
+const redactedMark = "[redacted]"
+
+// redact returns the excerpt of body (see validUTF8) with every occurrence of
+// each secret replaced by redactedMark, and, when body or the excerpt is
+// cut (more says the answer may go on past body), without a tail that could
+// begin a secret: no part of a secret is stored.
+func redact(body []byte, secrets []string, more bool) string {
+	s := string(body)
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, redactedMark)
+		}
+	}
+	excerpt := validUTF8([]byte(s))
+	if !more && len(s) <= labhooks.MaxResponseBody {
+		return excerpt
+	}
+	for _, secret := range secrets {
+		for n := min(len(secret)-1, len(excerpt)); n > 0; n-- {
+			if strings.HasSuffix(excerpt, secret[:n]) {
+				excerpt = excerpt[:len(excerpt)-n]
+				break
+			}
+		}
+	}
+	return validUTF8([]byte(excerpt))
 }
 
 // validUTF8 returns the excerpt as valid UTF-8 of at most MaxResponseBody
@@ -191,7 +245,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 
 // Outcome classifies the result in one word for metrics: "2xx", "3xx",
 // "4xx", "5xx", or the kind of failure ("timeout", "refused", "dns", "tls",
-// "blocked", "reset", "unreachable", "other").
+// "blocked", "reset", "unreachable", "headers", "other").
 func (r *Result) Outcome() string {
 	if r.Err != nil {
 		return kindOf(r.Err).kind
@@ -200,9 +254,20 @@ func (r *Result) Outcome() string {
 }
 
 // Summary returns a short account of a failed result for the attempt record,
-// such as "HTTP 500" or "connection refused"; "" for a success.
+// such as "HTTP 500" or "connection refused"; "" for a success, unless its
+// body was cut off, which it notes.
 func (r *Result) Summary() string {
 	if r.OK() {
+		if r.Cut != nil {
+			why := kindOf(r.Cut)
+			switch why.kind {
+			case "reset":
+				why.summary = "the connection closed"
+			case "timeout":
+				why.summary = "it timed out"
+			}
+			return fmt.Sprintf("HTTP %d (success by status; the body was cut off: %s)", r.StatusCode, why.summary)
+		}
 		return ""
 	}
 	if r.Err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,8 +30,9 @@ func (s *Store) Requeue(ctx context.Context, p labhooks.RequeueParams) (int, err
 }
 
 // ClaimDeliveries leases up to p.Limit due deliveries, oldest due first, so
-// that no data link has more than p.PerDataLink in flight, counting
-// p.InFlight. Deliveries another process is claiming at the same moment are
+// that no data link has more than its cap (p.LinkCap) in flight, counting
+// p.InFlight, nor any partner more than p.PerPartner, counting
+// p.PartnerInFlight. Deliveries another process is claiming at the same moment are
 // skipped, not waited for. Deliveries whose data link is gone or disabled
 // are failed instead of returned.
 func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]*labhooks.Job, error) {
@@ -38,18 +40,36 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		return nil, nil
 	}
 	now := ts(p.Now)
-	exclude := p.ExcludeDataLinks
+	exclude, excludePartners := p.ExcludeDataLinks, p.ExcludePartners
 	if exclude == nil {
 		exclude = []string{}
 	}
-	busyLinks, busyCounts := make([]string, 0, len(p.InFlight)), make([]int32, 0, len(p.InFlight))
-	for link, n := range p.InFlight {
+	if excludePartners == nil {
+		excludePartners = []string{}
+	}
+	// A link with a lower cap counts as having the difference in flight
+	// already, so the statement compares every link with p.PerDataLink.
+	used := maps.Clone(p.InFlight)
+	if used == nil {
+		used = map[string]int{}
+	}
+	if p.PerDataLink > 0 {
+		for link := range p.DataLinkCaps {
+			used[link] += p.PerDataLink - p.LinkCap(link)
+		}
+	}
+	busyLinks, busyCounts := make([]string, 0, len(used)), make([]int32, 0, len(used))
+	for link, n := range used {
 		busyLinks, busyCounts = append(busyLinks, link), append(busyCounts, int32(n))
 	}
-	// Look at more than needed so that a backlog on one link, capped below,
-	// leaves room for the others.
+	busyPartners, partnerCounts := make([]string, 0, len(p.PartnerInFlight)), make([]int32, 0, len(p.PartnerInFlight))
+	for partner, n := range p.PartnerInFlight {
+		busyPartners, partnerCounts = append(busyPartners, partner), append(partnerCounts, int32(n))
+	}
+	// Look at more than needed so that a backlog on one link or partner,
+	// capped below, leaves room for the others.
 	window := p.Limit
-	if p.PerDataLink > 0 {
+	if p.PerDataLink > 0 || p.PerPartner > 0 {
 		window = p.Limit * 4
 	}
 	token := p.Owner + ":" + randomHex(8)
@@ -61,7 +81,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 	err := s.retry(ctx, func() error {
 		b := &pgx.Batch{}
 		b.Queue(queueCommitSQL)
-		b.Queue(claimSQL, now, exclude, window, p.PerDataLink, p.Limit, now.Add(p.Lease), token, busyLinks, busyCounts)
+		b.Queue(claimSQL, now, exclude, window, p.PerDataLink, p.Limit, now.Add(p.Lease), token, busyLinks, busyCounts,
+			excludePartners, p.PerPartner, busyPartners, partnerCounts)
 		br := s.pool.SendBatch(ctx, b)
 		defer br.Close()
 		if _, err := br.Exec(); err != nil {
@@ -104,31 +125,63 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 // written in order. The same trade as SQLite's synchronous=NORMAL for them.
 const queueCommitSQL = `SELECT set_config('synchronous_commit', 'off', true)`
 
+// pendingPartnersCTE lists the partners, whose pending deliveries a claim
+// reads through deliveries_partner_due, one index descent each. (A skip scan
+// of that index for the partners with pending deliveries had to step over
+// every entry that claims and records left dead until a vacuum.)
+const pendingPartnersCTE = `pp (id) AS (SELECT id FROM partners)`
+
 // claimSQL leases due deliveries and returns what their attempts need.
-const claimSQL = `WITH candidates AS (
-			SELECT id, datalink_id, next_attempt_at FROM deliveries
-			WHERE status = 'pending' AND next_attempt_at <= $1 AND datalink_id <> ALL($2::text[])
-			ORDER BY next_attempt_at LIMIT $3
-			FOR UPDATE SKIP LOCKED
+const claimSQL = `WITH ` + pendingPartnersCTE + `, candidates AS (
+			-- The earliest due of each partner not excluded, read through
+			-- deliveries_partner_due, no more of each than its share leaves
+			-- room for: an excluded partner's backlog costs nothing. Only
+			-- those picked are locked (below).
+			SELECT due.id, due.datalink_id, due.partner_id, due.next_attempt_at
+			FROM pp p LEFT JOIN unnest($12::text[], $13::int[]) AS g (partner, n) ON g.partner = p.id
+			CROSS JOIN LATERAL (
+				SELECT id, datalink_id, partner_id, next_attempt_at FROM deliveries
+				WHERE status = 'pending' AND partner_id = p.id AND next_attempt_at <= $1 AND datalink_id <> ALL($2::text[])
+				ORDER BY next_attempt_at, id
+				LIMIT CASE WHEN $11 > 0 THEN LEAST($5, GREATEST(0, $11 - COALESCE(g.n, 0))) ELSE $5 END
+			) due
+			WHERE p.id <> ALL($10::text[])
+			ORDER BY due.next_attempt_at, due.id LIMIT $3
+		), by_link AS (
+			-- Within its data link's cap first, then within its partner's.
+			SELECT c.id, c.partner_id, c.next_attempt_at,
+				COALESCE(f.n, 0) + row_number() OVER (PARTITION BY c.datalink_id ORDER BY c.next_attempt_at, c.id) AS n
+			FROM candidates c LEFT JOIN unnest($8::text[], $9::int[]) AS f (link, n) ON f.link = c.datalink_id
 		), picked AS (
 			SELECT id FROM (
-				SELECT c.id, c.next_attempt_at,
-					COALESCE(f.n, 0) + row_number() OVER (PARTITION BY c.datalink_id ORDER BY c.next_attempt_at, c.id) AS n
-				FROM candidates c LEFT JOIN unnest($8::text[], $9::int[]) AS f (link, n) ON f.link = c.datalink_id
+				SELECT b.id, b.next_attempt_at,
+					COALESCE(g.n, 0) + row_number() OVER (PARTITION BY b.partner_id ORDER BY b.next_attempt_at, b.id) AS m
+				FROM by_link b LEFT JOIN unnest($12::text[], $13::int[]) AS g (partner, n) ON g.partner = b.partner_id
+				WHERE $4 <= 0 OR b.n <= $4
 			) ranked
-			WHERE $4 <= 0 OR n <= $4
+			WHERE $11 <= 0 OR m <= $11
 			ORDER BY next_attempt_at, id LIMIT $5
+		), locked AS (
+			-- Deliveries another process is claiming are skipped; one it
+			-- claimed since this statement began fails the check again.
+			-- One primary-key read each (a plain join was planned as a hash
+			-- join over every pending delivery).
+			SELECT l.id FROM picked p CROSS JOIN LATERAL (
+				SELECT d.id FROM deliveries d
+				WHERE d.id = p.id AND d.status = 'pending' AND d.next_attempt_at <= $1
+				FOR UPDATE SKIP LOCKED
+			) l
 		), claimed AS (
 			-- A join with the few picked rows: the planner reads them by
 			-- primary key. (With "id = ANY (ARRAY (...))" it expected ten
 			-- and, on a table it had not analyzed yet, chose to read every
 			-- row of the table, and kept that plan as the table grew.)
 			UPDATE deliveries d SET next_attempt_at = $6, lease_token = $7, updated_at = $1
-			FROM picked p WHERE d.id = p.id
-			RETURNING d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base, d.created_at
+			FROM locked p WHERE d.id = p.id
+			RETURNING d.id, d.event_id, d.event_name, d.datalink_id, d.partner_id, d.attempt_count, d.attempt_base, d.created_at
 		)
 		-- The columns of sqlstore.ScanClaimedRow.
-		SELECT c.id, c.event_id, c.event_name, c.datalink_id, c.attempt_count, c.attempt_base, c.created_at,
+		SELECT c.id, c.event_id, c.event_name, c.datalink_id, c.partner_id, c.attempt_count, c.attempt_base, c.created_at,
 			(SELECT e.data::text FROM events e WHERE e.id = c.event_id),
 			l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
 			l.previous_secret_expires_at, COALESCE(l.enabled, false)
@@ -224,7 +277,10 @@ const failingSinceSQL = `UPDATE datalinks l SET failing_since = CASE WHEN r.fres
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next *time.Time
 	err := s.retry(ctx, func() error {
-		return s.pool.QueryRow(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'`).Scan(&next)
+		return s.pool.QueryRow(ctx, `WITH `+pendingPartnersCTE+`
+			SELECT MIN((SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND partner_id = p.id
+				ORDER BY next_attempt_at LIMIT 1))
+			FROM pp p`).Scan(&next)
 	})
 	if err != nil || next == nil {
 		return time.Time{}, false, err

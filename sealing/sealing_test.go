@@ -274,6 +274,10 @@ func TestClaimsCarryPlainSecrets(t *testing.T) {
 		if got := jobs[0].Secrets; len(got) != 2 || got[0] != d.Secret || got[1] != d.PreviousSecret {
 			t.Fatalf("job secrets = %q, want the link's plain secrets", got)
 		}
+		// What is kept out of the attempt log is the plain secrets too.
+		if got := jobs[0].Redact; len(got) != 2 || got[0] != d.Secret || got[1] != d.PreviousSecret {
+			t.Fatalf("job secrets to redact = %q, want the link's plain secrets", got)
+		}
 	}
 }
 

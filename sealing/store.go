@@ -161,6 +161,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 				return nil, err
 			}
 		}
+		// What is redacted from answers must be the secrets themselves; one
+		// that does not open is no longer sent, and is left out.
+		redact := j.Redact[:0]
+		for _, v := range j.Redact {
+			if plain, err := s.openCached(j.DataLinkID, v); err == nil {
+				redact = append(redact, plain)
+			}
+		}
+		j.Redact = redact
 	}
 	return jobs, nil
 }

@@ -6,14 +6,17 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/internal/sqlstore"
 )
 
-// ClaimDeliveries leases up to p.Limit due deliveries, at most p.PerDataLink
-// of any one data link, visiting the links whose deliveries have been due
+// ClaimDeliveries leases up to p.Limit due deliveries, at most its cap
+// (p.LinkCap) of any one data link and p.PerPartner of any one partner,
+// counting those in flight, visiting the links whose deliveries have been due
 // longest first (see dueLinks). Deliveries whose data link is gone or
 // disabled are failed instead of returned.
 func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]*labhooks.Job, error) {
@@ -35,8 +38,16 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		// so that no link's backlog takes a whole claim: one statement a
 		// round, whatever the number of links.
 		var ids []string
-		taken := map[string]int{}
+		taken, takenByPartner := map[string]int{}, map[string]int{}
 		links := s.due.due(now, p.ExcludeDataLinks)
+		var partnerOf map[string]string
+		if p.PerPartner > 0 || len(p.ExcludePartners) > 0 {
+			var err error
+			if partnerOf, err = s.partnersOf(ctx, tx, links); err != nil {
+				return err
+			}
+			links = slices.DeleteFunc(links, func(link string) bool { return slices.Contains(p.ExcludePartners, partnerOf[link]) })
+		}
 		for skip := 0; len(links) > 0 && len(ids) < p.Limit; {
 			links = links[:min(len(links), p.Limit-len(ids))]
 			share := max(1, (p.Limit-len(ids))/len(links))
@@ -47,8 +58,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 			var again []string
 			for _, link := range links {
 				want := min(share, p.Limit-len(ids))
-				if p.PerDataLink > 0 {
-					want = min(want, p.PerDataLink-p.InFlight[link]-taken[link])
+				if c := p.LinkCap(link); c > 0 {
+					want = min(want, c-p.InFlight[link]-taken[link])
+				}
+				partner := partnerOf[link]
+				if p.PerPartner > 0 {
+					want = min(want, p.PerPartner-p.PartnerInFlight[partner]-takenByPartner[partner])
 				}
 				rows, n := due[link], 0
 				for n < len(rows) && n < want && rows[n].at <= now {
@@ -56,6 +71,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 					n++
 				}
 				taken[link] += n
+				takenByPartner[partner] += n
 				next, more := int64(0), n < len(rows)
 				if more {
 					next = rows[n].at
@@ -99,6 +115,48 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		s.due.forget()
 	}
 	return jobs, err
+}
+
+// partnersOf returns the partner of each of links that still exists. A data
+// link never changes partner, so what is read once is kept.
+func (s *Store) partnersOf(ctx context.Context, tx *sql.Tx, links []string) (map[string]string, error) {
+	out := make(map[string]string, len(links))
+	var unknown []string
+	s.linkPartners.Lock()
+	if s.linkPartners.m == nil {
+		s.linkPartners.m = map[string]string{}
+	}
+	for _, link := range links {
+		if p, ok := s.linkPartners.m[link]; ok {
+			out[link] = p
+		} else {
+			unknown = append(unknown, link)
+		}
+	}
+	s.linkPartners.Unlock()
+	if len(unknown) == 0 {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, partner_id FROM datalinks WHERE id IN (SELECT value FROM json_each(?1))`, jsonList(unknown))
+	if err != nil {
+		return nil, dbError(err)
+	}
+	defer rows.Close()
+	found := map[string]string{}
+	for rows.Next() {
+		var link, partner string
+		if err := rows.Scan(&link, &partner); err != nil {
+			return nil, dbError(err)
+		}
+		found[link], out[link] = partner, partner
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(err)
+	}
+	s.linkPartners.Lock()
+	maps.Copy(s.linkPartners.m, found)
+	s.linkPartners.Unlock()
+	return out, nil
 }
 
 // dueRow is a pending delivery as the per-link due index has it.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,7 +45,12 @@ type Store struct {
 
 	st          *statements
 	targetCache targetCache
-	lock        *os.File // held while open: see Open
+	// linkPartners is the partner of each data link a claim has looked up.
+	linkPartners struct {
+		sync.Mutex
+		m map[string]string
+	}
+	lock *os.File // held while open: see Open
 	// sync is the synchronous level last set on the write connection, and
 	// that connection (its driver value), so the pragma runs only when the
 	// level changes. Both belong to whoever holds the write connection.

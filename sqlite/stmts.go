@@ -48,7 +48,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&st.claimLease, `UPDATE deliveries SET next_attempt_at = ?1, lease_token = ?2, updated_at = ?3
 			WHERE id IN (SELECT value FROM json_each(?4))`},
 		// The columns of sqlstore.ScanClaimedRow.
-		{&st.claimJobs, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base,
+		{&st.claimJobs, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.partner_id, d.attempt_count, d.attempt_base,
 			d.created_at, e.data, l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
 			l.previous_secret_expires_at, COALESCE(l.enabled, 0)
 			FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN datalinks l ON l.id = d.datalink_id

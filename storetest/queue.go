@@ -75,6 +75,70 @@ func testClaimFairness(t *testing.T, newStore NewStore) {
 	}
 }
 
+// testClaimPartnerShare: a claim keeps every partner, over all its data
+// links, within PerPartner (counting PartnerInFlight), keeps a link within
+// its lowered cap (DataLinkCaps), and skips excluded partners; each job
+// names its partner.
+func testClaimPartnerShare(t *testing.T, newStore NewStore) {
+	t.Parallel()
+	b := setup(t, newStore)
+	hostile := b.partner(t, labhooks.RoleSampler)
+	var hostileLinks []*labhooks.DataLink
+	for range 5 {
+		hostileLinks = append(hostileLinks, b.link(t, hostile))
+	}
+	for range 4 {
+		b.emit(t, AppointmentCreated, labhooks.Target{PartnerID: hostile.ID}) // 4 deliveries on each of 5 links
+	}
+	other := b.link(t, b.partner(t, labhooks.RoleSampler))
+	for range 3 {
+		b.emit(t, AppointmentCreated, labhooks.Target{PartnerID: other.PartnerID})
+	}
+	claim := func(p labhooks.ClaimParams) map[string]int {
+		t.Helper()
+		p.Owner, p.Now, p.Lease = "t", b.now, time.Minute
+		jobs, err := b.s.ClaimDeliveries(b.ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := map[string]int{}
+		for _, j := range jobs {
+			per[j.PartnerID]++
+			per[j.DataLinkID]++
+		}
+		return per
+	}
+	// 20 due for the hostile partner, 3 for the other; the partner cap of 6,
+	// with 2 in flight, lets 4 of the hostile partner's through.
+	got := claim(labhooks.ClaimParams{Limit: 100, PerDataLink: 4, PerPartner: 6, PartnerInFlight: map[string]int{hostile.ID: 2}})
+	if got[hostile.ID] != 4 || got[other.PartnerID] != 3 {
+		t.Fatalf("claimed per partner %v; want 4 of the capped partner's and all 3 of the other's", got)
+	}
+	// An excluded partner gets nothing; a lowered link cap holds.
+	b.emit(t, AppointmentCreated, labhooks.Target{PartnerID: other.PartnerID})
+	b.emit(t, AppointmentCreated, labhooks.Target{PartnerID: other.PartnerID})
+	got = claim(labhooks.ClaimParams{Limit: 100, PerDataLink: 4, ExcludePartners: []string{hostile.ID}, DataLinkCaps: map[string]int{other.ID: 1}})
+	if got[hostile.ID] != 0 || got[other.ID] != 1 {
+		t.Fatalf("claimed %v; want none of the excluded partner's and 1 of the link capped at 1", got)
+	}
+	// A lowered cap counts what is in flight: capped at 2 with 1 in flight,
+	// one more.
+	third := b.link(t, b.partner(t, labhooks.RoleSampler))
+	for range 4 {
+		b.emit(t, AppointmentCreated, labhooks.Target{PartnerID: third.PartnerID})
+	}
+	got = claim(labhooks.ClaimParams{Limit: 100, PerDataLink: 4, DataLinkCaps: map[string]int{third.ID: 2},
+		InFlight: map[string]int{third.ID: 1}, ExcludePartners: []string{hostile.ID, other.PartnerID}})
+	if len(got) != 2 || got[third.ID] != 1 {
+		t.Fatalf("claimed %v; want 1 of the link capped at 2 with 1 in flight", got)
+	}
+	// The rest is claimed once nothing holds it back.
+	got = claim(labhooks.ClaimParams{Limit: 100})
+	if got[hostile.ID] != 16 || got[hostileLinks[0].ID]+got[hostileLinks[1].ID] == 0 {
+		t.Fatalf("claimed %v; want the hostile partner's 16 left", got)
+	}
+}
+
 func testRecordAttempts(t *testing.T, newStore NewStore) {
 	t.Parallel()
 	b := setup(t, newStore)

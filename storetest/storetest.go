@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"TargetsFollowChanges", testTargetsFollowChanges},
 		{"ClaimAndLease", testClaimAndLease},
 		{"ClaimFairness", testClaimFairness},
+		{"ClaimPartnerShare", testClaimPartnerShare},
 		{"ClaimFailsUnusable", testClaimFailsUnusable},
 		{"RecordAttempts", testRecordAttempts},
 		{"FailingSince", testFailingSince},

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -22,7 +23,7 @@ import (
 	"github.com/labhooks/labhooks/internal/loadgen"
 )
 
-const benchUsage = `Usage: labhooks bench [--scenario drain|e2e|steady|fanout|isolation] [flags]
+const benchUsage = `Usage: labhooks bench [--scenario drain|e2e|steady|fanout|isolation|hostile] [flags]
 
 Starts labhooks in this process (SQLite in a temporary folder unless --db is
 given) with a built-in fast receiver on 127.0.0.1, creates partners and data
@@ -37,6 +38,14 @@ Scenarios:
   fanout     one event to 1,000 data links, --events times
   isolation  10% of the data links answer only after 5 s; compares the fast
              links' latency with a run without slow links
+  hostile    --links partners (default 20) with a fast link each get --rate
+             events/s, as in steady; beside them one hostile partner with 50
+             links to a receiver that accepts and never answers gets
+             --hostile-rate events/s, each to all 50 (default 2: 100
+             deliveries/s, enough to want every slot of the pool within one
+             timeout); compares the fast links' latency with a clean run
+             without the hostile partner, and reports how many of the hostile
+             partner's deliveries were attempted and recorded
 
 A database given with --db is used as it is: use a fresh one.`
 
@@ -50,6 +59,7 @@ type benchConfig struct {
 	links       int
 	workers     int
 	perDataLink int
+	hostileRate int
 	jsonOut     bool
 	cpuProfile  string
 	profile     *os.File // open while --cpuprofile is to be written
@@ -62,15 +72,16 @@ type benchConfig struct {
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg benchConfig
 	fs := newFlagSet("bench", benchUsage, stderr)
-	fs.StringVar(&cfg.scenario, "scenario", "e2e", "drain, e2e, steady, fanout or isolation")
+	fs.StringVar(&cfg.scenario, "scenario", "e2e", "drain, e2e, steady, fanout, isolation or hostile")
 	fs.StringVar(&cfg.db, "db", "", "database; default: SQLite in a temporary folder")
 	fs.IntVar(&cfg.events, "events", 20000, "events to emit (drain, e2e; fanout: default 20, each to 1,000 data links)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent emit requests")
-	fs.IntVar(&cfg.rate, "rate", 1000, "events per second (steady, isolation)")
-	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to emit (steady, isolation)")
-	fs.IntVar(&cfg.links, "links", 8, "data links, one partner each (drain, e2e, steady)")
+	fs.IntVar(&cfg.rate, "rate", 1000, "events per second (steady, isolation, hostile)")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to emit (steady, isolation, hostile)")
+	fs.IntVar(&cfg.links, "links", 8, "data links, one partner each (drain, e2e, steady; hostile: the fast partners, default 20)")
 	fs.IntVar(&cfg.workers, "workers", labhooks.DefaultWorkers, "concurrent deliveries")
 	fs.IntVar(&cfg.perDataLink, "per-datalink", labhooks.DefaultPerDataLink, "concurrent deliveries to one data link")
+	fs.IntVar(&cfg.hostileRate, "hostile-rate", 2, "events per second to the hostile partner, each to its 50 links (hostile)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print one JSON object")
 	fs.IntVar(&cfg.purgeOld, "purge-old", 0, "steady: store this many deliveries of events 100 days old, then run steady twice, without a purge and while the purge (retention and history) erases and deletes them, and compare the p99s")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file (go tool pprof); for drain, the delivery phase only")
@@ -83,10 +94,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.events = 20
 	}
 	switch {
-	case !slices.Contains([]string{"drain", "e2e", "steady", "fanout", "isolation"}, cfg.scenario):
-		return usageError{fmt.Errorf("--scenario %q: use drain, e2e, steady, fanout or isolation", cfg.scenario)}
-	case cfg.events < 1, cfg.concurrency < 1, cfg.rate < 1, cfg.links < 1, cfg.workers < 1, cfg.perDataLink < 1:
-		return usageError{errors.New("--events, --concurrency, --rate, --links, --workers and --per-datalink must be positive")}
+	case !slices.Contains([]string{"drain", "e2e", "steady", "fanout", "isolation", "hostile"}, cfg.scenario):
+		return usageError{fmt.Errorf("--scenario %q: use drain, e2e, steady, fanout, isolation or hostile", cfg.scenario)}
+	case cfg.events < 1, cfg.concurrency < 1, cfg.rate < 1, cfg.links < 1, cfg.workers < 1, cfg.perDataLink < 1, cfg.hostileRate < 1:
+		return usageError{errors.New("--events, --concurrency, --rate, --links, --workers, --per-datalink and --hostile-rate must be positive")}
 	case cfg.duration <= 0:
 		return usageError{errors.New("--duration must be positive")}
 	}
@@ -105,10 +116,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch {
 	case cfg.scenario == "isolation":
 		rep, err = benchIsolation(ctx, cfg, progress)
+	case cfg.scenario == "hostile":
+		linksGiven := false
+		fs.Visit(func(f *flag.Flag) { linksGiven = linksGiven || f.Name == "links" })
+		if !linksGiven {
+			cfg.links = 20
+		}
+		rep, err = benchHostile(ctx, cfg, progress)
 	case cfg.purgeOld > 0 && cfg.scenario == "steady":
 		rep, err = benchPurge(ctx, cfg, progress)
 	default:
-		rep, err = benchRun(ctx, cfg, cfg.scenario, 0, progress)
+		rep, err = benchRun(ctx, cfg, cfg.scenario, 0, 0, progress)
 	}
 	progress.Done()
 	if err != nil {
@@ -124,7 +142,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // benchRun runs one scenario; slowLinks of the data links answer after 5 s.
-func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks int, progress *loadgen.Progress) (*loadgen.Report, error) {
+// With hostileLinks, one more partner has that many links to a receiver that
+// never answers.
+func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks, hostileLinks int, progress *loadgen.Progress) (*loadgen.Report, error) {
 	rc, err := loadgen.NewReceiver()
 	if err != nil {
 		return nil, err
@@ -135,6 +155,14 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 		return nil, err
 	}
 	defer inst.close()
+	var hang *loadgen.Hanging
+	if hostileLinks > 0 {
+		if hang, err = loadgen.NewHanging(); err != nil {
+			return nil, err
+		}
+		// Closed before the instance stops, so that its attempts end at once.
+		defer hang.Close()
+	}
 
 	// Partners and data links. fanout: 20 partners of 50 links; otherwise
 	// one link per partner, each event to one partner in turn.
@@ -160,6 +188,19 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 		}
 		targets = append(targets, p.ID)
 	}
+	hostileID := ""
+	if hostileLinks > 0 {
+		p, err := inst.app.CreatePartner(ctx, admin, app.PartnerInput{Name: "hostile lab", Role: labhooks.RoleLab})
+		if err != nil {
+			return nil, err
+		}
+		for j := range hostileLinks {
+			if _, err := inst.app.CreateDataLink(ctx, admin, p.ID, app.DataLinkInput{URL: fmt.Sprintf("%s/hang/%d", hang.URL, j), Secret: loadgen.Secret}); err != nil {
+				return nil, err
+			}
+		}
+		hostileID = p.ID
+	}
 
 	rep := &loadgen.Report{Scenario: scenario, Store: inst.storeName, DataLinks: partners * links}
 	if cfg.seed != nil {
@@ -170,6 +211,9 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 	em := &loadgen.Emitter{Client: inst.client, Slow: map[string]bool{}}
 	for i := range slowLinks {
 		em.Slow[targets[i]] = true
+	}
+	if hostileID != "" {
+		em.Slow[hostileID] = true
 	}
 	if cfg.profile != nil && scenario != "drain" {
 		pprof.StartCPUProfile(cfg.profile)
@@ -194,13 +238,22 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 		inst.startEngine()
 		em.FlatOut(ctx, cfg.events, 1, []string{""}, progress, "emitting")
 		rep.AcceptedPerSec = float64(cfg.events) / time.Since(start).Seconds()
-	case "steady", "isolation":
+	case "steady", "isolation", "hostile":
 		inst.startEngine()
 		if cfg.during != nil {
 			defer cfg.during(ctx, inst, rep)()
 		}
-		n := em.Steady(ctx, cfg.rate, cfg.duration, cfg.concurrency, targets, progress)
-		rep.AcceptedPerSec = float64(n) / time.Since(start).Seconds()
+		var hostile sync.WaitGroup
+		if hostileID != "" {
+			// Its own emitter, so the fast partners get the same events as in
+			// the clean run; the progress bar follows theirs.
+			hostile.Go(func() {
+				em.Steady(ctx, cfg.hostileRate, cfg.duration, cfg.concurrency, []string{hostileID}, loadgen.NewProgress(io.Discard))
+			})
+		}
+		em.Steady(ctx, cfg.rate, cfg.duration, cfg.concurrency, targets, progress)
+		hostile.Wait()
+		rep.AcceptedPerSec = float64(em.Events()) / time.Since(start).Seconds()
 	}
 	if err := em.Err(); err != nil {
 		return nil, fmt.Errorf("emitting: %w", err)
@@ -218,6 +271,13 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 	}
 	elapsed := time.Since(start)
 	pprof.StopCPUProfile()
+	if hostileID != "" {
+		h, err := hostileOutcome(ctx, inst, hostileID, hostileLinks, em.SlowDeliveries(), hang, progress)
+		if err != nil {
+			return nil, err
+		}
+		rep.Hostile = h
+	}
 	rep.DeliveredPerSec = float64(fast) / elapsed.Seconds()
 	lat, dups := em.Latencies(rc)
 	rep.Duplicates = dups
@@ -232,16 +292,83 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks i
 	return rep, nil
 }
 
+// hostileOutcome waits until every hostile link has had an attempt recorded
+// (or twice the attempt timeout and the lease has passed), then counts what
+// was attempted and recorded of the hostile partner's deliveries.
+func hostileOutcome(ctx context.Context, inst *benchInstance, partnerID string, links, deliveries int, hang *loadgen.Hanging, progress *loadgen.Progress) (*loadgen.HostileReport, error) {
+	h := &loadgen.HostileReport{DataLinks: links, Deliveries: deliveries}
+	count := func() error {
+		h.Recorded, h.AttemptedDeliveries = 0, 0
+		f := labhooks.DeliveryFilter{PartnerID: &partnerID, Limit: labhooks.MaxLimit}
+		for {
+			ds, next, err := inst.app.Deliveries(ctx, &app.Caller{Admin: true}, f)
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				h.Recorded += d.AttemptCount
+				if d.AttemptCount > 0 {
+					h.AttemptedDeliveries++
+				}
+			}
+			if next == "" {
+				return nil
+			}
+			f.Before = &next
+		}
+	}
+	deadline := time.Now().Add(2*labhooks.DefaultTimeout + labhooks.LeaseMargin)
+	for {
+		if err := count(); err != nil {
+			return nil, err
+		}
+		if h.Recorded >= links || time.Now().After(deadline) {
+			break
+		}
+		progress.Show("hostile", h.Recorded, links)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	h.Attempted, h.MaxInFlight = hang.Requests(), hang.Peak()
+	return h, nil
+}
+
+// benchHostile runs steady twice in one invocation: fast partners alone
+// (clean), then beside a hostile partner with 50 links that never answer.
+func benchHostile(ctx context.Context, cfg benchConfig, progress *loadgen.Progress) (*loadgen.Report, error) {
+	cleanCfg := cfg
+	cleanCfg.profile = nil // --cpuprofile profiles the run beside the hostile partner
+	clean, err := benchRun(ctx, cleanCfg, "hostile", 0, 0, progress)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := benchRun(ctx, cfg, "hostile", 0, hostileLinks, progress)
+	if err != nil {
+		return nil, err
+	}
+	rep.ControlP50Ms, rep.ControlP99Ms = clean.P50Ms, clean.P99Ms
+	return rep, nil
+}
+
+// hostileLinks is the hostile partner's number of data links in the hostile
+// scenario: the most a partner may have.
+const hostileLinks = labhooks.MaxDataLinksPerPartner
+
 // benchIsolation runs steady twice: without slow links, then with 10 % slow.
 func benchIsolation(ctx context.Context, cfg benchConfig, progress *loadgen.Progress) (*loadgen.Report, error) {
 	if cfg.links < 10 {
 		cfg.links = 20
 	}
-	control, err := benchRun(ctx, cfg, "isolation", 0, progress)
+	controlCfg := cfg
+	controlCfg.profile = nil // --cpuprofile profiles the run with slow links
+	control, err := benchRun(ctx, controlCfg, "isolation", 0, 0, progress)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := benchRun(ctx, cfg, "isolation", cfg.links/10, progress)
+	rep, err := benchRun(ctx, cfg, "isolation", cfg.links/10, 0, progress)
 	if err != nil {
 		return nil, err
 	}

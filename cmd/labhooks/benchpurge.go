@@ -21,7 +21,7 @@ func benchPurge(ctx context.Context, cfg benchConfig, progress *loadgen.Progress
 	cfg.seed = func(ctx context.Context, inst *benchInstance, targets []string) error {
 		return seedOld(ctx, inst, targets, cfg.purgeOld, progress)
 	}
-	control, err := benchRun(ctx, cfg, "steady", 0, progress)
+	control, err := benchRun(ctx, cfg, "steady", 0, 0, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func benchPurge(ctx context.Context, cfg benchConfig, progress *loadgen.Progress
 		}()
 		return func() { <-done }
 	}
-	rep, err := benchRun(ctx, cfg, "steady", 0, progress)
+	rep, err := benchRun(ctx, cfg, "steady", 0, 0, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -82,8 +82,8 @@ func (c *serveConfig) flags(fs interface {
 	fs.StringVar(&c.retrySchedule, "retry-schedule", labhooks.FormatRetrySchedule(labhooks.DefaultRetrySchedule),
 		fmt.Sprintf("delays before each retry; the first attempt is immediate and each delay gets ±%.0f%% jitter", labhooks.DefaultJitter*100))
 	fs.DurationVar(&c.timeout, "timeout", labhooks.DefaultTimeout, "how long a receiver has to answer")
-	fs.IntVar(&c.workers, "workers", labhooks.DefaultWorkers, "concurrent deliveries in this process; 0 runs the API only")
-	fs.IntVar(&c.perDataLink, "per-datalink", labhooks.DefaultPerDataLink, "concurrent deliveries to any one data link")
+	fs.IntVar(&c.workers, "workers", labhooks.DefaultWorkers, "concurrent deliveries in this process, of which one partner gets at most its share (README: Delivery: isolation); 0 runs the API only")
+	fs.IntVar(&c.perDataLink, "per-datalink", labhooks.DefaultPerDataLink, "concurrent deliveries to any one data link; 1 while its receiver does not answer (after 3 timeouts in a row)")
 	fs.DurationVar(&c.disableAfter, "disable-after", labhooks.DefaultDisableAfter, "disable a data link whose every delivery attempt has failed for this long")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.secretsKey, "secrets-key", "", "seal data-link secrets at rest with this key (at least 32 characters, such as the output of openssl rand -base64 32); every process of one database needs the same one. To change it, give \"new,old\" once: the new key seals, the old one still opens (default: secrets stored unsealed)")

@@ -316,7 +316,27 @@ type Report struct {
 	PurgeErased       int     `json:"purgeErased,omitempty"`
 	PurgeDeleted      int     `json:"purgeDeleted,omitempty"`
 	PurgeSeconds      float64 `json:"purgeSeconds,omitempty"`
-	Machine           string  `json:"machine"`
+	// ControlP50Ms is, for hostile, the fast links' p50 in the clean run.
+	ControlP50Ms float64 `json:"controlP50Ms,omitempty"`
+	// Hostile is, for hostile, what became of the hostile partner's
+	// deliveries.
+	Hostile *HostileReport `json:"hostile,omitempty"`
+	Machine string         `json:"machine"`
+}
+
+// HostileReport is what became of the hostile partner's deliveries by the
+// end of a hostile run.
+type HostileReport struct {
+	DataLinks  int `json:"dataLinks"`
+	Deliveries int `json:"deliveries"`
+	// Attempted is how many requests reached the hanging receiver;
+	// Recorded how many attempts of its deliveries the store holds, and
+	// AttemptedDeliveries how many of its deliveries have at least one.
+	Attempted           int `json:"attempted"`
+	Recorded            int `json:"recorded"`
+	AttemptedDeliveries int `json:"attemptedDeliveries"`
+	// MaxInFlight is the most of its attempts that were under way at once.
+	MaxInFlight int `json:"maxInFlight"`
 }
 
 // Print writes the report for people.
@@ -328,7 +348,12 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  baseline   %10.0f requests/s (plain Go client, same receiver and body)\n", r.BaselinePerSec)
 	fmt.Fprintf(w, "  ratio      %10.2f delivered/baseline\n", r.Ratio)
 	fmt.Fprintf(w, "  latency    p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (emit → delivered)\n", r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs)
-	if r.ControlP99Ms > 0 {
+	if h := r.Hostile; h != nil {
+		fmt.Fprintf(w, "  hostile    fast links' p50 %.1f ms, p99 %.1f ms beside a hostile partner; %.1f ms, %.1f ms without (p99 %.2fx)\n",
+			r.P50Ms, r.P99Ms, r.ControlP50Ms, r.ControlP99Ms, r.P99Ms/r.ControlP99Ms)
+		fmt.Fprintf(w, "             hostile partner: %d links, %d deliveries, %d attempted (at most %d at once), %d attempts recorded on %d deliveries\n",
+			h.DataLinks, h.Deliveries, h.Attempted, h.MaxInFlight, h.Recorded, h.AttemptedDeliveries)
+	} else if r.ControlP99Ms > 0 {
 		fmt.Fprintf(w, "  isolation  fast links' p99 %.1f ms beside slow links, %.1f ms without (%.2fx)\n", r.P99Ms, r.ControlP99Ms, r.P99Ms/r.ControlP99Ms)
 	}
 	if r.PurgeControlP99Ms > 0 {
@@ -379,4 +404,87 @@ func (p *Progress) Done() {
 	if p.tty {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// Hanging is a receiver on 127.0.0.1 that accepts connections, reads what
+// comes and never answers: the hostile partner's links. It counts the
+// requests that reached it.
+type Hanging struct {
+	// URL is its root, such as http://127.0.0.1:40123.
+	URL      string
+	ln       net.Listener
+	mu       sync.Mutex
+	conns    map[net.Conn]bool
+	requests atomic.Int64
+	open     int // requests held now
+	peak     int
+}
+
+// NewHanging starts a Hanging receiver.
+func NewHanging() (*Hanging, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	h := &Hanging{URL: "http://" + ln.Addr().String(), ln: ln, conns: map[net.Conn]bool{}}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			h.mu.Lock()
+			h.conns[c] = true
+			h.mu.Unlock()
+			go h.hold(c)
+		}
+	}()
+	return h, nil
+}
+
+// hold reads requests from c and answers none; each request line counts.
+func (h *Hanging) hold(c net.Conn) {
+	held := 0
+	defer func() {
+		h.mu.Lock()
+		delete(h.conns, c)
+		h.open -= held
+		h.mu.Unlock()
+		c.Close()
+	}()
+	br := bufio.NewReader(c)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(line, "POST ") {
+			h.requests.Add(1)
+			h.mu.Lock()
+			held++
+			h.open++
+			h.peak = max(h.peak, h.open)
+			h.mu.Unlock()
+		}
+	}
+}
+
+// Peak is the most requests it held unanswered at once.
+func (h *Hanging) Peak() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.peak
+}
+
+// Requests is how many requests reached the receiver.
+func (h *Hanging) Requests() int { return int(h.requests.Load()) }
+
+// Close stops accepting and drops every connection held.
+func (h *Hanging) Close() {
+	h.ln.Close()
+	h.mu.Lock()
+	for c := range h.conns {
+		c.Close()
+	}
+	h.mu.Unlock()
 }
