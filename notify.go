@@ -41,6 +41,16 @@ const (
 	EventErasureOverdue    = "erasureOverdue"
 )
 
+// IsOperationalEvent reports whether name is one of labhooks' own
+// operational events, which only labhooks emits.
+func IsOperationalEvent(name string) bool {
+	switch name {
+	case EventDataLinkFailing, EventDataLinkDisabled, EventDataLinkRecovered, EventErasureOverdue:
+		return true
+	}
+	return false
+}
+
 // NoticeEvent returns the operational event that announces state.
 func NoticeEvent(state NoticeState) string {
 	switch state {
