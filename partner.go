@@ -71,7 +71,7 @@ type Partner struct {
 	// MaxContacts, each a bare address (ValidateContacts).
 	Contacts  []string  `json:"contacts"`
 	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // RotateKey makes the key whose hash is h and whose prefix is prefix the
