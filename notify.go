@@ -165,9 +165,9 @@ func NextLinkNotice(d *DataLink, last *Notification, now time.Time, failingAfter
 }
 
 // NotificationBackoff is how long to wait after a notification's attempt
-// number attempts failed: 30s doubling, at most NotificationMaxBackoff.
-func NotificationBackoff(attempts int) time.Duration {
-	d := 30 * time.Second
+// number attempts failed: base, doubling, at most NotificationMaxBackoff.
+func NotificationBackoff(base time.Duration, attempts int) time.Duration {
+	d := base
 	for i := 1; i < attempts && d < NotificationMaxBackoff; i++ {
 		d *= 2
 	}

@@ -50,6 +50,11 @@ type Config struct {
 	// before its partner and the operator are told. Default
 	// labhooks.DefaultNotifyFailingAfter.
 	NotifyFailingAfter time.Duration
+	// NotifyRetry is how long after a notification's failed attempt it is
+	// tried again, doubling with each failure up to
+	// labhooks.NotificationMaxBackoff. Default
+	// labhooks.DefaultNotifyInterval.
+	NotifyRetry time.Duration
 	// PublicURL is the dashboard's address as people reach it, such as
 	// https://labhooks.example.com, for the links in notifications;
 	// empty leaves the links out.
@@ -95,6 +100,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.NotifyFailingAfter <= 0 {
 		cfg.NotifyFailingAfter = labhooks.DefaultNotifyFailingAfter
+	}
+	if cfg.NotifyRetry <= 0 {
+		cfg.NotifyRetry = labhooks.DefaultNotifyInterval
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

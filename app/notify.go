@@ -341,7 +341,7 @@ func (s *Service) sendNotification(ctx context.Context, n *labhooks.Notification
 		n.Status, n.NextAttemptAt, n.LastError = labhooks.NotificationFailed, nil, strings.Join(problems, "; ")
 		s.log.Error("gave up sending a notification", "notification", n.ID, "subject", n.SubjectID, "state", n.State, "err", n.LastError)
 	default:
-		next := now.Add(labhooks.NotificationBackoff(n.Attempts))
+		next := now.Add(labhooks.NotificationBackoff(s.cfg.NotifyRetry, n.Attempts))
 		n.NextAttemptAt, n.LastError = &next, strings.Join(problems, "; ")
 		s.log.Warn("sending a notification failed; it will be tried again", "notification", n.ID, "subject", n.SubjectID,
 			"state", n.State, "attempt", n.Attempts, "next", next, "err", n.LastError)

@@ -64,7 +64,7 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Policy: policy,
 		DisableAfter: cfg.disableAfter, AllowHTTPTargets: cfg.allowPrivate, OnAccepted: in.metrics.Accepted, Logger: log,
 		Retention: time.Duration(cfg.retention), History: time.Duration(cfg.history), ErasureDeadline: time.Duration(cfg.erasureDeadline),
-		NotifyOperator: cfg.notifyOperator, NotifyFailingAfter: cfg.notifyFailingAfter, PublicURL: cfg.publicURL,
+		NotifyOperator: cfg.notifyOperator, NotifyFailingAfter: cfg.notifyFailingAfter, NotifyRetry: cfg.notifyInterval, PublicURL: cfg.publicURL,
 	}
 	mailer, err := cfg.mailer() // checked by serveConfig.check
 	if err != nil {
@@ -85,6 +85,7 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 		in.engine = delivery.NewEngine(delivery.EngineConfig{
 			Queue: store, Due: due, Sender: sender, Policy: policy, Disabler: in.app,
 			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, OnAttempt: in.metrics.Attempted, Logger: log,
+			DisableCheckInterval: disableCheckInterval(cfg.disableAfter),
 		})
 	}
 	proxies, _ := remote.ParseProxies(cfg.trustedProxies) // checked by serveConfig.check
@@ -102,6 +103,14 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 	in.log = log
 	in.handler = root
 	return in, nil
+}
+
+// disableCheckInterval is how often the engine looks for links to
+// disable: labhooks.DefaultDisableCheckInterval, or a tenth of
+// --disable-after when that is shorter, so that a short --disable-after
+// (tests, demonstrations) disables on time.
+func disableCheckInterval(disableAfter time.Duration) time.Duration {
+	return max(min(labhooks.DefaultDisableCheckInterval, disableAfter/10), 10*time.Millisecond)
 }
 
 // start runs the engine and the audit log's purge until stop; once.
