@@ -42,7 +42,12 @@ start without the key on a sealed database is refused.
 
 By default labhooks refuses to deliver to loopback, private, link-local and
 cloud-metadata addresses, checked on every connection; use
---allow-private-targets only for development and tests.`
+--allow-private-targets only for development and tests.
+
+When a data link starts failing (--notify-failing-after), is disabled, or
+recovers, labhooks tells the partner's contacts and --notify-operator by
+email (with --smtp-url and --smtp-from) and the operator partner's data
+links by an operational event, once per change.`
 
 // serveConfig is what serve (and, later, worker) read from flags.
 type serveConfig struct {
