@@ -57,6 +57,10 @@ const (
 	MaxIdempotencyKey = 255
 	// MaxPartnerName bounds a partner's name, in bytes.
 	MaxPartnerName = 200
+	// MaxContacts bounds a partner's contact addresses, and
+	// MaxContactLength each one (RFC 5321's limit of a path), in bytes.
+	MaxContacts      = 10
+	MaxContactLength = 254
 	// MaxDescription bounds a data link's description, in bytes.
 	MaxDescription = 500
 	// MaxURLLength bounds a data link's URL.
@@ -142,3 +146,26 @@ func ClampLimit(n int) int {
 	}
 	return min(n, MaxLimit)
 }
+
+// Notifications (README "Notifications and operational events").
+const (
+	// DefaultNotifyFailingAfter is how long a data link's attempts must
+	// only have failed before its partner and the operator are told.
+	DefaultNotifyFailingAfter = time.Hour
+	// DefaultNotifyInterval is how often each process compares the data
+	// links' states with the last ones notified, and sends what is due.
+	DefaultNotifyInterval = 30 * time.Second
+	// NotificationLease is how long a process holds a notification it is
+	// sending before another may send it (after a crash).
+	NotificationLease = 2 * time.Minute
+	// NotificationMaxBackoff caps the wait between a notification's
+	// attempts, and NotificationGiveUp is how long it is tried before it
+	// is marked failed.
+	NotificationMaxBackoff = time.Hour
+	NotificationGiveUp     = 72 * time.Hour
+	// DisabledNoticeWindow: a data link found disabled with no notice
+	// sent about it is announced only if it was disabled this recently,
+	// so that upgrading to a labhooks that notifies does not announce
+	// links disabled long ago.
+	DisabledNoticeWindow = 24 * time.Hour
+)

@@ -2,6 +2,7 @@ package labhooks
 
 import (
 	"crypto/subtle"
+	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -18,10 +19,19 @@ const (
 	RoleClient   Role = "client"
 	RoleProvider Role = "provider"
 	RoleChecker  Role = "checker"
+	// RoleOperator is the organisation that runs labhooks: its data links
+	// receive labhooks' operational events (dataLinkFailing and the like)
+	// and nothing else.
+	RoleOperator Role = "operator"
 )
 
-// Roles lists every role, in the order the seed page names them.
-var Roles = []Role{RoleSampler, RoleLab, RoleClient, RoleProvider, RoleChecker}
+// Roles lists every role, in the order the seed page names them, then
+// RoleOperator.
+var Roles = []Role{RoleSampler, RoleLab, RoleClient, RoleProvider, RoleChecker, RoleOperator}
+
+// PlatformRoles are the roles of the seed page: the partners the
+// platform's own events go to (every role but RoleOperator).
+var PlatformRoles = []Role{RoleSampler, RoleLab, RoleClient, RoleProvider, RoleChecker}
 
 // Valid reports whether r is one of Roles.
 func (r Role) Valid() bool { return slices.Contains(Roles, r) }
@@ -56,8 +66,12 @@ type Partner struct {
 	// SuspendedAt is when an admin suspended the partner: its keys open
 	// nothing until it is resumed. Nil when active.
 	SuspendedAt *time.Time `json:"suspendedAt,omitempty"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
+	// Contacts are the email addresses labhooks writes to when one of the
+	// partner's data links fails, is disabled or recovers; at most
+	// MaxContacts, each a bare address (ValidateContacts).
+	Contacts  []string  `json:"contacts"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // RotateKey makes the key whose hash is h and whose prefix is prefix the
@@ -92,8 +106,9 @@ func (p *Partner) Suspended() bool { return p.SuspendedAt != nil }
 
 // PartnerUpdate holds the fields of a partner to change; nil leaves a field as it is.
 type PartnerUpdate struct {
-	Name *string `json:"name"`
-	Role *Role   `json:"role"`
+	Name     *string   `json:"name"`
+	Role     *Role     `json:"role"`
+	Contacts *[]string `json:"contacts"`
 }
 
 // Apply copies the fields set in u onto p.
@@ -103,6 +118,9 @@ func (u PartnerUpdate) Apply(p *Partner) {
 	}
 	if u.Role != nil {
 		p.Role = *u.Role
+	}
+	if u.Contacts != nil {
+		p.Contacts = *u.Contacts
 	}
 }
 
@@ -121,6 +139,41 @@ func ValidatePartner(p *Partner) error {
 	if err := ValidateText("name", name); err != nil {
 		return err
 	}
-	p.Name = name
+	contacts, err := ValidateContacts(p.Contacts)
+	if err != nil {
+		return err
+	}
+	p.Name, p.Contacts = name, contacts
 	return nil
+}
+
+// ValidateContacts checks a partner's contact addresses and returns them
+// trimmed, without duplicates (compared without case), never nil: at most
+// MaxContacts, each a bare address such as lab-it@example.com (no display
+// name, no list) of at most MaxContactLength characters, as net/mail reads
+// it. EInvalid.
+func ValidateContacts(contacts []string) ([]string, error) {
+	if len(contacts) > MaxContacts {
+		return nil, FieldErrorf(EInvalid, "contacts", "at most %d addresses", MaxContacts)
+	}
+	out := make([]string, 0, len(contacts))
+	seen := map[string]bool{}
+	for _, c := range contacts {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			return nil, FieldErrorf(EInvalid, "contacts", "an empty address; leave it out")
+		}
+		if len(c) > MaxContactLength {
+			return nil, FieldErrorf(EInvalid, "contacts", "%.40q…: at most %d characters", c, MaxContactLength)
+		}
+		a, err := mail.ParseAddress(c)
+		if err != nil || a.Name != "" || a.Address != c || !strings.Contains(a.Address[strings.LastIndexByte(a.Address, '@')+1:], ".") {
+			return nil, FieldErrorf(EInvalid, "contacts", "%q is not an email address such as lab-it@example.com (give the address alone, without a name or <>)", c)
+		}
+		if key := strings.ToLower(c); !seen[key] {
+			seen[key] = true
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

@@ -235,6 +235,7 @@ type Store interface {
 	AuditStore
 	RetentionStore
 	ErasureStore
+	NotificationStore
 	// Ping checks that the database answers. EUnavailable.
 	Ping(ctx context.Context) error
 	// Close releases the database.

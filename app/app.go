@@ -41,6 +41,24 @@ type Config struct {
 	// dataDeletionRequest. Defaults labhooks.DefaultRetention,
 	// DefaultHistory and DefaultErasureDeadline.
 	Retention, History, ErasureDeadline time.Duration
+	// Mailer sends the notification emails; nil sends none (the
+	// operational events still go). NotifyOperator is the operator's
+	// address, copied on every notification email; empty for none.
+	Mailer         Mailer
+	NotifyOperator string
+	// NotifyFailingAfter is how long a data link must only have failed
+	// before its partner and the operator are told. Default
+	// labhooks.DefaultNotifyFailingAfter.
+	NotifyFailingAfter time.Duration
+	// NotifyRetry is how long after a notification's failed attempt it is
+	// tried again, doubling with each failure up to
+	// labhooks.NotificationMaxBackoff. Default
+	// labhooks.DefaultNotifyInterval.
+	NotifyRetry time.Duration
+	// PublicURL is the dashboard's address as people reach it, such as
+	// https://labhooks.example.com, for the links in notifications;
+	// empty leaves the links out.
+	PublicURL string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives what the operator should know. Default slog.Default().
@@ -79,6 +97,12 @@ func New(cfg Config) *Service {
 	}
 	if cfg.ErasureDeadline <= 0 {
 		cfg.ErasureDeadline = labhooks.DefaultErasureDeadline
+	}
+	if cfg.NotifyFailingAfter <= 0 {
+		cfg.NotifyFailingAfter = labhooks.DefaultNotifyFailingAfter
+	}
+	if cfg.NotifyRetry <= 0 {
+		cfg.NotifyRetry = labhooks.DefaultNotifyInterval
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

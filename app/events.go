@@ -45,6 +45,9 @@ func (s *Service) Emit(ctx context.Context, c *Caller, in EmitInput) (*labhooks.
 		_, err := s.cat.Validate(in.EventName, in.Data)
 		return nil, err
 	}
+	if labhooks.IsOperationalEvent(t.Name) && !c.System {
+		return nil, labhooks.FieldErrorf(labhooks.EForbidden, "eventName", "%s is an operational event that labhooks sends itself", t.Name)
+	}
 	if t.Status == labhooks.StatusPreview {
 		return nil, labhooks.FieldErrorf(labhooks.EPreview, "eventName", "%s is announced as coming soon and cannot be emitted yet", t.Name)
 	}

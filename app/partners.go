@@ -13,6 +13,9 @@ import (
 type PartnerInput struct {
 	Name string        `json:"name"`
 	Role labhooks.Role `json:"role"`
+	// Contacts are the partner's contact email addresses (see
+	// labhooks.ValidateContacts); none by default.
+	Contacts []string `json:"contacts"`
 }
 
 // CreatedPartner is a new partner with its API key, shown this once.
@@ -29,13 +32,13 @@ func (s *Service) CreatePartner(ctx context.Context, c *Caller, in PartnerInput)
 	}
 	now := s.now()
 	key := labhooks.NewAPIKey(labhooks.PartnerKeyPrefix)
-	p := &labhooks.Partner{ID: id.New(id.Partner), Name: in.Name, Role: in.Role, KeyPrefix: labhooks.KeyPrefixOf(key),
+	p := &labhooks.Partner{ID: id.New(id.Partner), Name: in.Name, Role: in.Role, Contacts: in.Contacts, KeyPrefix: labhooks.KeyPrefixOf(key),
 		KeyHash: labhooks.KeyHash(key), CreatedAt: now, UpdatedAt: now}
 	if err := labhooks.ValidatePartner(p); err != nil {
 		return nil, err
 	}
 	ctx = audited(ctx, s.entry(c, labhooks.AuditPartnerCreate, "partner", p.ID, p.ID),
-		map[string]any{"name": p.Name, "role": p.Role, "keyPrefix": p.KeyPrefix})
+		map[string]any{"name": p.Name, "role": p.Role, "keyPrefix": p.KeyPrefix, "contacts": p.Contacts})
 	if err := s.store.CreatePartner(ctx, p); err != nil {
 		return nil, err
 	}
@@ -81,6 +84,7 @@ func (s *Service) UpdatePartner(ctx context.Context, c *Caller, id string, u lab
 		ch := changes{}
 		ch.add("name", old.Name, p.Name)
 		ch.add("role", old.Role, p.Role)
+		ch.add("contacts", old.Contacts, p.Contacts)
 		e.Details = labhooks.AuditDetails(ch, nil)
 		return nil
 	})

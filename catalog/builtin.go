@@ -13,7 +13,8 @@ var schemaFS embed.FS
 
 // builtin is the seed page's catalog. Its order is the seed's "Supported
 // events" list (dataShareAccepted, only in its examples, after
-// dataDeletionRequest, where its example stands), then the "Coming soon" ones.
+// dataDeletionRequest, where its example stands), then the "Coming soon"
+// ones, then labhooks' own operational events (for the operator role only).
 var builtin = []struct {
 	name        string
 	description string
@@ -133,7 +134,7 @@ var builtin = []struct {
 	{
 		name:        "dataDeletionRequest",
 		description: "For GDPR requests, please comply: a user asks for their data to be deleted.",
-		roles:       labhooks.Roles,
+		roles:       labhooks.PlatformRoles,
 		personal:    true,
 		example: `{
   "eventName": "dataDeletionRequest",
@@ -189,6 +190,68 @@ var builtin = []struct {
     "resultId": 123,
     "sampleId": 123,
     "datetime": "2020-11-16 10:00:00+00"
+  }
+}`,
+	},
+	{
+		name:        labhooks.EventDataLinkFailing,
+		description: "Operational, from labhooks itself: every delivery attempt to a data link has failed for a while (--notify-failing-after), told once per run of failures.",
+		roles:       []labhooks.Role{labhooks.RoleOperator},
+		example: `{
+  "eventName": "dataLinkFailing",
+  "data": {
+    "dataLinkId": "dl_01JD6Q2V6W8R3C1T1G9KZ5M4XA",
+    "partnerId": "ptn_01JD6Q0B7S2N4E5H3K8QW1PZ6C",
+    "failingSince": "2026-11-30T08:12:00Z",
+    "lastStatusCode": 503,
+    "labhooksUrl": "https://labhooks.example.com/datalinks/dl_01JD6Q2V6W8R3C1T1G9KZ5M4XA"
+  }
+}`,
+	},
+	{
+		name:        labhooks.EventDataLinkDisabled,
+		description: "Operational, from labhooks itself: a data link was disabled (by labhooks after failing too long, because its receiver answered 410 Gone, or by hand) and receives nothing until enabled.",
+		roles:       []labhooks.Role{labhooks.RoleOperator},
+		example: `{
+  "eventName": "dataLinkDisabled",
+  "data": {
+    "dataLinkId": "dl_01JD6Q2V6W8R3C1T1G9KZ5M4XA",
+    "partnerId": "ptn_01JD6Q0B7S2N4E5H3K8QW1PZ6C",
+    "disabledAt": "2026-12-05T08:12:00Z",
+    "disabledBy": "failing",
+    "failingSince": "2026-11-30T08:12:00Z",
+    "lastStatusCode": 503,
+    "labhooksUrl": "https://labhooks.example.com/datalinks/dl_01JD6Q2V6W8R3C1T1G9KZ5M4XA"
+  }
+}`,
+	},
+	{
+		name:        labhooks.EventDataLinkRecovered,
+		description: "Operational, from labhooks itself: a data link announced failing or disabled works again.",
+		roles:       []labhooks.Role{labhooks.RoleOperator},
+		example: `{
+  "eventName": "dataLinkRecovered",
+  "data": {
+    "dataLinkId": "dl_01JD6Q2V6W8R3C1T1G9KZ5M4XA",
+    "partnerId": "ptn_01JD6Q0B7S2N4E5H3K8QW1PZ6C",
+    "recoveredAt": "2026-11-30T09:40:00Z",
+    "previousState": "failing",
+    "labhooksUrl": "https://labhooks.example.com/datalinks/dl_01JD6Q2V6W8R3C1T1G9KZ5M4XA"
+  }
+}`,
+	},
+	{
+		name:        labhooks.EventErasureOverdue,
+		description: "Operational, from labhooks itself: partners did not confirm a dataDeletionRequest by its deadline (--erasure-deadline).",
+		roles:       []labhooks.Role{labhooks.RoleOperator},
+		example: `{
+  "eventName": "erasureOverdue",
+  "data": {
+    "eventId": "evt_01JD6Q4M2C7V9B0N8X1R3T5Y7U",
+    "requestedAt": "2026-10-31T10:00:00Z",
+    "deadline": "2026-11-30T10:00:00Z",
+    "overduePartnerIds": ["ptn_01JD6Q0B7S2N4E5H3K8QW1PZ6C"],
+    "labhooksUrl": "https://labhooks.example.com/erasures"
   }
 }`,
 	},

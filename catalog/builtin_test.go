@@ -86,7 +86,7 @@ func newCatalog(t testing.TB) *Catalog {
 
 func TestBuiltinCatalog(t *testing.T) {
 	r := func(rs ...labhooks.Role) []labhooks.Role { return rs }
-	s, l, cl, p, ch := labhooks.RoleSampler, labhooks.RoleLab, labhooks.RoleClient, labhooks.RoleProvider, labhooks.RoleChecker
+	s, l, cl, p, ch, op := labhooks.RoleSampler, labhooks.RoleLab, labhooks.RoleClient, labhooks.RoleProvider, labhooks.RoleChecker, labhooks.RoleOperator
 	want := []struct {
 		name     string
 		roles    []labhooks.Role
@@ -108,6 +108,10 @@ func TestBuiltinCatalog(t *testing.T) {
 		{"dataShareAccepted", r(p), labhooks.StatusAvailable, true, []string{"userId", "patientId", "integrationId", "userEmail", "userPhoneNumber", "scope"}},
 		{"covidPositiveAlert", r(s, l, cl), labhooks.StatusPreview, false, []string{"dashboardUrl", "sampleId", "resultId", "appointmentId", "locationId"}},
 		{"resultVerified", r(ch), labhooks.StatusPreview, false, []string{"dashboardUrl", "resultId", "sampleId", "datetime"}},
+		{"dataLinkFailing", r(op), labhooks.StatusAvailable, false, []string{"dataLinkId", "partnerId", "failingSince", "lastStatusCode", "labhooksUrl"}},
+		{"dataLinkDisabled", r(op), labhooks.StatusAvailable, false, []string{"dataLinkId", "partnerId", "disabledAt", "disabledBy", "failingSince", "lastStatusCode", "labhooksUrl"}},
+		{"dataLinkRecovered", r(op), labhooks.StatusAvailable, false, []string{"dataLinkId", "partnerId", "recoveredAt", "previousState", "labhooksUrl"}},
+		{"erasureOverdue", r(op), labhooks.StatusAvailable, false, []string{"eventId", "requestedAt", "deadline", "overduePartnerIds", "labhooksUrl"}},
 	}
 	got := Builtin()
 	if len(got) != len(want) {

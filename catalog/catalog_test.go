@@ -329,8 +329,8 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(c.Types()); n != 14+8 {
-		t.Errorf("%d types, want 22", n)
+	if n := len(c.Types()); n != 18+8 {
+		t.Errorf("%d types, want 26", n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
@@ -70,6 +71,10 @@ type partnerData struct {
 	Links   []linkRow
 	// NewKey is the partner's key just rotated, shown this once.
 	NewKey *app.CreatedPartner
+	// Contacts is the contacts form's text, one address a line, and
+	// ContactsError what was wrong with what was sent.
+	Contacts      string
+	ContactsError string
 }
 
 func (s *Server) partnerPage(w http.ResponseWriter, r *http.Request) error {
@@ -80,18 +85,53 @@ func (s *Server) partnerPage(w http.ResponseWriter, r *http.Request) error {
 	return s.renderPartnerPage(w, r, p, nil)
 }
 
+// contactsPage sets a partner's contact addresses from the partner page's
+// form: one a line (commas and spaces separate them too).
+func (s *Server) contactsPage(w http.ResponseWriter, r *http.Request) error {
+	c, id := callerOf(r), r.PathValue("id")
+	text := r.PostForm.Get("contacts")
+	contacts := strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
+	if contacts == nil {
+		contacts = []string{}
+	}
+	_, err := s.app.UpdatePartner(r.Context(), c, id, labhooks.PartnerUpdate{Contacts: &contacts})
+	if errs, ok := fieldErrors(err, "contacts"); ok {
+		p, perr := s.app.Partner(r.Context(), c, id)
+		if perr != nil {
+			return perr
+		}
+		msg := errs["contacts"]
+		if msg == "" {
+			msg = errs[""]
+		}
+		return s.renderPartner(w, r, httpapi.ErrorStatus(err), partnerData{Partner: p, Contacts: text, ContactsError: msg})
+	} else if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/partners/"+id+"?done=contacts", http.StatusSeeOther)
+	return nil
+}
+
 // renderPartnerPage shows partner p, with newKey, its key just rotated, if
 // set.
 func (s *Server) renderPartnerPage(w http.ResponseWriter, r *http.Request, p *labhooks.Partner, newKey *app.CreatedPartner) error {
+	return s.renderPartner(w, r, http.StatusOK, partnerData{Partner: p, NewKey: newKey})
+}
+
+// renderPartner shows data's partner with its data links, answering status.
+func (s *Server) renderPartner(w http.ResponseWriter, r *http.Request, status int, data partnerData) error {
+	p := data.Partner
 	links, err := s.app.DataLinks(r.Context(), callerOf(r), p.ID)
 	if err != nil {
 		return err
 	}
-	data := partnerData{Partner: p, NewKey: newKey}
+	if data.ContactsError == "" {
+		data.Contacts = strings.Join(p.Contacts, "\n")
+	}
 	for _, d := range links {
 		data.Links = append(data.Links, linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p})
 	}
-	return s.render(w, r, http.StatusOK, "partner", &view{Title: p.Name, Nav: "partners", Data: data})
+	return s.render(w, r, status, "partner", &view{Title: p.Name, Nav: "partners", Data: data})
 }
 
 // healthWindow is the span the health page's figures cover.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/app"
 )
 
 // TestDashboardAudit: the admin sees every entry, can filter them and
@@ -120,5 +121,36 @@ func TestDashboardPartnerKeyActions(t *testing.T) {
 	// Partners cannot reach these forms.
 	if status, _, _ := again.post("/partners/"+b.lab.ID+"/suspend", nil); status != http.StatusNotFound {
 		t.Errorf("a partner suspending itself: %d, want 404", status)
+	}
+}
+
+// TestDashboardPartnerContacts: the admin sets a partner's contacts on its
+// page, one a line; a bad address is shown next to the field and changes
+// nothing; only the admin may.
+func TestDashboardPartnerContacts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	op := b.browser(t)
+	op.signIn(testAdminKey)
+	op.get("/partners/" + b.lab.ID)
+	status, loc, _ := op.post("/partners/"+b.lab.ID+"/contacts", url.Values{"contacts": {"it@lab.example\r\noncall@lab.example"}})
+	if status != http.StatusSeeOther || loc != "/partners/"+b.lab.ID+"?done=contacts" {
+		t.Fatalf("contacts: %d %q", status, loc)
+	}
+	if _, body := op.get(loc); !strings.Contains(body, "it@lab.example\noncall@lab.example</textarea>") {
+		t.Fatalf("the partner page does not show the contacts:\n%s", body)
+	}
+	status, _, body := op.post("/partners/"+b.lab.ID+"/contacts", url.Values{"contacts": {"it@lab.example\r\nnot-an-address"}})
+	if status != http.StatusBadRequest || !strings.Contains(body, `id="contacts-error"`) || !strings.Contains(body, "not-an-address") {
+		t.Fatalf("a bad contact: %d\n%s", status, body)
+	}
+	if p, _ := b.app.Partner(t.Context(), &app.Caller{Admin: true}, b.lab.ID); strings.Join(p.Contacts, ",") != "it@lab.example,oncall@lab.example" {
+		t.Fatalf("a refused form changed the contacts to %v", p.Contacts)
+	}
+	lab := b.browser(t)
+	lab.signIn(b.labKey)
+	lab.get("/datalinks")
+	if status, _, _ := lab.post("/partners/"+b.lab.ID+"/contacts", url.Values{"contacts": {""}}); status == http.StatusSeeOther || status == http.StatusOK {
+		t.Fatalf("a partner's session set contacts: %d", status)
 	}
 }

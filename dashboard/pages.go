@@ -184,6 +184,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /partners/{id}/suspend", s.signedIn(s.adminOnly(s.suspendPartnerPage(true))))
 	s.mux.Handle("POST /partners/{id}/resume", s.signedIn(s.adminOnly(s.suspendPartnerPage(false))))
 	s.mux.Handle("POST /partners/{id}/rotate-key", s.signedIn(s.adminOnly(s.rotatePartnerKeyPage)))
+	s.mux.Handle("POST /partners/{id}/contacts", s.signedIn(s.adminOnly(s.contactsPage)))
 	s.mux.Handle("GET /audit", s.signedIn(s.auditPage))
 	s.mux.Handle("GET /erasures", s.signedIn(s.erasuresPage))
 	s.mux.Handle("POST /erasures/{id}/confirm", s.signedIn(s.confirmErasurePage))

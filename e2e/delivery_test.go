@@ -26,6 +26,9 @@ var receives = map[string][]string{
 	"client":   {"codeUsed", "dataDeletionRequest"},
 	"provider": {"appAuthorized", "appDeauthorized", "dataDeletionRequest", "dataShareAccepted", "patientUpdated", "sampleUpdated"},
 	"checker":  {"dataDeletionRequest"},
+	// The operator receives labhooks' operational events, which only
+	// labhooks emits, and nothing the platform emits.
+	"operator": {},
 }
 
 func TestEveryEventReachesTheRightRoles(t *testing.T) {
@@ -44,6 +47,13 @@ func TestEveryEventReachesTheRightRoles(t *testing.T) {
 			t.Errorf("emitting preview event %s: %v, want %s", preview, err, labhooks.EPreview)
 		}
 		delete(examples, preview)
+	}
+	for _, operational := range []string{"dataLinkFailing", "dataLinkDisabled", "dataLinkRecovered", "erasureOverdue"} {
+		_, err := s.emit(map[string]any{"eventName": operational, "data": examples[operational]}, "")
+		if labhooks.ErrorCode(err) != labhooks.EForbidden {
+			t.Errorf("emitting operational event %s: %v, want %s", operational, err, labhooks.EForbidden)
+		}
+		delete(examples, operational)
 	}
 	wantTotal := 0
 	for _, names := range receives {

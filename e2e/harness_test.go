@@ -54,8 +54,10 @@ type server struct {
 	args []string
 	// guarded servers run without --allow-private-targets.
 	guarded bool
-	logs    *lockedBuffer
-	exited  chan struct{}
+	// env is added to the process's environment.
+	env    []string
+	logs   *lockedBuffer
+	exited chan struct{}
 }
 
 type lockedBuffer struct {
@@ -105,7 +107,7 @@ func (s *server) start() {
 	}
 	all = append(all, s.args...)
 	s.cmd = exec.Command(binary, all...)
-	s.cmd.Env = append(os.Environ(), "LABHOOKS_ADMIN_KEY="+adminKey)
+	s.cmd.Env = append(append(os.Environ(), "LABHOOKS_ADMIN_KEY="+adminKey), s.env...)
 	s.cmd.Stderr = s.logs
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {

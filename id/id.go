@@ -16,6 +16,8 @@ const (
 	DataLink = "dl"
 	Event    = "evt"
 	Delivery = "dlv"
+	// Notification is a notification in the outbox (labhooks.Notification).
+	Notification = "ntf"
 	// Test is the webhook-id prefix of a test send (the Test button): it is
 	// no delivery and is stored nowhere, and says so to the receiver.
 	Test = "test"

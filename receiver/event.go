@@ -24,6 +24,12 @@ const (
 	DataDeletionRequest  = "dataDeletionRequest"
 	CovidPositiveAlert   = "covidPositiveAlert" // preview: announced, not sent yet
 	ResultVerified       = "resultVerified"     // preview: announced, not sent yet
+	// Operational events, which labhooks itself sends to the operator's
+	// data links (partner role operator) only.
+	DataLinkFailing   = "dataLinkFailing"
+	DataLinkDisabled  = "dataLinkDisabled"
+	DataLinkRecovered = "dataLinkRecovered"
+	ErasureOverdue    = "erasureOverdue"
 )
 
 // AppointmentData is the data of appointmentCreated, appointmentUpdated,
@@ -122,6 +128,46 @@ type ResultVerifiedData struct {
 	Datetime     Datetime `json:"datetime"`
 }
 
+// DataLinkFailingData is the data of dataLinkFailing (operational): every
+// attempt to a data link has failed for a while. Times are RFC 3339.
+type DataLinkFailingData struct {
+	DataLinkID     string `json:"dataLinkId"`
+	PartnerID      string `json:"partnerId"`
+	FailingSince   string `json:"failingSince"`
+	LastStatusCode int    `json:"lastStatusCode,omitempty"` // 0 when the receiver did not answer
+	LabhooksURL    string `json:"labhooksUrl,omitempty"`
+}
+
+// DataLinkDisabledData is the data of dataLinkDisabled (operational).
+// DisabledBy is failing, gone (410) or manual.
+type DataLinkDisabledData struct {
+	DataLinkID     string `json:"dataLinkId"`
+	PartnerID      string `json:"partnerId"`
+	DisabledAt     string `json:"disabledAt"`
+	DisabledBy     string `json:"disabledBy"`
+	FailingSince   string `json:"failingSince,omitempty"`
+	LastStatusCode int    `json:"lastStatusCode,omitempty"`
+	LabhooksURL    string `json:"labhooksUrl,omitempty"`
+}
+
+// DataLinkRecoveredData is the data of dataLinkRecovered (operational).
+type DataLinkRecoveredData struct {
+	DataLinkID    string `json:"dataLinkId"`
+	PartnerID     string `json:"partnerId"`
+	RecoveredAt   string `json:"recoveredAt"`
+	PreviousState string `json:"previousState"`
+	LabhooksURL   string `json:"labhooksUrl,omitempty"`
+}
+
+// ErasureOverdueData is the data of erasureOverdue (operational).
+type ErasureOverdueData struct {
+	EventID           string   `json:"eventId"`
+	RequestedAt       string   `json:"requestedAt"`
+	Deadline          string   `json:"deadline"`
+	OverduePartnerIDs []string `json:"overduePartnerIds"`
+	LabhooksURL       string   `json:"labhooksUrl,omitempty"`
+}
+
 // RawData is the data of an event whose name is not in this package's
 // catalog, such as a type an admin registered later: the JSON object as
 // received.
@@ -146,6 +192,10 @@ var catalog = map[string]func() any{
 	DataDeletionRequest:  func() any { return new(DataDeletionRequestData) },
 	CovidPositiveAlert:   func() any { return new(CovidPositiveAlertData) },
 	ResultVerified:       func() any { return new(ResultVerifiedData) },
+	DataLinkFailing:      func() any { return new(DataLinkFailingData) },
+	DataLinkDisabled:     func() any { return new(DataLinkDisabledData) },
+	DataLinkRecovered:    func() any { return new(DataLinkRecoveredData) },
+	ErasureOverdue:       func() any { return new(ErasureOverdueData) },
 }
 
 // EventNames returns the names of the catalog's events, sorted.

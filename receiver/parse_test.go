@@ -42,6 +42,14 @@ func TestParseCatalog(t *testing.T) {
 			&CovidPositiveAlertData{DashboardURL: "https://d/3", SampleID: 1, ResultID: 2, AppointmentID: 3, LocationID: 4}},
 		ResultVerified: {`{"dashboardUrl":"https://d/4","resultId":2,"sampleId":1,"datetime":"2020-11-16 10:00:00+00"}`,
 			&ResultVerifiedData{DashboardURL: "https://d/4", ResultID: 2, SampleID: 1, Datetime: "2020-11-16 10:00:00+00"}},
+		DataLinkFailing: {`{"dataLinkId":"dl_1","partnerId":"ptn_1","failingSince":"2026-11-30T08:12:00Z","lastStatusCode":503}`,
+			&DataLinkFailingData{DataLinkID: "dl_1", PartnerID: "ptn_1", FailingSince: "2026-11-30T08:12:00Z", LastStatusCode: 503}},
+		DataLinkDisabled: {`{"dataLinkId":"dl_1","partnerId":"ptn_1","disabledAt":"2026-12-05T08:12:00Z","disabledBy":"gone","lastStatusCode":410}`,
+			&DataLinkDisabledData{DataLinkID: "dl_1", PartnerID: "ptn_1", DisabledAt: "2026-12-05T08:12:00Z", DisabledBy: "gone", LastStatusCode: 410}},
+		DataLinkRecovered: {`{"dataLinkId":"dl_1","partnerId":"ptn_1","recoveredAt":"2026-12-05T09:00:00Z","previousState":"disabled","labhooksUrl":"https://l/datalinks/dl_1"}`,
+			&DataLinkRecoveredData{DataLinkID: "dl_1", PartnerID: "ptn_1", RecoveredAt: "2026-12-05T09:00:00Z", PreviousState: "disabled", LabhooksURL: "https://l/datalinks/dl_1"}},
+		ErasureOverdue: {`{"eventId":"evt_1","requestedAt":"2026-10-31T10:00:00Z","deadline":"2026-11-30T10:00:00Z","overduePartnerIds":["ptn_1"]}`,
+			&ErasureOverdueData{EventID: "evt_1", RequestedAt: "2026-10-31T10:00:00Z", Deadline: "2026-11-30T10:00:00Z", OverduePartnerIDs: []string{"ptn_1"}}},
 	}
 	if len(cases) != len(EventNames()) {
 		t.Fatalf("%d cases for %d catalog events", len(cases), len(EventNames()))

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,7 +57,8 @@ func testUpdatePartner(t *testing.T, newStore NewStore) {
 		if q.ID != p.ID || q.Name != p.Name || q.Role != p.Role {
 			t.Errorf("UpdatePartner's callback got %+v, want the stored %+v", q, p)
 		}
-		labhooks.PartnerUpdate{Name: new("Renamed Lab"), Role: new(labhooks.RoleChecker)}.Apply(q)
+		labhooks.PartnerUpdate{Name: new("Renamed Lab"), Role: new(labhooks.RoleChecker),
+			Contacts: &[]string{"it@lab.example", "oncall@lab.example"}}.Apply(q)
 		q.UpdatedAt = later
 		q.ID, q.CreatedAt = "ptn_other", later // not stored
 		return nil
@@ -64,8 +66,12 @@ func testUpdatePartner(t *testing.T, newStore NewStore) {
 	if err != nil || up.ID != p.ID || up.Name != "Renamed Lab" || up.Role != labhooks.RoleChecker || !up.UpdatedAt.Equal(later) || !up.CreatedAt.Equal(b.now) {
 		t.Fatalf("UpdatePartner = %+v, %v", up, err)
 	}
-	if got, _ := b.s.Partner(b.ctx, p.ID); got.Name != up.Name || got.Role != up.Role || !got.UpdatedAt.Equal(later) || !got.CreatedAt.Equal(b.now) {
+	if got, _ := b.s.Partner(b.ctx, p.ID); got.Name != up.Name || got.Role != up.Role || !got.UpdatedAt.Equal(later) || !got.CreatedAt.Equal(b.now) ||
+		!slices.Equal(got.Contacts, []string{"it@lab.example", "oncall@lab.example"}) {
 		t.Fatalf("stored %+v, want %+v", got, up)
+	}
+	if all, _ := b.s.Partners(b.ctx); len(all) != 1 || len(all[0].Contacts) != 2 {
+		t.Fatalf("Partners = %+v, want the contacts too", all)
 	}
 
 	refused := errors.New("refused")

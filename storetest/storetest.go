@@ -67,6 +67,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EventTypeRetention", testEventTypeRetention},
 		{"Erasure", testErasure},
 		{"UnrecordedErasure", testUnrecordedErasure},
+		{"NotificationOnce", testNotificationOnce},
+		{"NotificationConcurrent", testNotificationConcurrent},
+		{"NotificationClaim", testNotificationClaim},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
 	}

@@ -216,8 +216,24 @@ func TestClientCommands(t *testing.T) {
 		t.Fatalf("partners create:\n%s", out)
 	}
 	out = must(append([]string{"partners", "show", partner}, admin...)...)
-	if strings.HasPrefix(out, "{") || !strings.Contains(out, "Central Lab") || !zoned.MatchString(out) {
+	if strings.HasPrefix(out, "{") || !strings.Contains(out, "Central Lab") || !zoned.MatchString(out) || !strings.Contains(out, "CONTACTS  none") {
 		t.Fatalf("partners show prints a table with zoned times:\n%s", out)
+	}
+	// --contact, repeated, sets the contacts; --no-contacts removes them.
+	out = must(append([]string{"partners", "update", partner, "--contact", "it@lab.example", "--contact", "oncall@lab.example"}, admin...)...)
+	if !strings.Contains(out, "it@lab.example, oncall@lab.example") {
+		t.Fatalf("partners update --contact:\n%s", out)
+	}
+	if code, _, stderr := cli(t, append([]string{"partners", "update", partner, "--contact", "Lab IT <it@lab.example>"}, admin...)...); code == 0 ||
+		!strings.Contains(stderr, "not an email address") {
+		t.Fatalf("a bad --contact: exit %d\n%s", code, stderr)
+	}
+	if out := must(append([]string{"partners", "update", partner, "--no-contacts"}, admin...)...); !strings.Contains(out, "CONTACTS  none") {
+		t.Fatalf("partners update --no-contacts:\n%s", out)
+	}
+	if out := must(append([]string{"partners", "create", "--name", "Operator", "--role", "operator", "--contact", "ops@example.com"}, admin...)...); !strings.Contains(out, "ops@example.com") ||
+		!strings.Contains(out, "operator") {
+		t.Fatalf("partners create --role operator --contact:\n%s", out)
 	}
 
 	// The admin key needs --partner; a partner key has one partner.

@@ -106,7 +106,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	var events []*labhooks.EventType
 	for _, t := range in.app.EventTypes(ctx) {
-		if t.Status == labhooks.StatusAvailable {
+		// Operational events are labhooks' own, not the platform's.
+		if t.Status == labhooks.StatusAvailable && !labhooks.IsOperationalEvent(t.Name) {
 			events = append(events, t)
 		}
 	}

@@ -33,7 +33,9 @@ type instance struct {
 	auditRetention time.Duration
 	// purgeInterval is how often retention and erasure run; 0: never.
 	purgeInterval time.Duration
-	log           *slog.Logger
+	// notifyInterval is how often notifications are decided and sent.
+	notifyInterval time.Duration
+	log            *slog.Logger
 
 	stopEngine context.CancelFunc
 	running    sync.WaitGroup
@@ -62,6 +64,15 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Policy: policy,
 		DisableAfter: cfg.disableAfter, AllowHTTPTargets: cfg.allowPrivate, OnAccepted: in.metrics.Accepted, Logger: log,
 		Retention: time.Duration(cfg.retention), History: time.Duration(cfg.history), ErasureDeadline: time.Duration(cfg.erasureDeadline),
+		NotifyOperator: cfg.notifyOperator, NotifyFailingAfter: cfg.notifyFailingAfter, NotifyRetry: cfg.notifyInterval, PublicURL: cfg.publicURL,
+	}
+	mailer, err := cfg.mailer() // checked by serveConfig.check
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if mailer != nil {
+		acfg.Mailer = mailer
+		log.Info("notification emails go through SMTP", "server", mailer.Address())
 	}
 	if cfg.workers > 0 && due == nil {
 		// Without a store's wake-ups, new deliveries wake this process's
@@ -74,11 +85,13 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 		in.engine = delivery.NewEngine(delivery.EngineConfig{
 			Queue: store, Due: due, Sender: sender, Policy: policy, Disabler: in.app,
 			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, OnAttempt: in.metrics.Attempted, Logger: log,
+			DisableCheckInterval: disableCheckInterval(cfg.disableAfter),
 		})
 	}
 	proxies, _ := remote.ParseProxies(cfg.trustedProxies) // checked by serveConfig.check
 	in.auditRetention = time.Duration(cfg.auditRetention)
 	in.purgeInterval = cfg.purgeInterval
+	in.notifyInterval = cfg.notifyInterval
 	api := httpapi.NewServer(httpapi.Config{App: in.app, Logger: log, TrustedProxies: proxies})
 	root := http.NewServeMux()
 	root.Handle("GET /metrics", in.metrics.Handler())
@@ -90,6 +103,14 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 	in.log = log
 	in.handler = root
 	return in, nil
+}
+
+// disableCheckInterval is how often the engine looks for links to
+// disable: labhooks.DefaultDisableCheckInterval, or a tenth of
+// --disable-after when that is shorter, so that a short --disable-after
+// (tests, demonstrations) disables on time.
+func disableCheckInterval(disableAfter time.Duration) time.Duration {
+	return max(min(labhooks.DefaultDisableCheckInterval, disableAfter/10), 10*time.Millisecond)
 }
 
 // start runs the engine and the audit log's purge until stop; once.
@@ -105,6 +126,9 @@ func (in *instance) start() {
 		}
 		if in.purgeInterval > 0 {
 			in.running.Go(func() { in.purge(ctx) })
+		}
+		if in.notifyInterval > 0 {
+			in.running.Go(func() { in.notify(ctx) })
 		}
 	})
 }
@@ -125,6 +149,25 @@ func (in *instance) purge(ctx context.Context) {
 			in.log.Error("purging old payloads and history", "err", err)
 		case r.Erased > 0 || r.Deleted > 0 || r.Erasures > 0:
 			in.log.Info("purged", "payloadsErased", r.Erased, "eventsDeleted", r.Deleted, "usersErased", r.Erasures)
+		}
+	}
+}
+
+// notify decides and sends notifications (app.Service.ScanNotifications
+// and SendNotifications) every notifyInterval, the first time at start
+// (notifications a crash left pending go out then), until ctx ends.
+func (in *instance) notify(ctx context.Context) {
+	for {
+		if _, err := in.app.ScanNotifications(ctx); err != nil && ctx.Err() == nil {
+			in.log.Error("deciding notifications", "err", err)
+		}
+		if _, err := in.app.SendNotifications(ctx); err != nil && ctx.Err() == nil {
+			in.log.Error("sending notifications", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(in.notifyInterval):
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -28,6 +29,11 @@ func printPartner(w io.Writer, p *partnerOut) error {
 	if p.SuspendedAt != nil {
 		pairs = append(pairs, "SUSPENDED", when(*p.SuspendedAt)+"   (its keys open nothing until resumed)")
 	}
+	contacts := "none   (set with --contact: told when a data link fails, is disabled or recovers)"
+	if len(p.Contacts) > 0 {
+		contacts = strings.Join(p.Contacts, ", ")
+	}
+	pairs = append(pairs, "CONTACTS", contacts)
 	pairs = append(pairs, "CREATED", when(p.CreatedAt), "UPDATED", when(p.UpdatedAt))
 	if p.APIKey != "" {
 		pairs = append(pairs, "API KEY", p.APIKey+"   (shown only now: keep it)")
@@ -60,9 +66,11 @@ func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			}
 			return listing(stdout, "no partners", "ID\tROLE\tNAME\tCREATED", rows)
 		}},
-		"create": {"create --name NAME --role sampler|lab|client|provider|checker [-q]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		"create": {"create --name NAME --role sampler|lab|client|provider|checker|operator [--contact EMAIL]... [-q]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			name := fs.String("name", "", "the partner's name")
-			role := fs.String("role", "", "sampler, lab, client, provider or checker")
+			role := fs.String("role", "", "sampler, lab, client, provider or checker; operator for the organisation running labhooks, whose data links receive its operational events")
+			var contacts listFlag
+			fs.Var(&contacts, "contact", "a contact email address, told when one of the partner's data links fails, is disabled or recovers; repeat for several")
 			quiet := fs.Bool("q", false, "print only the new partner's ID")
 			if err := noArgs(fs, args); err != nil {
 				return err
@@ -72,7 +80,11 @@ func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				return err
 			}
 			var out partnerOut
-			if err := cl.Do(ctx, "POST", "/v1/partners", map[string]string{"name": *name, "role": *role}, &out, nil); err != nil {
+			in := map[string]any{"name": *name, "role": *role, "contacts": []string(contacts)}
+			if contacts == nil {
+				in["contacts"] = []string{}
+			}
+			if err := cl.Do(ctx, "POST", "/v1/partners", in, &out, nil); err != nil {
 				return err
 			}
 			switch {
@@ -91,19 +103,30 @@ func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			}
 			return callAndShow(ctx, c, "GET", httpapi.Path("/v1/partners/%s", id), nil, stdout, printPartner)
 		}},
-		"update": {"update PARTNER_ID [--name NAME] [--role ROLE]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		"update": {"update PARTNER_ID [--name NAME] [--role ROLE] [--contact EMAIL]... [--no-contacts]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			name := fs.String("name", "", "new name")
 			role := fs.String("role", "", "new role (admin only)")
+			var contacts listFlag
+			fs.Var(&contacts, "contact", "replace the contact email addresses with these; repeat for several")
+			noContacts := fs.Bool("no-contacts", false, "remove every contact email address")
 			id, err := oneArg(fs, args, "PARTNER_ID")
 			if err != nil {
 				return err
 			}
-			in := map[string]string{}
+			in := map[string]any{}
 			if *name != "" {
 				in["name"] = *name
 			}
 			if *role != "" {
 				in["role"] = *role
+			}
+			switch {
+			case *noContacts && contacts != nil:
+				return usageError{fmt.Errorf("give --contact or --no-contacts, not both")}
+			case *noContacts:
+				in["contacts"] = []string{}
+			case contacts != nil:
+				in["contacts"] = []string(contacts)
 			}
 			return callAndShow(ctx, c, "PATCH", httpapi.Path("/v1/partners/%s", id), in, stdout, printPartner)
 		}},
@@ -170,4 +193,14 @@ func callAndShow[T any](ctx context.Context, c *clientFlags, method, path string
 		return printJSON(stdout, out)
 	}
 	return show(stdout, &out)
+}
+
+// listFlag is a flag given once per value, such as --contact.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }

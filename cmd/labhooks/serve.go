@@ -20,6 +20,7 @@ import (
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
 	"github.com/labhooks/labhooks/internal/remote"
+	"github.com/labhooks/labhooks/notify"
 	"github.com/labhooks/labhooks/postgres"
 	"github.com/labhooks/labhooks/sealing"
 	"github.com/labhooks/labhooks/sqlite"
@@ -41,7 +42,12 @@ start without the key on a sealed database is refused.
 
 By default labhooks refuses to deliver to loopback, private, link-local and
 cloud-metadata addresses, checked on every connection; use
---allow-private-targets only for development and tests.`
+--allow-private-targets only for development and tests.
+
+When a data link starts failing (--notify-failing-after), is disabled, or
+recovers, labhooks tells the partner's contacts and --notify-operator by
+email (with --smtp-url and --smtp-from) and the operator partner's data
+links by an operational event, once per change.`
 
 // serveConfig is what serve (and, later, worker) read from flags.
 type serveConfig struct {
@@ -66,6 +72,9 @@ type serveConfig struct {
 	// README "Retention and erasure".
 	retention, history, erasureDeadline longDuration
 	purgeInterval                       time.Duration
+	// Notifications: see README "Notifications and operational events".
+	smtpURL, smtpFrom, notifyOperator, publicURL string
+	notifyFailingAfter, notifyInterval           time.Duration
 }
 
 func (c *serveConfig) flags(fs interface {
@@ -96,6 +105,12 @@ func (c *serveConfig) flags(fs interface {
 	fs.Var(&c.history, "history", "delete events, deliveries and attempts older than this entirely, such as 90d; at least --retention")
 	fs.Var(&c.erasureDeadline, "erasure-deadline", "how long a partner has to confirm a dataDeletionRequest before its erasure is overdue, such as 30d")
 	fs.DurationVar(&c.purgeInterval, "purge-interval", labhooks.DefaultPurgeInterval, "how often to apply --retention and --history and erase labhooks' copy of users' data after their dataDeletionRequest")
+	fs.StringVar(&c.smtpURL, "smtp-url", "", "send notification emails through this SMTP server: smtp://user:password@host:587 (STARTTLS required), smtps://user:password@host:465 (TLS), or smtp://host:25?tls=none for a relay on this machine (default: no emails; the operational events still go)")
+	fs.StringVar(&c.smtpFrom, "smtp-from", "", "the sender address of notification emails, such as labhooks@example.com; required with --smtp-url")
+	fs.StringVar(&c.notifyOperator, "notify-operator", "", "the operator's email address, written to about every data link that starts failing, is disabled or recovers, and every overdue erasure (default: only the partners' contacts)")
+	fs.DurationVar(&c.notifyFailingAfter, "notify-failing-after", labhooks.DefaultNotifyFailingAfter, "tell a partner's contacts and the operator once a data link's every delivery attempt has failed for this long")
+	fs.DurationVar(&c.notifyInterval, "notify-interval", labhooks.DefaultNotifyInterval, "how often to compare the data links' states with the last notified, and send the notifications due")
+	fs.StringVar(&c.publicURL, "public-url", "", "the dashboard's address as people reach it, such as https://labhooks.example.com, for the links in notifications (default: no links)")
 	fs.StringVar(&c.sessionKey, "session-key", "", "seals the dashboard's sign-in cookies (at least 32 characters); give every API process the same one so sessions survive restarts and work across processes (default: random per start)")
 }
 
@@ -143,6 +158,27 @@ func (c *serveConfig) check() error {
 	if c.purgeInterval < 10*time.Millisecond {
 		return usageError{fmt.Errorf("--purge-interval %s: at least 10ms, such as 1m", c.purgeInterval)}
 	}
+	if c.notifyFailingAfter <= 0 {
+		return usageError{fmt.Errorf("--notify-failing-after %s: must be positive, such as 1h", c.notifyFailingAfter)}
+	}
+	if c.notifyInterval < 10*time.Millisecond {
+		return usageError{fmt.Errorf("--notify-interval %s: at least 10ms, such as 30s", c.notifyInterval)}
+	}
+	if c.smtpURL != "" || c.smtpFrom != "" {
+		if _, err := c.mailer(); err != nil {
+			return usageError{err}
+		}
+	}
+	if c.notifyOperator != "" {
+		if _, err := labhooks.ValidateContacts([]string{c.notifyOperator}); err != nil {
+			return usageError{fmt.Errorf("--notify-operator %q: an email address such as ops@example.com", c.notifyOperator)}
+		}
+	}
+	if c.publicURL != "" {
+		if u, err := url.Parse(c.publicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return usageError{fmt.Errorf("--public-url %q: the dashboard's address, such as https://labhooks.example.com", c.publicURL)}
+		}
+	}
 	if c.disableAfter <= 0 {
 		return usageError{fmt.Errorf("--disable-after %s: must be positive, such as 120h", c.disableAfter)}
 	}
@@ -157,6 +193,23 @@ func (c *serveConfig) check() error {
 		return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)}
 	}
 	return nil
+}
+
+// mailer returns the SMTP sender of --smtp-url, nil without one.
+func (c *serveConfig) mailer() (*notify.SMTP, error) {
+	switch {
+	case c.smtpURL == "" && c.smtpFrom == "":
+		return nil, nil
+	case c.smtpURL == "":
+		return nil, fmt.Errorf("--smtp-from needs --smtp-url (LABHOOKS_SMTP_URL), the SMTP server to send through")
+	case c.smtpFrom == "":
+		return nil, fmt.Errorf("--smtp-url needs --smtp-from (LABHOOKS_SMTP_FROM), the sender address, such as labhooks@example.com")
+	}
+	m, err := notify.New(notify.Config{URL: c.smtpURL, From: c.smtpFrom})
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-url (LABHOOKS_SMTP_URL): %w", err)
+	}
+	return m, nil
 }
 
 func (c *serveConfig) logger(w io.Writer) *slog.Logger {

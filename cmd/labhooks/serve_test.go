@@ -146,3 +146,31 @@ func TestServeWarnsOfReplacedAdminKey(t *testing.T) {
 		t.Fatalf("audit entries of the admin key:\n%s", out.String())
 	}
 }
+
+// TestServeNotifyFlags: bad notification flags stop serve before it
+// opens anything, saying which flag and why.
+func TestServeNotifyFlags(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--smtp-url", "smtp://mail.example.com:587"}, "--smtp-url needs --smtp-from"},
+		{[]string{"--smtp-from", "labhooks@example.com"}, "--smtp-from needs --smtp-url"},
+		{[]string{"--smtp-url", "imap://mail.example.com", "--smtp-from", "labhooks@example.com"}, "--smtp-url (LABHOOKS_SMTP_URL): must start with smtp://"},
+		{[]string{"--smtp-url", "smtp://mail.example.com", "--smtp-from", "labhooks"}, "--smtp-from \"labhooks\": an email address"},
+		{[]string{"--notify-operator", "ops"}, "--notify-operator \"ops\": an email address"},
+		{[]string{"--notify-failing-after", "0s"}, "--notify-failing-after 0s: must be positive"},
+		{[]string{"--public-url", "labhooks.example.com"}, "--public-url \"labhooks.example.com\""},
+	} {
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "labhooks.db"), "--admin-key", cliAdminKey}, tt.args...)
+		code, _, stderr := cli(t, args...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tt.args, code, tt.want, stderr)
+		}
+	}
+	if got := files(t, dir); len(got) != 0 {
+		t.Errorf("refused starts left %v behind", got)
+	}
+}

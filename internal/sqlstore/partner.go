@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -12,9 +13,9 @@ import (
 // CreatePartner stores p with the hash of its API key. EConflict.
 func (s *Store) CreatePartner(ctx context.Context, p *labhooks.Partner) error {
 	return s.Write(ctx, func(db DB) error {
-		_, err := db.Exec(ctx, `INSERT INTO partners (`+partnerColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		_, err := db.Exec(ctx, `INSERT INTO partners (`+partnerColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			p.ID, db.TextArg(p.Name), string(p.Role), p.KeyPrefix, p.KeyHash, p.PreviousKeyHash, db.NullTimeArg(p.PreviousKeyExpiresAt),
-			db.NullTimeArg(p.SuspendedAt), db.TimeArg(p.CreatedAt), db.TimeArg(p.UpdatedAt))
+			db.NullTimeArg(p.SuspendedAt), db.TimeArg(p.CreatedAt), db.TimeArg(p.UpdatedAt), contactsArg(db, p.Contacts))
 		if db.Unique(err) {
 			return labhooks.Errorf(labhooks.EConflict, "a partner with id %s or the same API key exists", p.ID)
 		}
@@ -69,9 +70,9 @@ func (s *Store) UpdatePartner(ctx context.Context, id string, change func(*labho
 		}
 		p.ID, p.CreatedAt = kept.ID, kept.CreatedAt
 		_, err = db.Exec(ctx, `UPDATE partners SET name = $1, role = $2, key_prefix = $3, api_key_hash = $4,
-			previous_key_hash = $5, previous_key_expires_at = $6, suspended_at = $7, updated_at = $8 WHERE id = $9`,
+			previous_key_hash = $5, previous_key_expires_at = $6, suspended_at = $7, updated_at = $8, contacts = $9 WHERE id = $10`,
 			db.TextArg(p.Name), string(p.Role), p.KeyPrefix, p.KeyHash, p.PreviousKeyHash, db.NullTimeArg(p.PreviousKeyExpiresAt),
-			db.NullTimeArg(p.SuspendedAt), db.TimeArg(p.UpdatedAt), id)
+			db.NullTimeArg(p.SuspendedAt), db.TimeArg(p.UpdatedAt), contactsArg(db, p.Contacts), id)
 		if db.Unique(err) {
 			return nil, labhooks.Errorf(labhooks.EConflict, "another partner has this API key")
 		}
@@ -101,4 +102,13 @@ func deleteFailingPending(ctx context.Context, db DB, table, column, id string, 
 	_, err = db.Exec(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
 		last_error = $1, updated_at = $2 WHERE `+column+` = $3 AND status = 'pending'`, reason, db.TimeArg(now), id)
 	return err
+}
+
+// contactsArg stores a partner's contacts as a JSON array.
+func contactsArg(db DB, contacts []string) any {
+	if contacts == nil {
+		contacts = []string{}
+	}
+	b, _ := json.Marshal(contacts)
+	return db.TextArg(string(b))
 }

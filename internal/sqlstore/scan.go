@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -9,7 +10,7 @@ import (
 // The columns each scanner reads, in its order.
 const (
 	partnerColumns = `id, name, role, key_prefix, api_key_hash, previous_key_hash, previous_key_expires_at, suspended_at,
-	created_at, updated_at`
+	created_at, updated_at, contacts`
 	dataLinkColumns = `id, partner_id, url, description, secret, previous_secret, previous_secret_expires_at,
 	event_names, enabled, disabled_reason, failing_since, created_at, updated_at`
 	deliveryColumns = `id, event_id, event_name, partner_id, datalink_id, status, attempt_count, next_attempt_at,
@@ -21,9 +22,13 @@ const (
 // scanPartner reads the partnerColumns of a row.
 func scanPartner(d Dialect, row Row) (*labhooks.Partner, error) {
 	var p labhooks.Partner
+	var contacts string
 	if err := row.Scan(&p.ID, &p.Name, &p.Role, &p.KeyPrefix, &p.KeyHash, &p.PreviousKeyHash, d.NullTime(&p.PreviousKeyExpiresAt),
-		d.NullTime(&p.SuspendedAt), d.Time(&p.CreatedAt), d.Time(&p.UpdatedAt)); err != nil {
+		d.NullTime(&p.SuspendedAt), d.Time(&p.CreatedAt), d.Time(&p.UpdatedAt), &contacts); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(contacts), &p.Contacts); err != nil || p.Contacts == nil {
+		p.Contacts = []string{}
 	}
 	utc(&p.CreatedAt, &p.UpdatedAt)
 	utcPtr(&p.PreviousKeyExpiresAt, &p.SuspendedAt)
