@@ -131,6 +131,9 @@ func (s *Server) renderPartner(w http.ResponseWriter, r *http.Request, status in
 	for _, d := range links {
 		data.Links = append(data.Links, linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p})
 	}
+	if !callerOf(r).Admin {
+		return s.render(w, r, status, "partner", &view{Title: "Your account", Nav: "account", Data: data})
+	}
 	return s.render(w, r, status, "partner", &view{Title: p.Name, Nav: "partners", Data: data})
 }
 

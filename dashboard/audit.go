@@ -3,6 +3,7 @@ package dashboard
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
@@ -102,6 +103,15 @@ func (s *Server) rotatePartnerKeyPage(w http.ResponseWriter, r *http.Request) er
 	p, err := s.app.RotatePartnerKey(r.Context(), c, r.PathValue("id"), app.KeyRotationInput{})
 	if err != nil {
 		return err
+	}
+	if !c.Admin {
+		// A partner rotating its own key stays signed in: its session
+		// moves to the new key, so it does not end with the old one's
+		// overlap.
+		sess := r.Context().Value(sessionCtxKey{}).(*session)
+		moved := *sess
+		moved.KeyHash, moved.KeyPrefix = labhooks.KeyHash(p.APIKey), p.KeyPrefix
+		setCookie(w, r, sessionCookie, s.dash.sessions.seal(&moved), int(time.Until(time.Unix(sess.Expires, 0))/time.Second))
 	}
 	return s.renderPartnerPage(w, r, p.Partner, p)
 }

@@ -150,7 +150,55 @@ func TestDashboardPartnerContacts(t *testing.T) {
 	lab := b.browser(t)
 	lab.signIn(b.labKey)
 	lab.get("/datalinks")
-	if status, _, _ := lab.post("/partners/"+b.lab.ID+"/contacts", url.Values{"contacts": {""}}); status == http.StatusSeeOther || status == http.StatusOK {
-		t.Fatalf("a partner's session set contacts: %d", status)
+	// A partner keeps its own contacts on its account page, as the API
+	// lets it, and no other partner's.
+	if status, _ := lab.get("/partners/" + b.lab.ID); status != http.StatusOK {
+		t.Fatalf("the partner's account page: %d", status)
+	}
+	if status, loc, _ := lab.post("/partners/"+b.lab.ID+"/contacts", url.Values{"contacts": {"desk@lab.example"}}); status != http.StatusSeeOther {
+		t.Fatalf("a partner setting its own contacts: %d %q", status, loc)
+	}
+	if status, _, _ := lab.post("/partners/"+b.other.ID+"/contacts", url.Values{"contacts": {"mallory@evil.example"}}); status != http.StatusNotFound {
+		t.Fatalf("a partner setting another's contacts: %d, want 404", status)
+	}
+	if p, _ := b.app.Partner(t.Context(), &app.Caller{Admin: true}, b.other.ID); len(p.Contacts) != 0 {
+		t.Fatalf("another partner's contacts changed: %v", p.Contacts)
 	}
 }
+
+// TestDashboardAccountPage: a partner sees its own account page (its key's
+// start, its contacts) but no other partner's, rotates its own key and
+// stays signed in on the new one, and is offered no suspension.
+func TestDashboardAccountPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	lab := b.browser(t)
+	lab.signIn(b.labKey)
+	status, body := lab.get("/partners/" + b.lab.ID)
+	if status != http.StatusOK || !strings.Contains(body, "Your account") || !strings.Contains(body, b.lab.KeyPrefix+"…") ||
+		strings.Contains(body, "Suspend") || strings.Contains(body, `href="/partners"`) {
+		t.Fatalf("the account page: %d\n%s", status, body)
+	}
+	if status, _ := lab.get("/partners/" + b.other.ID); status != http.StatusNotFound {
+		t.Errorf("another partner's page: %d, want 404", status)
+	}
+	if status, _ := lab.get("/partners"); status != http.StatusNotFound {
+		t.Errorf("the partners list: %d, want 404", status)
+	}
+	status, _, body = lab.post("/partners/"+b.lab.ID+"/rotate-key", nil)
+	key := regexp.MustCompile(`id="new-key" type="text" readonly value="(lhp_[^"]+)"`).FindStringSubmatch(body)
+	if status != http.StatusOK || key == nil || !strings.Contains(body, "this dashboard already uses the new one") {
+		t.Fatalf("rotating its own key: %d\n%s", status, body)
+	}
+	// The session moved to the new key: what it does next is recorded
+	// with the new key's prefix.
+	lab.get("/partners/" + b.lab.ID)
+	if status, _, _ := lab.post("/partners/"+b.lab.ID+"/contacts", url.Values{"contacts": {"desk@lab.example"}}); status != http.StatusSeeOther {
+		t.Fatalf("contacts after the rotation: %d", status)
+	}
+	es, _, err := b.app.Audit(t.Context(), admin, labhooks.AuditFilter{Action: labhooks.AuditPartnerUpdate, Limit: 1})
+	if err != nil || len(es) != 1 || es[0].Actor.KeyPrefix != labhooks.KeyPrefixOf(key[1]) {
+		t.Fatalf("the session's next change: %+v, %v; want it made with the new key %s…", es, err, labhooks.KeyPrefixOf(key[1]))
+	}
+}
+

@@ -179,12 +179,13 @@ func (s *Server) routes() {
 
 	s.mux.Handle("GET /partners", s.signedIn(s.adminOnly(s.partnersPage)))
 	s.mux.Handle("POST /partners", s.signedIn(s.adminOnly(s.createPartnerPage)))
-	s.mux.Handle("GET /partners/{id}", s.signedIn(s.adminOnly(s.partnerPage)))
+	// A partner's own page is its account: its key and its contacts.
+	s.mux.Handle("GET /partners/{id}", s.signedIn(s.partnerPage))
 	s.mux.Handle("GET /health", s.signedIn(s.adminOnly(s.healthPage)))
 	s.mux.Handle("POST /partners/{id}/suspend", s.signedIn(s.adminOnly(s.suspendPartnerPage(true))))
 	s.mux.Handle("POST /partners/{id}/resume", s.signedIn(s.adminOnly(s.suspendPartnerPage(false))))
-	s.mux.Handle("POST /partners/{id}/rotate-key", s.signedIn(s.adminOnly(s.rotatePartnerKeyPage)))
-	s.mux.Handle("POST /partners/{id}/contacts", s.signedIn(s.adminOnly(s.contactsPage)))
+	s.mux.Handle("POST /partners/{id}/rotate-key", s.signedIn(s.rotatePartnerKeyPage))
+	s.mux.Handle("POST /partners/{id}/contacts", s.signedIn(s.contactsPage))
 	s.mux.Handle("GET /audit", s.signedIn(s.auditPage))
 	s.mux.Handle("GET /erasures", s.signedIn(s.erasuresPage))
 	s.mux.Handle("POST /erasures/{id}/confirm", s.signedIn(s.confirmErasurePage))
