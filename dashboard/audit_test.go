@@ -201,4 +201,3 @@ func TestDashboardAccountPage(t *testing.T) {
 		t.Fatalf("the session's next change: %+v, %v; want it made with the new key %s…", es, err, labhooks.KeyPrefixOf(key[1]))
 	}
 }
-
