@@ -82,6 +82,9 @@ type Job struct {
 	LeaseToken string
 	// CreatedAt is when the delivery was created, for latency figures.
 	CreatedAt time.Time
+	// PartnerID is the data link's partner; Traceparent the event's
+	// (Event.Traceparent), for tracing.
+	PartnerID, Traceparent string
 }
 
 // ClaimedRow is what a store reads of each delivery it claims.
@@ -96,6 +99,9 @@ type ClaimedRow struct {
 	// Link is the delivery's data link (URL, secrets, Enabled); nil when it
 	// was deleted.
 	Link *DataLink
+	// PartnerID and Traceparent are the delivery's partner and its event's
+	// Traceparent.
+	PartnerID, Traceparent string
 }
 
 // Job returns the job of a claimed delivery at now under leaseToken, or,
@@ -113,6 +119,7 @@ func (r *ClaimedRow) Job(now time.Time, leaseToken string) (*Job, string) {
 		DeliveryID: r.DeliveryID, EventID: r.EventID, EventName: r.EventName, DataLinkID: r.DataLinkID,
 		URL: r.Link.URL, Secrets: r.Link.Secrets(now), Body: e.Body(),
 		Try: r.AttemptCount - r.ScheduleBase + 1, LeaseToken: leaseToken, CreatedAt: r.CreatedAt,
+		PartnerID: r.PartnerID, Traceparent: r.Traceparent,
 	}, ""
 }
 

@@ -84,6 +84,9 @@ type Request struct {
 	URL     string
 	Secrets []string
 	Body    []byte
+	// Traceparent, when set, is sent as the W3C traceparent header so the
+	// receiver's spans join the event's trace.
+	Traceparent string
 }
 
 // Result is the outcome of one POST.
@@ -128,6 +131,9 @@ func (s *Sender) Send(ctx context.Context, req Request) *Result {
 	h["Webhook-Id"] = []string{req.ID}
 	h["Webhook-Timestamp"] = []string{strconv.FormatInt(ts, 10)}
 	h["Webhook-Signature"] = []string{sig}
+	if req.Traceparent != "" {
+		h["Traceparent"] = []string{req.Traceparent}
+	}
 	resp, err := s.client.Do(hr)
 	if err != nil {
 		res.Err = err

@@ -125,13 +125,14 @@ const claimSQL = `WITH candidates AS (
 			-- row of the table, and kept that plan as the table grew.)
 			UPDATE deliveries d SET next_attempt_at = $6, lease_token = $7, updated_at = $1
 			FROM picked p WHERE d.id = p.id
-			RETURNING d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base, d.created_at
+			RETURNING d.id, d.event_id, d.event_name, d.datalink_id, d.attempt_count, d.attempt_base, d.created_at, d.partner_id
 		)
 		-- The columns of sqlstore.ScanClaimedRow.
 		SELECT c.id, c.event_id, c.event_name, c.datalink_id, c.attempt_count, c.attempt_base, c.created_at,
 			(SELECT e.data::text FROM events e WHERE e.id = c.event_id),
 			l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
-			l.previous_secret_expires_at, COALESCE(l.enabled, false)
+			l.previous_secret_expires_at, COALESCE(l.enabled, false),
+			c.partner_id, (SELECT e.traceparent FROM events e WHERE e.id = c.event_id)
 		FROM claimed c LEFT JOIN datalinks l ON l.id = c.datalink_id
 		ORDER BY c.id`
 
