@@ -74,7 +74,7 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 	}
 	acfg := app.Config{
 		TracerProvider: tp,
-		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Policy: policy,
+		Store:          store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Policy: policy,
 		DisableAfter: cfg.disableAfter, AllowHTTPTargets: cfg.allowPrivate, OnAccepted: in.metrics.Accepted, Logger: log,
 		Retention: time.Duration(cfg.retention), History: time.Duration(cfg.history), ErasureDeadline: time.Duration(cfg.erasureDeadline),
 	}
@@ -203,7 +203,6 @@ func deliveryAttrs(j *labhooks.Job, res *delivery.Result, status labhooks.Delive
 		"eventName", j.EventName, "attempt", j.Try, "statusCode", res.StatusCode, "outcome", res.Outcome(),
 		"error", res.Summary(), "durationMs", res.Duration.Milliseconds(), "status", string(status)}
 }
-
 
 // queueDepth reads the number of pending deliveries for the metrics gauge.
 func queueDepth(store labhooks.DeliveryStore) metrics.QueueDepth {
