@@ -129,10 +129,11 @@ func newChart(id, title, note string, series []labhooks.HealthBucket, step time.
 		c.Max = max(c.Max, v)
 	}
 	if len(series) > 0 {
-		c.From = series[0].Start.UTC().Format("Jan 2 15:04")
-		c.To = series[len(series)-1].Start.Add(step).UTC().Format("Jan 2 15:04 UTC")
+		from, to := series[0].Start.UTC(), series[len(series)-1].Start.Add(step).UTC()
+		c.From, c.To = from.Format("15:04"), to.Format("15:04 UTC")
+		c.Label = fmt.Sprintf("%s from %s to %s, per %s: %s; the most in one %s: %d",
+			title, from.Format("Jan 2 15:04"), to.Format("Jan 2 15:04 UTC"), c.Bucket, note, c.Bucket, c.Max)
 	}
-	c.Label = fmt.Sprintf("%s from %s to %s, per %s: %s; the most in one %s: %d", title, c.From, c.To, c.Bucket, note, c.Bucket, c.Max)
 	return c
 }
 

@@ -722,7 +722,7 @@ func TestHealthCharts(t *testing.T) {
 				t.Errorf("chart %s shows attempts where none was made:\n%s", id, fig)
 			}
 		case "hour-queue", "day-queue":
-			if !strings.Contains(fig, `<polygon class="chart-area"`) || !strings.Contains(fig, "2 pending at the end") || !strings.Contains(fig, "max 2") {
+			if !strings.Contains(fig, `<polygon class="chart-area"`) || !strings.Contains(fig, "2 pending at the end") || !strings.Contains(fig, "top: 2 per") {
 				t.Errorf("chart %s does not end at the 2 pending deliveries:\n%s", id, fig)
 			}
 		}
