@@ -56,8 +56,8 @@ func (dialect) LockKey() string                  { return " FOR NO KEY UPDATE" }
 func (dialect) Millis(column string) string {
 	return "floor(extract(epoch FROM " + column + ") * 1000)::bigint"
 }
-func (dialect) Unique(err error) bool            { return isCode(err, "23505") }
-func (dialect) ForeignKey(err error) bool        { return isCode(err, "23503") }
+func (dialect) Unique(err error) bool     { return isCode(err, "23505") }
+func (dialect) ForeignKey(err error) bool { return isCode(err, "23503") }
 
 func isCode(err error, code string) bool {
 	var pe *pgconn.PgError
