@@ -119,7 +119,7 @@ const emitterTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7
 func attr(s sdktrace.ReadOnlySpan, key string) (string, bool) {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit(), true
+			return kv.Value.String(), true
 		}
 	}
 	return "", false
