@@ -37,7 +37,13 @@ type EmitInput struct {
 // and returns the first call's result with Replayed set. Admin only.
 // EInvalid, EPersonalData, EPreview, ERoleNotAllowed, ENotFound, EConflict.
 func (s *Service) Emit(ctx context.Context, c *Caller, in EmitInput) (*labhooks.CreateEventResult, error) {
-	if parent := tracing.Parse(in.Traceparent); parent.IsValid() {
+	parent := tracing.Parse(in.Traceparent)
+	if s.tracer == nil {
+		// Tracing off: the event keeps the emitter's trace context, for
+		// the receivers.
+		return s.emit(ctx, c, in, tracing.Format(parent))
+	}
+	if parent.IsValid() {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
 	}
 	ctx, span := s.tracer.Start(ctx, tracing.SpanEmit, trace.WithSpanKind(trace.SpanKindProducer))

@@ -17,6 +17,10 @@ import (
 
 // startClaim starts the span of a claim of at most limit deliveries.
 func (e *Engine) startClaim(ctx context.Context, limit int) trace.Span {
+	if e.tracer == nil {
+		_, span := tracing.Start(ctx, nil, "")
+		return span
+	}
 	_, span := e.tracer.Start(ctx, tracing.SpanClaim, trace.WithSpanKind(trace.SpanKindInternal))
 	if span.IsRecording() {
 		span.SetAttributes(tracing.AttrClaimLimit.Int(limit))
@@ -41,6 +45,10 @@ func endClaim(span trace.Span, claimed int, err error) {
 // attempt's, or with tracing off the event's own, passed on unchanged.
 func (e *Engine) startAttempt(j *labhooks.Job, claim trace.SpanContext) (context.Context, trace.Span, string) {
 	ctx := context.Background()
+	if e.tracer == nil {
+		ctx, span := tracing.Start(ctx, nil, "")
+		return ctx, span, j.Traceparent
+	}
 	emit := tracing.Parse(j.Traceparent)
 	if emit.IsValid() {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, emit)

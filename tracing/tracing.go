@@ -53,12 +53,27 @@ const (
 	AttrClaimed        = attribute.Key("labhooks.claim.claimed")
 )
 
-// Tracer returns the tracer of tp, or a no-op one when tp is nil.
+// Tracer returns the tracer of tp, or nil when tracing is off (tp is nil
+// or a no-op provider): callers then skip tracing altogether, so that off
+// costs nothing.
 func Tracer(tp trace.TracerProvider) trace.Tracer {
-	if tp == nil {
-		tp = noop.NewTracerProvider()
+	switch tp.(type) {
+	case nil, noop.TracerProvider:
+		return nil
 	}
 	return tp.Tracer(Scope)
+}
+
+// off is the span of everything traced while tracing is off.
+var off = trace.SpanFromContext(context.Background())
+
+// Start starts a span with tracer, or, when tracer is nil (tracing off),
+// returns ctx and a span that does nothing, at no cost.
+func Start(ctx context.Context, tracer trace.Tracer, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if tracer == nil {
+		return ctx, off
+	}
+	return tracer.Start(ctx, name, opts...)
 }
 
 // Format returns sc as a W3C traceparent, "" when sc is invalid.
