@@ -228,7 +228,7 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 				}
 			}
 			limit := min(room, batch)
-			span := e.startClaim(ctx, limit)
+			claim := e.startClaim(limit)
 			jobs, err := e.cfg.Queue.ClaimDeliveries(ctx, labhooks.ClaimParams{
 				Owner: e.cfg.Owner, Now: e.cfg.Now(), Lease: e.cfg.Lease,
 				Limit: limit, PerDataLink: e.cfg.PerDataLink, InFlight: maps.Clone(perLink), ExcludeDataLinks: saturated,
@@ -236,11 +236,11 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 			if err != nil && ctx.Err() == nil {
 				e.cfg.Logger.Error("claiming deliveries", "err", err)
 			}
-			endClaim(span, len(jobs), err)
+			claimSC := e.endClaim(ctx, claim, len(jobs), err)
 			for _, j := range jobs {
 				inFlight++
 				perLink[j.DataLinkID]++
-				attempts.Go(func() { e.attempt(j, span.SpanContext()) })
+				attempts.Go(func() { e.attempt(j, claimSC) })
 			}
 			claimed, tried, full = len(jobs), true, len(jobs) == limit
 			claimNow, freed, refill = full, 0, max(1, min(batch, inFlight/2))

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -12,32 +13,39 @@ import (
 
 // The engine's spans (see package tracing): one per claim batch, and one
 // per attempt, a child of the event's emit (its stored traceparent) and
-// linked to the claim that took it. With tracing off they cost a no-op
-// span each.
+// linked to the claim that took it. With tracing off (no tracer) they
+// cost nothing.
 
-// startClaim starts the span of a claim of at most limit deliveries.
-func (e *Engine) startClaim(ctx context.Context, limit int) trace.Span {
-	if e.tracer == nil {
-		_, span := tracing.Start(ctx, nil, "")
-		return span
-	}
-	_, span := e.tracer.Start(ctx, tracing.SpanClaim, trace.WithSpanKind(trace.SpanKindInternal))
-	if span.IsRecording() {
-		span.SetAttributes(tracing.AttrClaimLimit.Int(limit))
-	}
-	return span
+// claimSpan is a claim under way: its span is made when the claim has
+// ended, and only if it took something or failed, so an idle engine's
+// polls leave no spans.
+type claimSpan struct {
+	start time.Time
+	limit int
 }
 
-// endClaim ends a claim's span with what it took.
-func endClaim(span trace.Span, claimed int, err error) {
-	if span.IsRecording() {
-		span.SetAttributes(tracing.AttrClaimed.Int(claimed))
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, "claiming deliveries")
-		}
+// startClaim notes the start of a claim of at most limit deliveries.
+func (e *Engine) startClaim(limit int) claimSpan {
+	if e.tracer == nil {
+		return claimSpan{}
+	}
+	return claimSpan{start: time.Now(), limit: limit}
+}
+
+// endClaim makes the span of a claim that took claimed deliveries, and
+// returns its span context for the attempts' links (invalid when none).
+func (e *Engine) endClaim(ctx context.Context, c claimSpan, claimed int, err error) trace.SpanContext {
+	if e.tracer == nil || (claimed == 0 && err == nil) {
+		return trace.SpanContext{}
+	}
+	_, span := e.tracer.Start(ctx, tracing.SpanClaim, trace.WithSpanKind(trace.SpanKindInternal), trace.WithTimestamp(c.start))
+	span.SetAttributes(tracing.AttrClaimLimit.Int(c.limit), tracing.AttrClaimed.Int(claimed))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "claiming deliveries")
 	}
 	span.End()
+	return span.SpanContext()
 }
 
 // startAttempt starts the span of j's attempt, under the event's emit and
@@ -53,8 +61,11 @@ func (e *Engine) startAttempt(j *labhooks.Job, claim trace.SpanContext) (context
 	if emit.IsValid() {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, emit)
 	}
-	ctx, span := e.tracer.Start(ctx, tracing.SpanAttempt, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithLinks(trace.Link{SpanContext: claim}))
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+	if claim.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: claim}))
+	}
+	ctx, span := e.tracer.Start(ctx, tracing.SpanAttempt, opts...)
 	if !span.IsRecording() {
 		return ctx, span, j.Traceparent
 	}
