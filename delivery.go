@@ -88,6 +88,8 @@ type Job struct {
 	LeaseToken string
 	// CreatedAt is when the delivery was created, for latency figures.
 	CreatedAt time.Time
+	// Traceparent is the event's (Event.Traceparent), for tracing.
+	Traceparent string
 }
 
 // ClaimedRow is what a store reads of each delivery it claims.
@@ -102,6 +104,8 @@ type ClaimedRow struct {
 	// Link is the delivery's data link (URL, secrets, Enabled); nil when it
 	// was deleted.
 	Link *DataLink
+	// Traceparent is the delivery's event's Traceparent.
+	Traceparent string
 }
 
 // Job returns the job of a claimed delivery at now under leaseToken, or,
@@ -118,7 +122,7 @@ func (r *ClaimedRow) Job(now time.Time, leaseToken string) (*Job, string) {
 	return &Job{
 		DeliveryID: r.DeliveryID, EventID: r.EventID, EventName: r.EventName, DataLinkID: r.DataLinkID,
 		PartnerID: r.PartnerID, URL: r.Link.URL, Redact: r.Link.AllSecrets(), Secrets: r.Link.Secrets(now), Body: e.Body(),
-		Try: r.AttemptCount - r.ScheduleBase + 1, LeaseToken: leaseToken, CreatedAt: r.CreatedAt,
+		Try: r.AttemptCount - r.ScheduleBase + 1, LeaseToken: leaseToken, CreatedAt: r.CreatedAt, Traceparent: r.Traceparent,
 	}, ""
 }
 

@@ -50,6 +50,10 @@ type Event struct {
 	// ErasedAt says when.
 	Erased   bool       `json:"erased"`
 	ErasedAt *time.Time `json:"erasedAt,omitempty"`
+	// Traceparent is the W3C trace context of the emit (its span's, or the
+	// emitter's when tracing is off), kept so every attempt, in any process
+	// and after restarts, continues the emit's trace; empty when none.
+	Traceparent string `json:"-"`
 }
 
 // Body returns the bytes POSTed to receivers: exactly the seed page's shape,

@@ -105,6 +105,9 @@ type DeliveryStore interface {
 	// Health returns the delivery queue's depth and the figures of the
 	// window [since, now), for operators.
 	Health(ctx context.Context, since time.Time) (*Health, error)
+	// HealthSeries returns q's buckets, oldest first, for the health
+	// charts. EInvalid for a query CheckSeriesQuery refuses.
+	HealthSeries(ctx context.Context, q SeriesQuery) ([]HealthBucket, error)
 }
 
 // Queue is the deliveries as the delivery engine works them.

@@ -4,9 +4,12 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/catalog"
 	"github.com/labhooks/labhooks/delivery"
+	"github.com/labhooks/labhooks/tracing"
 )
 
 // Config holds what the application layer works with. Every field documents
@@ -63,6 +66,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives what the operator should know. Default slog.Default().
 	Logger *slog.Logger
+	// TracerProvider makes the emit's span. Default: none, tracing off.
+	TracerProvider trace.TracerProvider
 }
 
 // Service performs labhooks' operations; see the package doc.
@@ -71,6 +76,8 @@ type Service struct {
 	store labhooks.Store
 	cat   *catalog.Catalog
 	log   *slog.Logger
+	// tracer makes the emit's span.
+	tracer trace.Tracer
 	// limits bound manual sends (test, retry, replay).
 	limits manualLimits
 }
@@ -110,7 +117,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{cfg: cfg, store: cfg.Store, cat: cfg.Catalog, log: cfg.Logger, limits: newManualLimits()}
+	return &Service{cfg: cfg, store: cfg.Store, cat: cfg.Catalog, log: cfg.Logger, tracer: tracing.Tracer(cfg.TracerProvider), limits: newManualLimits()}
 }
 
 // now is the clock's time in UTC, as everything is stored.

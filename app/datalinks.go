@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -377,12 +378,21 @@ func (s *Service) DisableFailing(ctx context.Context, failing []delivery.Failing
 		case err != nil:
 			return err
 		}
+		// The URL's host only: a path or query may hold a receiver's token.
 		if f.Gone {
-			s.log.Warn("disabled a data link whose receiver answered 410 Gone", "datalink", d.ID, "partner", d.PartnerID, "url", d.URL)
+			s.log.Warn("disabled a data link whose receiver answered 410 Gone", "datalinkId", d.ID, "partnerId", d.PartnerID, "host", urlHost(d.URL))
 			continue
 		}
-		s.log.Warn("disabled a failing data link", "datalink", d.ID, "partner", d.PartnerID, "url", d.URL,
-			"failing_since", *d.FailingSince, "reason", d.DisabledReason)
+		s.log.Warn("disabled a failing data link", "datalinkId", d.ID, "partnerId", d.PartnerID, "host", urlHost(d.URL),
+			"failingSince", *d.FailingSince, "reason", d.DisabledReason)
 	}
 	return nil
+}
+
+// urlHost is the host of a data link's URL, for logs.
+func urlHost(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Hostname()
+	}
+	return ""
 }

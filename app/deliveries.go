@@ -84,3 +84,37 @@ func (s *Service) Health(ctx context.Context, c *Caller, window time.Duration) (
 	}
 	return s.store.Health(ctx, s.cfg.Now().Add(-window))
 }
+
+// HealthSeries returns what happened over the last window in buckets equal
+// buckets, the last one ending at the next whole step from now (so buckets
+// fall on round times), for the health charts. Admin only. EInvalid.
+func (s *Service) HealthSeries(ctx context.Context, c *Caller, window time.Duration, buckets int) ([]labhooks.HealthBucket, error) {
+	if err := c.RequireAdmin(); err != nil {
+		return nil, err
+	}
+	return s.store.HealthSeries(ctx, s.seriesQuery(window, buckets))
+}
+
+// DataLinkSeries is HealthSeries for data link id alone, for the admin and
+// the link's partner. ENotFound, EInvalid.
+func (s *Service) DataLinkSeries(ctx context.Context, c *Caller, id string, window time.Duration, buckets int) ([]labhooks.HealthBucket, error) {
+	if _, err := s.DataLink(ctx, c, id); err != nil {
+		return nil, err
+	}
+	q := s.seriesQuery(window, buckets)
+	q.DataLinkID = id
+	return s.store.HealthSeries(ctx, q)
+}
+
+func (s *Service) seriesQuery(window time.Duration, buckets int) labhooks.SeriesQuery {
+	q := labhooks.SeriesQuery{Buckets: buckets}
+	if buckets > 0 {
+		q.Step = window / time.Duration(buckets)
+	}
+	end := s.now()
+	if q.Step > 0 {
+		end = end.Truncate(q.Step).Add(q.Step)
+	}
+	q.Since = end.Add(-time.Duration(buckets) * q.Step)
+	return q
+}

@@ -83,7 +83,7 @@ func TestDisableFailing(t *testing.T) {
 	if got.Enabled || !strings.Contains(got.DisabledReason, "every delivery attempt has failed since") || !strings.Contains(got.DisabledReason, "(last: HTTP 502)") {
 		t.Fatalf("the link failing for six days: %+v", got)
 	}
-	if !strings.Contains(logs.String(), `level=WARN msg="disabled a failing data link" datalink=`+dLong.ID) {
+	if !strings.Contains(logs.String(), `level=WARN msg="disabled a failing data link" datalinkId=`+dLong.ID) {
 		t.Fatalf("no warning in the log:\n%s", logs.String())
 	}
 	for _, d := range []*labhooks.DataLink{dShort, dUnseen} {

@@ -35,7 +35,7 @@ func erasureOf(e *labhooks.Event, ds []*labhooks.Delivery) *labhooks.Erasure {
 // records it (Purge).
 func (s *Service) recordErasure(ctx context.Context, res *labhooks.CreateEventResult) {
 	if err := s.store.CreateErasure(ctx, erasureOf(res.Event, res.Deliveries)); err != nil {
-		s.log.Warn("recording an erasure; the next purge will", "event", res.Event.ID, "err", err)
+		s.log.Warn("recording an erasure; the next purge will", "eventId", res.Event.ID, "err", err)
 	}
 }
 

@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/catalog"
 	"github.com/labhooks/labhooks/id"
+	"github.com/labhooks/labhooks/tracing"
 )
 
 // EmitInput is an event as the platform emits it.
@@ -20,6 +24,10 @@ type EmitInput struct {
 	// IdempotencyKey makes a repeat harmless: the same key returns the
 	// first call's answer (the Idempotency-Key header).
 	IdempotencyKey string `json:"-"`
+	// Traceparent is the emitter's W3C trace context (the traceparent
+	// header): the emit's span continues its trace. A malformed one is
+	// ignored.
+	Traceparent string `json:"-"`
 }
 
 // Emit accepts an event: it validates the data against the catalog,
@@ -29,6 +37,37 @@ type EmitInput struct {
 // and returns the first call's result with Replayed set. Admin only.
 // EInvalid, EPersonalData, EPreview, ERoleNotAllowed, ENotFound, EConflict.
 func (s *Service) Emit(ctx context.Context, c *Caller, in EmitInput) (*labhooks.CreateEventResult, error) {
+	parent := tracing.Parse(in.Traceparent)
+	if s.tracer == nil {
+		// Tracing off: the event keeps the emitter's trace context, for
+		// the receivers.
+		return s.emit(ctx, c, in, tracing.Format(parent))
+	}
+	if parent.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
+	}
+	ctx, span := s.tracer.Start(ctx, tracing.SpanEmit, trace.WithSpanKind(trace.SpanKindProducer))
+	res, err := s.emit(ctx, c, in, tracing.Format(span.SpanContext()))
+	if span.IsRecording() {
+		if err != nil {
+			span.SetStatus(codes.Error, labhooks.ErrorMessage(err))
+		} else {
+			span.SetAttributes(tracing.AttrEventID.String(res.Event.ID), tracing.AttrEventName.String(res.Event.EventName),
+				tracing.AttrDeliveries.Int(len(res.Deliveries)), tracing.AttrReplayed.Bool(res.Replayed))
+			if in.PartnerID != "" {
+				span.SetAttributes(tracing.AttrPartnerID.String(in.PartnerID))
+			}
+			if in.Role != "" {
+				span.SetAttributes(tracing.AttrRole.String(string(in.Role)))
+			}
+		}
+	}
+	span.End()
+	return res, err
+}
+
+// emit is Emit under its span, whose traceparent the event keeps.
+func (s *Service) emit(ctx context.Context, c *Caller, in EmitInput, traceparent string) (*labhooks.CreateEventResult, error) {
 	if err := c.RequireAdmin(); err != nil {
 		return nil, err
 	}
@@ -64,7 +103,7 @@ func (s *Service) Emit(ctx context.Context, c *Caller, in EmitInput) (*labhooks.
 	}
 	now := s.now()
 	e := &labhooks.Event{ID: id.New(id.Event), EventName: t.Name, Data: data, PartnerID: in.PartnerID, Role: in.Role,
-		IdempotencyKey: in.IdempotencyKey, CreatedAt: now}
+		IdempotencyKey: in.IdempotencyKey, CreatedAt: now, Traceparent: traceparent}
 	hash := e.RequestHash()
 
 	// Target.

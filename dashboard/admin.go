@@ -158,7 +158,19 @@ type healthData struct {
 	WindowLabel string
 	Failing     []failingRow
 	Disabled    []linkRow
-	Now         time.Time
+	// Charts are the last hour's and the last day's, drawn as SVG.
+	Charts []chartWindow
+	Now    time.Time
+}
+
+// healthSpans are the health page's charts: each span and its buckets.
+var healthSpans = []struct {
+	id, title string
+	window    time.Duration
+	buckets   int
+}{
+	{"hour", "The last hour, per minute", time.Hour, 60},
+	{"day", "The last day, per half hour", 24 * time.Hour, 48},
 }
 
 func (s *Server) healthPage(w http.ResponseWriter, r *http.Request) error {
@@ -181,6 +193,13 @@ func (s *Server) healthPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	data := healthData{Health: h, LastMinute: minute, Window: healthWindow, WindowLabel: "hour", Now: now}
+	for _, sp := range healthSpans {
+		series, err := s.app.HealthSeries(r.Context(), c, sp.window, sp.buckets)
+		if err != nil {
+			return err
+		}
+		data.Charts = append(data.Charts, healthCharts(sp.id, sp.title, series, sp.window/time.Duration(sp.buckets)))
+	}
 	byID := map[string]*labhooks.DataLink{}
 	for _, d := range links {
 		byID[d.ID] = d

@@ -686,3 +686,52 @@ func TestDashboardDir(t *testing.T) {
 		t.Fatalf("the page after an edit on disk:\n%s", body)
 	}
 }
+
+// The health page draws the last hour's and day's deliveries, failures and
+// queue depth as inline SVG, with no script; a data link's page shows its
+// recent success rate.
+func TestHealthCharts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	link, err := b.app.CreateDataLink(t.Context(), admin, b.lab.ID, app.DataLinkInput{URL: "http://127.0.0.1:9/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emitSampleReceived(t, b)
+	emitSampleReceived(t, b)
+	br := b.browser(t)
+	br.signIn(testAdminKey)
+	_, body := br.get("/health")
+	for _, id := range []string{"hour-deliveries", "hour-failures", "hour-queue", "day-deliveries", "day-failures", "day-queue"} {
+		start := strings.Index(body, `<figure class="chart" id="`+id+`">`)
+		if start < 0 {
+			t.Fatalf("no chart %s:\n%s", id, body)
+		}
+		fig := body[start : start+strings.Index(body[start:], "</figure>")]
+		if !strings.Contains(fig, `<svg class="chart-svg"`) || strings.Contains(fig, "<script") {
+			t.Errorf("chart %s is not inline SVG alone:\n%s", id, fig)
+		}
+		switch id {
+		case "hour-deliveries", "day-deliveries":
+			// Both deliveries were created in the latest bucket: one bar.
+			if strings.Count(fig, `class="chart-bar"`) != 1 || !strings.Contains(fig, ": 2 created</title>") || !strings.Contains(fig, "2 created") {
+				t.Errorf("chart %s does not show the 2 deliveries in one bar:\n%s", id, fig)
+			}
+		case "hour-failures", "day-failures":
+			if strings.Contains(fig, "<rect") || !strings.Contains(fig, "0 of 0 attempts failed") {
+				t.Errorf("chart %s shows attempts where none was made:\n%s", id, fig)
+			}
+		case "hour-queue", "day-queue":
+			if !strings.Contains(fig, `<polygon class="chart-area"`) || !strings.Contains(fig, "2 pending at the end") || !strings.Contains(fig, "top: 2 per") {
+				t.Errorf("chart %s does not end at the 2 pending deliveries:\n%s", id, fig)
+			}
+		}
+	}
+	if strings.Contains(body, `src="http`) || strings.Contains(body, `href="http`) {
+		t.Error("the health page loads something from elsewhere")
+	}
+	_, body = br.get("/datalinks/" + link.ID)
+	if !strings.Contains(body, `id="success-rate">—<`) || !strings.Contains(body, `id="link-recent"`) || !strings.Contains(body, "0 of 0 succeeded") {
+		t.Errorf("the data link page shows no recent success rate, or one without attempts:\n%s", body)
+	}
+}

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -52,8 +53,18 @@ type dataLinkPageData struct {
 	// in for began: the link's own, or, just after it was enabled again,
 	// the one it had.
 	FailingSince *time.Time
-	Now          time.Time
+	// Recent is the link's attempts over the last day, per hour, and
+	// Attempts and Succeeded their sums, for its success rate.
+	Recent              chart
+	Attempts, Succeeded int
+	Now                 time.Time
 }
+
+// linkRecent is the span and the buckets of a data link's recent chart.
+const (
+	linkRecent        = 24 * time.Hour
+	linkRecentBuckets = 24
+)
 
 // partnersByID maps partner IDs to the partners the caller may see, for
 // lists that name each link's partner.
@@ -161,6 +172,18 @@ func (s *Server) linkPage(ctx context.Context, c *app.Caller, d *labhooks.DataLi
 	if d.FailingSince != nil {
 		s.suggestReplay(data, *d.FailingSince)
 	}
+	series, err := s.app.DataLinkSeries(ctx, c, d.ID, linkRecent, linkRecentBuckets)
+	if err != nil {
+		return nil, err
+	}
+	attempts, failed := make([]int, len(series)), make([]int, len(series))
+	for i, b := range series {
+		attempts[i], failed[i] = b.Attempts, b.FailedAttempts
+		data.Attempts += b.Attempts
+		data.Succeeded += b.Attempts - b.FailedAttempts
+	}
+	data.Recent = barChart("link-recent", "Attempts", fmt.Sprintf("%d of %d succeeded", data.Succeeded, data.Attempts),
+		series, linkRecent/linkRecentBuckets, attempts, failed, "attempts")
 	return data, nil
 }
 

@@ -11,7 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/tracing"
 )
 
 // EngineConfig configures an Engine. Every field documents its default.
@@ -64,6 +67,9 @@ type EngineConfig struct {
 	// OnAttempt, if set, is told of every attempt and the delivery's status
 	// after it (for metrics). It must not block.
 	OnAttempt func(j *labhooks.Job, res *Result, status labhooks.DeliveryStatus)
+	// TracerProvider makes the spans of claims and attempts (see trace.go).
+	// Default: none, tracing off.
+	TracerProvider trace.TracerProvider
 }
 
 // FailingLink is a data link whose latest attempt by this engine failed,
@@ -90,6 +96,7 @@ type Disabler interface {
 // Engine claims due deliveries, attempts them and records the outcomes.
 type Engine struct {
 	cfg     EngineConfig
+	tracer  trace.Tracer
 	wake    chan struct{}
 	results chan labhooks.AttemptResult
 	sent    chan answer // each attempt whose receiver answered or gave up
@@ -137,6 +144,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 	}
 	e := &Engine{
 		cfg:     cfg,
+		tracer:  tracing.Tracer(cfg.TracerProvider),
 		wake:    make(chan struct{}, 1),
 		results: make(chan labhooks.AttemptResult, cfg.MaxInFlight),
 		sent:    make(chan answer, cfg.MaxInFlight),
@@ -304,6 +312,7 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 				}
 			}
 			limit := min(room, batch)
+			claim := e.startClaim(limit)
 			jobs, err := e.cfg.Queue.ClaimDeliveries(ctx, labhooks.ClaimParams{
 				Owner: e.cfg.Owner, Now: e.cfg.Now(), Lease: e.cfg.Lease, Limit: limit,
 				PerDataLink: e.cfg.PerDataLink, DataLinkCaps: caps, InFlight: maps.Clone(perLink), ExcludeDataLinks: saturated,
@@ -312,11 +321,12 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 			if err != nil && ctx.Err() == nil {
 				e.cfg.Logger.Error("claiming deliveries", "err", err)
 			}
+			claimSC := e.endClaim(ctx, claim, len(jobs), err)
 			for _, j := range jobs {
 				inFlight++
 				perLink[j.DataLinkID]++
 				perPartner[j.PartnerID]++
-				attempts.Go(func() { e.attempt(j) })
+				attempts.Go(func() { e.attempt(j, claimSC) })
 			}
 			claimed, tried, full = len(jobs), true, len(jobs) == limit
 			// Slots held by partners at their share (hanging receivers) are
@@ -368,8 +378,10 @@ const maxClaimDelay = 2 * time.Millisecond
 // attempt sends one job and hands its result to the recorder. It does not
 // take the run's context: an attempt under way at shutdown is finished and
 // recorded rather than cut off and repeated.
-func (e *Engine) attempt(j *labhooks.Job) {
-	res := e.cfg.Sender.Send(context.Background(), Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Redact: j.Redact, Body: j.Body})
+// claim is the span context of the claim that took j, for its span's link.
+func (e *Engine) attempt(j *labhooks.Job, claim trace.SpanContext) {
+	ctx, span, traceparent := e.startAttempt(j, claim)
+	res := e.cfg.Sender.Send(ctx, Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Redact: j.Redact, Body: j.Body, Traceparent: traceparent})
 	e.sent <- answer{link: j.DataLinkID, partner: j.PartnerID, answered: res.Err == nil, timedOut: res.Outcome() == "timeout"}
 	status, next := e.cfg.Policy.After(j.Try, res.OK(), res.StartedAt.Add(res.Duration), res.RetryAfter, e.cfg.Rand)
 	r := labhooks.AttemptResult{
@@ -386,6 +398,7 @@ func (e *Engine) attempt(j *labhooks.Job) {
 			ResponseBody: res.ResponseBody,
 		},
 	}
+	endAttempt(span, res, status)
 	if e.cfg.OnAttempt != nil {
 		e.cfg.OnAttempt(j, res, status)
 	}

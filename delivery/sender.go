@@ -89,6 +89,9 @@ type Request struct {
 	// Redact are other secrets of the data link (a previous one no longer
 	// signing) that, like Secrets, never reach the response excerpt.
 	Redact []string
+	// Traceparent, when set, is sent as the W3C traceparent header so the
+	// receiver's spans join the event's trace.
+	Traceparent string
 }
 
 // Result is the outcome of one POST.
@@ -137,6 +140,9 @@ func (s *Sender) Send(ctx context.Context, req Request) *Result {
 	h["Webhook-Id"] = []string{req.ID}
 	h["Webhook-Timestamp"] = []string{strconv.FormatInt(ts, 10)}
 	h["Webhook-Signature"] = []string{sig}
+	if req.Traceparent != "" {
+		h["Traceparent"] = []string{req.Traceparent}
+	}
 	resp, err := s.client.Do(hr)
 	if err != nil {
 		res.Err = err

@@ -26,6 +26,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.IdempotencyKey = r.Header.Get("Idempotency-Key")
+	in.Traceparent = r.Header.Get("Traceparent")
 	res, err := s.app.Emit(r.Context(), callerOf(r), in)
 	if err != nil {
 		return err

@@ -53,8 +53,11 @@ func (dialect) EventNamesArg(names []string) any { return eventNames(names) }
 func (dialect) TextArg(s string) any             { return text(s) }
 func (dialect) LockRows() string                 { return " FOR UPDATE" }
 func (dialect) LockKey() string                  { return " FOR NO KEY UPDATE" }
-func (dialect) Unique(err error) bool            { return isCode(err, "23505") }
-func (dialect) ForeignKey(err error) bool        { return isCode(err, "23503") }
+func (dialect) Millis(column string) string {
+	return "floor(extract(epoch FROM " + column + ") * 1000)::bigint"
+}
+func (dialect) Unique(err error) bool     { return isCode(err, "23505") }
+func (dialect) ForeignKey(err error) bool { return isCode(err, "23503") }
 
 func isCode(err error, code string) bool {
 	var pe *pgconn.PgError

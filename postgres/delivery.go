@@ -184,7 +184,8 @@ const claimSQL = `WITH ` + pendingPartnersCTE + `, candidates AS (
 		SELECT c.id, c.event_id, c.event_name, c.datalink_id, c.partner_id, c.attempt_count, c.attempt_base, c.created_at,
 			(SELECT e.data::text FROM events e WHERE e.id = c.event_id),
 			l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
-			l.previous_secret_expires_at, COALESCE(l.enabled, false)
+			l.previous_secret_expires_at, COALESCE(l.enabled, false),
+			(SELECT e.traceparent FROM events e WHERE e.id = c.event_id)
 		FROM claimed c LEFT JOIN datalinks l ON l.id = c.datalink_id
 		ORDER BY c.id`
 

@@ -27,7 +27,7 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 		key = &e.IdempotencyKey
 	}
 	args := []any{e.ID, e.EventName, string(e.Data), e.PartnerID, string(e.Role), key, p.RequestHash, ts(e.CreatedAt),
-		ids, links, partners, statuses, due, created, updated, s.channel}
+		ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent}
 	var out *labhooks.CreateEventResult
 	err := s.retry(ctx, func() error {
 		stored, err := s.storeEvent(ctx, args)
@@ -58,8 +58,8 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 // with one key: the insert waits for the other transaction and stores
 // nothing if that one committed. It returns whether the event was stored.
 const createEventSQL = `WITH ev AS (
-		INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at)
-		VALUES ($1, $2, $3::text::json, $4, $5, $6, $7, $8)
+		INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at, traceparent)
+		VALUES ($1, $2, $3::text::json, $4, $5, $6, $7, $8, $17)
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING id
 	), dl AS (

@@ -90,7 +90,7 @@ func (s *Store) createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEv
 		}
 		key = sql.NullString{String: e.IdempotencyKey, Valid: true}
 	}
-	if _, err := tx.StmtContext(ctx, s.st.insertEvent).ExecContext(ctx, e.ID, e.EventName, string(e.Data), e.PartnerID, e.Role, key, p.RequestHash, ms(e.CreatedAt)); err != nil {
+	if _, err := tx.StmtContext(ctx, s.st.insertEvent).ExecContext(ctx, e.ID, e.EventName, string(e.Data), e.PartnerID, e.Role, key, p.RequestHash, ms(e.CreatedAt), e.Traceparent); err != nil {
 		return nil, dbError(err)
 	}
 	stmt := tx.StmtContext(ctx, s.st.insertDelivery)

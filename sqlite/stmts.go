@@ -31,8 +31,8 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&st.savepoint, `SAVEPOINT event`},
 		{&st.rollbackTo, `ROLLBACK TO event`},
 		{&st.release, `RELEASE event`},
-		{&st.insertEvent, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertEvent, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at, traceparent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.insertDelivery, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
 			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
 		// Each of a list of data links' first pending deliveries, due
@@ -50,7 +50,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		// The columns of sqlstore.ScanClaimedRow.
 		{&st.claimJobs, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.partner_id, d.attempt_count, d.attempt_base,
 			d.created_at, e.data, l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
-			l.previous_secret_expires_at, COALESCE(l.enabled, 0)
+			l.previous_secret_expires_at, COALESCE(l.enabled, 0), e.traceparent
 			FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN datalinks l ON l.id = d.datalink_id
 			WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.id`},
 		{&st.insertAttempt, `INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)

@@ -65,3 +65,104 @@ func testHealth(t *testing.T, newStore NewStore) {
 		t.Fatalf("Health of an empty window = %+v, %v", h, err)
 	}
 }
+
+func testHealthSeries(t *testing.T, newStore NewStore) {
+	t.Parallel()
+	b := setup(t, newStore)
+	q := labhooks.SeriesQuery{Since: b.now.Add(-30 * time.Minute), Step: 30 * time.Minute, Buckets: 4}
+	empty, err := b.s.HealthSeries(b.ctx, q)
+	if err != nil || len(empty) != 4 {
+		t.Fatalf("HealthSeries of an empty store = %+v, %v", empty, err)
+	}
+	for i, bk := range empty {
+		if !bk.Start.Equal(q.Since.Add(time.Duration(i)*q.Step)) || bk != (labhooks.HealthBucket{Start: bk.Start}) {
+			t.Fatalf("empty bucket %d = %+v", i, bk)
+		}
+	}
+	for _, bad := range []labhooks.SeriesQuery{{Since: q.Since, Step: 0, Buckets: 4}, {Since: q.Since, Step: time.Minute, Buckets: 0},
+		{Since: q.Since, Step: time.Minute, Buckets: labhooks.MaxSeriesBuckets + 1}} {
+		if _, err := b.s.HealthSeries(b.ctx, bad); labhooks.ErrorCode(err) != labhooks.EInvalid {
+			t.Errorf("HealthSeries(%+v) = %v, want EInvalid", bad, err)
+		}
+	}
+	// As in testHealth: at now, six deliveries; three attempts (one 200,
+	// a 500 and a 503); an hour later the 503's link succeeds and the
+	// 500's fails for good. The three appointmentUpdated stay pending.
+	ok := b.link(t, b.partner(t, labhooks.RoleSampler))
+	failing := b.link(t, b.partner(t, labhooks.RoleSampler))
+	recovered := b.link(t, b.partner(t, labhooks.RoleSampler))
+	b.emit(t, AppointmentCreated, toAll)
+	b.emit(t, appointmentUpdated, toAll)
+	jobs := b.claim(t, b.now, 3)
+	if len(jobs) != 3 {
+		t.Fatalf("claimed %d, want 3", len(jobs))
+	}
+	later := b.now.Add(time.Hour)
+	for _, j := range jobs {
+		switch j.DataLinkID {
+		case ok.ID:
+			b.record(t, j, b.now, 200, labhooks.DeliverySucceeded, nil)
+		case failing.ID:
+			b.record(t, j, b.now, 500, labhooks.DeliveryPending, &later)
+		case recovered.ID:
+			b.record(t, j, b.now, 503, labhooks.DeliveryPending, &later)
+		}
+	}
+	for _, j := range b.claim(t, later, 10) {
+		switch {
+		case j.DataLinkID == recovered.ID && j.EventName == "appointmentCreated":
+			b.record(t, j, later, 200, labhooks.DeliverySucceeded, nil)
+		case j.DataLinkID == failing.ID && j.EventName == "appointmentCreated":
+			b.record(t, j, later, 500, labhooks.DeliveryFailed, nil)
+		default:
+			b.record(t, j, later, 0, labhooks.DeliveryPending, &later) // not attempted: back to the queue
+		}
+	}
+	got, err := b.s.HealthSeries(b.ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Buckets: [now-30m, now), [now, now+30m), [now+30m, now+1h),
+	// [now+1h, now+90m). The unattempted claims above count as attempts
+	// at later that leave their deliveries pending.
+	want := []labhooks.HealthBucket{
+		{Start: q.Since, QueueDepth: 0},
+		{Start: b.now, Created: 6, Attempts: 3, FailedAttempts: 2, QueueDepth: 5},
+		{Start: b.now.Add(30 * time.Minute), QueueDepth: 5},
+		{Start: later, Attempts: 5, FailedAttempts: 4, QueueDepth: 3},
+	}
+	if !equalBuckets(got, want) {
+		t.Fatalf("HealthSeries =\n%+v\nwant\n%+v", got, want)
+	}
+	q.DataLinkID = failing.ID
+	got, err = b.s.HealthSeries(b.ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []labhooks.HealthBucket{
+		{Start: q.Since, QueueDepth: 0},
+		{Start: b.now, Created: 2, Attempts: 1, FailedAttempts: 1, QueueDepth: 2},
+		{Start: b.now.Add(30 * time.Minute), QueueDepth: 2},
+		{Start: later, Attempts: 2, FailedAttempts: 2, QueueDepth: 1},
+	}
+	if !equalBuckets(got, want) {
+		t.Fatalf("HealthSeries of %s =\n%+v\nwant\n%+v", failing.ID, got, want)
+	}
+}
+
+func equalBuckets(a, b []labhooks.HealthBucket) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if !x.Start.Equal(y.Start) {
+			return false
+		}
+		x.Start, y.Start = time.Time{}, time.Time{}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

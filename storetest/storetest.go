@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"AdminKey", testAdminKey},
 		{"RevokedSessions", testRevokedSessions},
 		{"Health", testHealth},
+		{"HealthSeries", testHealthSeries},
 		{"AuditInTransaction", testAuditInTransaction},
 		{"AuditListing", testAuditListing},
 		{"Retention", testRetention},

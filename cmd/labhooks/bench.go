@@ -65,8 +65,13 @@ type benchConfig struct {
 	profile     *os.File // open while --cpuprofile is to be written
 	// purgeOld, seed and during: see benchpurge.go.
 	purgeOld int
-	seed     func(context.Context, *benchInstance, []string) error
-	during   func(context.Context, *benchInstance, *loadgen.Report) func()
+	// tracingRuns > 0 runs the scenario that many times each with
+	// tracing off and on (benchtracing.go); otelEndpoint is a run's
+	// collector, empty: tracing off.
+	tracingRuns  int
+	otelEndpoint string
+	seed         func(context.Context, *benchInstance, []string) error
+	during       func(context.Context, *benchInstance, *loadgen.Report) func()
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -84,6 +89,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.hostileRate, "hostile-rate", 2, "events per second to the hostile partner, each to its 50 links (hostile)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print one JSON object")
 	fs.IntVar(&cfg.purgeOld, "purge-old", 0, "steady: store this many deliveries of events 100 days old, then run steady twice, without a purge and while the purge (retention and history) erases and deletes them, and compare the p99s")
+	fs.IntVar(&cfg.tracingRuns, "tracing-runs", 0, "run the scenario this many times each with OpenTelemetry tracing off and on (exporting over OTLP/HTTP to a collector stand-in on 127.0.0.1), alternating, and compare them (default 0: once, tracing off)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file (go tool pprof); for drain, the delivery phase only")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -100,6 +106,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{errors.New("--events, --concurrency, --rate, --links, --workers, --per-datalink and --hostile-rate must be positive")}
 	case cfg.duration <= 0:
 		return usageError{errors.New("--duration must be positive")}
+	case cfg.tracingRuns < 0 || cfg.tracingRuns > 0 && (cfg.scenario == "isolation" || cfg.scenario == "hostile" || cfg.purgeOld > 0):
+		return usageError{errors.New("--tracing-runs: 0 or more, and not with isolation, hostile or --purge-old")}
 	}
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
@@ -123,6 +131,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.links = 20
 		}
 		rep, err = benchHostile(ctx, cfg, progress)
+	case cfg.tracingRuns > 0:
+		rep, err = benchTracing(ctx, cfg, progress)
 	case cfg.purgeOld > 0 && cfg.scenario == "steady":
 		rep, err = benchPurge(ctx, cfg, progress)
 	default:
@@ -408,6 +418,7 @@ func startBenchInstance(ctx context.Context, cfg benchConfig) (*benchInstance, e
 	sc := serveConfig{
 		allowPrivate: true, timeout: labhooks.DefaultTimeout, retrySchedule: labhooks.FormatRetrySchedule(labhooks.DefaultRetrySchedule),
 		workers: cfg.workers, perDataLink: cfg.perDataLink, disableAfter: labhooks.DefaultDisableAfter,
+		otelEndpoint: cfg.otelEndpoint,
 	}
 	inst.instance, err = newInstance(ctx, sc, store, due, labhooks.KeyHash(adminKey), log)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -47,8 +46,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("demo", demoUsage, stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to serve the API and the dashboard on")
 	rate := fs.Float64("rate", 1, "events emitted per second")
+	logCfg := serveConfig{logLevel: "warn"}
+	fs.StringVar(&logCfg.logFormat, "log-format", "text", "text or json, for the warnings and errors printed on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if logCfg.logFormat != "text" && logCfg.logFormat != "json" {
+		return usageError{fmt.Errorf("--log-format %q: use text or json", logCfg.logFormat)}
 	}
 	if *rate <= 0 || *rate > 1000 {
 		return usageError{fmt.Errorf("--rate %v: between 0 and 1000 events per second", *rate)}
@@ -63,7 +67,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer store.Close()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := logCfg.logger(stderr)
 	adminKey := labhooks.NewAPIKey(labhooks.AdminKeyPrefix)
 	cfg := serveConfig{
 		allowPrivate: true, timeout: 5 * time.Second, retrySchedule: "2s,5s,10s,30s",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/labhooks/labhooks/httpapi"
 	"github.com/labhooks/labhooks/internal/remote"
 	"github.com/labhooks/labhooks/metrics"
+	"github.com/labhooks/labhooks/tracing"
 )
 
 // instance is labhooks wired in this process as serve, worker, demo and
@@ -36,6 +38,9 @@ type instance struct {
 	// notifyInterval is how often notifications are decided and sent.
 	notifyInterval time.Duration
 	log            *slog.Logger
+
+	// stopTracing flushes and stops the tracer provider newInstance set up.
+	stopTracing func(context.Context) error
 
 	stopEngine context.CancelFunc
 	running    sync.WaitGroup
@@ -59,9 +64,19 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 	sender := delivery.NewSender(delivery.SenderConfig{
 		Timeout: cfg.timeout, AllowPrivateTargets: cfg.allowPrivate, UserAgent: "labhooks/" + version,
 	})
-	in := &instance{store: store, metrics: metrics.New(queueDepth(store))}
+	in := &instance{store: store, metrics: metrics.New(queueDepth(store)), stopTracing: func(context.Context) error { return nil }}
+	tp := cfg.tracerProvider
+	if tp == nil {
+		if tp, in.stopTracing, err = tracing.Setup(ctx, cfg.tracingConfig()); err != nil {
+			return nil, fmt.Errorf("--otel-endpoint (LABHOOKS_OTEL_ENDPOINT): %w", err)
+		}
+		if cfg.tracingConfig().Enabled() {
+			log.Info("tracing on: spans go to the OTLP collector", "endpoint", cmp.Or(cfg.otelEndpoint, "from OTEL_* variables"))
+		}
+	}
 	acfg := app.Config{
-		Store: store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Policy: policy,
+		TracerProvider: tp,
+		Store:          store, Catalog: cat, Sender: sender, AdminKeyHash: adminHash, Policy: policy,
 		DisableAfter: cfg.disableAfter, AllowHTTPTargets: cfg.allowPrivate, OnAccepted: in.metrics.Accepted, Logger: log,
 		Retention: time.Duration(cfg.retention), History: time.Duration(cfg.history), ErasureDeadline: time.Duration(cfg.erasureDeadline),
 		NotifyOperator: cfg.notifyOperator, NotifyFailingAfter: cfg.notifyFailingAfter, NotifyRetry: cfg.notifyInterval, PublicURL: cfg.publicURL,
@@ -84,8 +99,8 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 	if cfg.workers > 0 {
 		in.engine = delivery.NewEngine(delivery.EngineConfig{
 			Queue: store, Due: due, Sender: sender, Policy: policy, Disabler: in.app,
-			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, OnAttempt: in.metrics.Attempted, Logger: log,
-			DisableCheckInterval: disableCheckInterval(cfg.disableAfter),
+			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, OnAttempt: in.attempted, Logger: log,
+			DisableCheckInterval: disableCheckInterval(cfg.disableAfter), TracerProvider: tp,
 		})
 	}
 	proxies, _ := remote.ParseProxies(cfg.trustedProxies) // checked by serveConfig.check
@@ -201,6 +216,34 @@ func (in *instance) stop() {
 		in.stopEngine()
 	}
 	in.running.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := in.stopTracing(ctx); err != nil {
+		in.log.Warn("flushing traces to the OTLP collector", "err", err)
+	}
+}
+
+// attempted is told of every attempt (delivery.EngineConfig.OnAttempt): it
+// counts it in the metrics and logs a failed one with its delivery's, event's
+// and data link's IDs, never the payload, the URL or a secret.
+func (in *instance) attempted(j *labhooks.Job, res *delivery.Result, status labhooks.DeliveryStatus) {
+	in.metrics.Attempted(j, res, status)
+	if res.OK() {
+		in.log.Debug("delivered", deliveryAttrs(j, res, status)...)
+		return
+	}
+	lvl, msg := slog.LevelInfo, "delivery attempt failed; retrying"
+	if status == labhooks.DeliveryFailed {
+		lvl, msg = slog.LevelWarn, "delivery failed for good: no retry left"
+	}
+	in.log.Log(context.Background(), lvl, msg, deliveryAttrs(j, res, status)...)
+}
+
+// deliveryAttrs are the log attributes of an attempt of j.
+func deliveryAttrs(j *labhooks.Job, res *delivery.Result, status labhooks.DeliveryStatus) []any {
+	return []any{"deliveryId", j.DeliveryID, "eventId", j.EventID, "datalinkId", j.DataLinkID, "partnerId", j.PartnerID,
+		"eventName", j.EventName, "attempt", j.Try, "statusCode", res.StatusCode, "outcome", res.Outcome(),
+		"error", res.Summary(), "durationMs", res.Duration.Milliseconds(), "status", string(status)}
 }
 
 // queueDepth reads the number of pending deliveries for the metrics gauge.

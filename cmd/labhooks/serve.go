@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/app"
 	"github.com/labhooks/labhooks/internal/remote"
@@ -24,6 +26,7 @@ import (
 	"github.com/labhooks/labhooks/postgres"
 	"github.com/labhooks/labhooks/sealing"
 	"github.com/labhooks/labhooks/sqlite"
+	"github.com/labhooks/labhooks/tracing"
 )
 
 const serveUsage = `Usage: labhooks serve [flags]
@@ -64,6 +67,12 @@ type serveConfig struct {
 	dashboardDir  string
 	secretsKey    string
 	logLevel      string
+	// logFormat is text or json; otelEndpoint the OTLP/HTTP collector
+	// (see package tracing), and tracerProvider, when set (tests, bench),
+	// the tracer provider to use instead.
+	logFormat      string
+	otelEndpoint   string
+	tracerProvider trace.TracerProvider
 	// trustedProxies are the peers whose X-Forwarded-For the audit log
 	// believes; auditRetention is how long audit entries are kept.
 	trustedProxies string
@@ -95,6 +104,8 @@ func (c *serveConfig) flags(fs interface {
 	fs.IntVar(&c.perDataLink, "per-datalink", labhooks.DefaultPerDataLink, "concurrent deliveries to any one data link; 1 while its receiver does not answer (after 3 timeouts in a row)")
 	fs.DurationVar(&c.disableAfter, "disable-after", labhooks.DefaultDisableAfter, "disable a data link whose every delivery attempt has failed for this long")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text (key=value lines) or json (one JSON object a line), both with the delivery, event and data-link IDs on every line about a delivery")
+	fs.StringVar(&c.otelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces (emit, claim and attempt spans) over OTLP/HTTP to this collector, such as http://127.0.0.1:4318; the standard OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_TRACES_EXPORTER=otlp turn tracing on too (default: off)")
 	fs.StringVar(&c.secretsKey, "secrets-key", "", "seal data-link secrets at rest with this key (at least 32 characters, such as the output of openssl rand -base64 32); every process of one database needs the same one. To change it, give \"new,old\" once: the new key seals, the old one still opens (default: secrets stored unsealed)")
 	fs.StringVar(&c.dashboardDir, "dashboard-dir", "", "read the dashboard's templates and assets from this folder (dashboard/web of a checkout) on every request instead of the copy built in: for editing them without rebuilding")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For names the client in the audit log, such as 10.0.0.0/8 (default: none; the peer's address is recorded)")
@@ -192,6 +203,12 @@ func (c *serveConfig) check() error {
 	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)}
 	}
+	if c.logFormat != "" && c.logFormat != "text" && c.logFormat != "json" {
+		return usageError{fmt.Errorf("--log-format %q: use text or json", c.logFormat)}
+	}
+	if err := c.tracingConfig().Check(); err != nil {
+		return usageError{fmt.Errorf("--otel-endpoint (LABHOOKS_OTEL_ENDPOINT): %w", err)}
+	}
 	return nil
 }
 
@@ -212,10 +229,19 @@ func (c *serveConfig) mailer() (*notify.SMTP, error) {
 	return m, nil
 }
 
+// tracingConfig is the tracing --otel-endpoint and the OTEL_* variables ask for.
+func (c *serveConfig) tracingConfig() tracing.Config {
+	return tracing.Config{Endpoint: c.otelEndpoint, Version: version}
+}
+
 func (c *serveConfig) logger(w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(c.logLevel))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // openStore opens a postgres:// URL as the PostgreSQL store, which reports

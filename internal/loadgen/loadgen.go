@@ -321,7 +321,9 @@ type Report struct {
 	// Hostile is, for hostile, what became of the hostile partner's
 	// deliveries.
 	Hostile *HostileReport `json:"hostile,omitempty"`
-	Machine string         `json:"machine"`
+	// Tracing compares runs with tracing off and on (--tracing-runs).
+	Tracing *TracingComparison `json:"tracing,omitempty"`
+	Machine string             `json:"machine"`
 }
 
 // HostileReport is what became of the hostile partner's deliveries by the
@@ -337,6 +339,48 @@ type HostileReport struct {
 	AttemptedDeliveries int `json:"attemptedDeliveries"`
 	// MaxInFlight is the most of its attempts that were under way at once.
 	MaxInFlight int `json:"maxInFlight"`
+}
+
+// TracingComparison is the delivered rate and p99 of runs with tracing off
+// and on, in the order they ran (alternating), and what the on runs
+// exported.
+type TracingComparison struct {
+	Runs                int       `json:"runs"`
+	OffPerSec, OnPerSec []float64 `json:"-"`
+	OffP99Ms, OnP99Ms   []float64 `json:"-"`
+	Exports             int64     `json:"exports"`
+	ExportedBytes       int64     `json:"exportedBytes"`
+}
+
+// MarshalJSON adds the medians and ratios.
+func (t *TracingComparison) MarshalJSON() ([]byte, error) {
+	type plain TracingComparison
+	return json.Marshal(struct {
+		*plain
+		OffPerSec []float64 `json:"offDeliveredPerSec"`
+		OnPerSec  []float64 `json:"onDeliveredPerSec"`
+		OffP99Ms  []float64 `json:"offP99Ms"`
+		OnP99Ms   []float64 `json:"onP99Ms"`
+		RateRatio float64   `json:"rateRatioOnOff"`
+		P99Ratio  float64   `json:"p99RatioOnOff"`
+	}{(*plain)(t), t.OffPerSec, t.OnPerSec, t.OffP99Ms, t.OnP99Ms, t.RateRatio(), t.P99Ratio()})
+}
+
+// RateRatio is the median delivered rate with tracing on over that with it
+// off; P99Ratio the same of the p99s.
+func (t *TracingComparison) RateRatio() float64 { return median(t.OnPerSec) / median(t.OffPerSec) }
+func (t *TracingComparison) P99Ratio() float64  { return median(t.OnP99Ms) / median(t.OffP99Ms) }
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // Print writes the report for people.
@@ -359,6 +403,13 @@ func (r *Report) Print(w io.Writer) {
 	if r.PurgeControlP99Ms > 0 {
 		fmt.Fprintf(w, "  purge      erased %d payloads and deleted %d old events with their deliveries in %.1f s; p99 %.1f ms during it, %.1f ms without (%.2fx)\n",
 			r.PurgeErased, r.PurgeDeleted, r.PurgeSeconds, r.P99Ms, r.PurgeControlP99Ms, r.P99Ms/r.PurgeControlP99Ms)
+	}
+	if t := r.Tracing; t != nil {
+		fmt.Fprintf(w, "  tracing    %d runs each, alternating off/on; the figures above are the last on run's\n", t.Runs)
+		fmt.Fprintf(w, "    off      delivered/s %s, p99 ms %s\n", floats(t.OffPerSec, "%.0f"), floats(t.OffP99Ms, "%.1f"))
+		fmt.Fprintf(w, "    on       delivered/s %s, p99 ms %s\n", floats(t.OnPerSec, "%.0f"), floats(t.OnP99Ms, "%.1f"))
+		fmt.Fprintf(w, "    on/off   delivered/s %.3f, p99 %.3f (medians); %d OTLP exports, %.1f MiB\n",
+			t.RateRatio(), t.P99Ratio(), t.Exports, float64(t.ExportedBytes)/(1<<20))
 	}
 	fmt.Fprintf(w, "  duplicates %d\n", r.Duplicates)
 	fmt.Fprintf(w, "  peak RSS   %.1f MiB\n", float64(r.PeakRssBytes)/(1<<20))
@@ -487,4 +538,13 @@ func (h *Hanging) Close() {
 		c.Close()
 	}
 	h.mu.Unlock()
+}
+
+// floats formats xs with format, separated by spaces.
+func floats(xs []float64, format string) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf(format, x)
+	}
+	return strings.Join(parts, " ")
 }

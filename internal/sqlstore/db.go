@@ -48,6 +48,9 @@ type Dialect interface {
 	NullTimeArg(t *time.Time) any
 	EventNamesArg(names []string) any
 	TextArg(s string) any
+	// Millis returns the SQL expression of a time column as Unix
+	// milliseconds, an integer.
+	Millis(column string) string
 
 	// LockRows ends a SELECT of the rows a transaction is about to change,
 	// holding them against other writers until it ends; empty where a

@@ -93,13 +93,15 @@ func scanEvent(d Dialect, row Row) (*labhooks.Event, error) {
 // d.datalink_id, d.partner_id, d.attempt_count, d.attempt_base, d.created_at, the event's
 // data, then of its data link (LEFT JOINed): whether it exists, its url,
 // secret and previous_secret (each empty when it does not),
-// previous_secret_expires_at, and enabled (false when it does not).
+// previous_secret_expires_at, and enabled (false when it does not); then
+// the event's traceparent.
 func ScanClaimedRow(d Dialect, row Row) (*labhooks.ClaimedRow, error) {
 	var r labhooks.ClaimedRow
 	var l labhooks.DataLink
 	var linked bool
 	err := row.Scan(&r.DeliveryID, &r.EventID, &r.EventName, &r.DataLinkID, &r.PartnerID, &r.AttemptCount, &r.ScheduleBase, d.Time(&r.CreatedAt), &r.Data,
-		&linked, &l.URL, &l.Secret, &l.PreviousSecret, d.NullTime(&l.PreviousSecretExpiresAt), &l.Enabled)
+		&linked, &l.URL, &l.Secret, &l.PreviousSecret, d.NullTime(&l.PreviousSecretExpiresAt), &l.Enabled,
+		&r.Traceparent)
 	if err != nil {
 		return nil, err
 	}
