@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -98,7 +99,7 @@ func VerifyAudit(ctx context.Context, store labhooks.AuditStore) (int64, error) 
 		}
 		return v.Check(e)
 	})
-	if err != nil && err != errStop {
+	if err != nil && !errors.Is(err, errStop) {
 		return 0, err
 	}
 	return v.End()
@@ -125,11 +126,8 @@ func WalkAudit(ctx context.Context, store labhooks.AuditStore, fn func(*labhooks
 	}
 }
 
-type stopError struct{}
-
-func (stopError) Error() string { return "stop" }
-
-var errStop error = stopError{}
+// errStop ends a walk early.
+var errStop = errors.New("stop")
 
 // PurgeAudit deletes the audit entries older than retention, keeping the
 // chain verifiable from the last one deleted, and records that it did.

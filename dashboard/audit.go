@@ -58,16 +58,10 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	data := auditData{Entries: es, Actions: labhooks.AuditActions, Actor: q.Get("actor"), Action: q.Get("action"),
 		Target: q.Get("target"), Partners: partners}
-	if next != "" {
-		older := cloneValues(q)
-		older.Set("cursor", next)
-		data.Older = "/audit?" + older.Encode()
-	}
-	if q.Get("cursor") != "" {
-		first := cloneValues(q)
-		first.Del("cursor")
-		data.First = "/audit?" + first.Encode()
-	}
+	// Paging keeps the filter, not a request to verify the chain.
+	paging := cloneValues(q)
+	paging.Del("verify")
+	data.Older, data.First = pageLinks("/audit", paging, next)
 	if q.Get("verify") != "" && c.Admin {
 		n, err := s.app.VerifyAudit(r.Context(), c)
 		var b *labhooks.AuditBreak

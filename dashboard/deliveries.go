@@ -77,17 +77,25 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request) error {
 	for _, d := range ds {
 		data.Rows = append(data.Rows, deliveryRow{Delivery: d, Link: links[d.DataLinkID], Partner: partners[d.PartnerID]})
 	}
+	data.Older, data.First = pageLinks("/deliveries", q, next)
+	return s.render(w, r, http.StatusOK, "deliveries", &view{Title: "Deliveries", Nav: "deliveries", Data: data})
+}
+
+// pageLinks returns the URLs of a listing's next page (given its cursor
+// next; empty on the last page) and of its first page (empty on it), each
+// with the filter of q.
+func pageLinks(path string, q url.Values, next string) (older, first string) {
 	if next != "" {
-		older := cloneValues(q)
-		older.Set("cursor", next)
-		data.Older = "/deliveries?" + older.Encode()
+		o := cloneValues(q)
+		o.Set("cursor", next)
+		older = path + "?" + o.Encode()
 	}
 	if q.Get("cursor") != "" {
-		first := cloneValues(q)
-		first.Del("cursor")
-		data.First = "/deliveries?" + first.Encode()
+		f := cloneValues(q)
+		f.Del("cursor")
+		first = path + "?" + f.Encode()
 	}
-	return s.render(w, r, http.StatusOK, "deliveries", &view{Title: "Deliveries", Nav: "deliveries", Data: data})
+	return older, first
 }
 
 func cloneValues(v url.Values) url.Values {

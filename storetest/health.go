@@ -14,26 +14,7 @@ func testHealth(t *testing.T, newStore NewStore) {
 	if err != nil || h.QueueDepth != 0 || h.OldestPending != nil || h.Created != 0 || h.Attempts != 0 || len(h.FailingDataLinks) != 0 {
 		t.Fatalf("Health of an empty store = %+v, %v", h, err)
 	}
-	ok := b.link(t, b.partner(t, labhooks.RoleSampler))
-	failing := b.link(t, b.partner(t, labhooks.RoleSampler))
-	recovered := b.link(t, b.partner(t, labhooks.RoleSampler))
-	b.emit(t, AppointmentCreated, toAll) // one delivery to each link
-	b.emit(t, appointmentUpdated, toAll) // and a second, left pending
-	jobs := b.claim(t, b.now, 3)
-	if len(jobs) != 3 {
-		t.Fatalf("claimed %d, want 3", len(jobs))
-	}
-	later := b.now.Add(time.Hour)
-	for _, j := range jobs {
-		switch j.DataLinkID {
-		case ok.ID:
-			b.record(t, j, b.now, 200, labhooks.DeliverySucceeded, nil)
-		case failing.ID:
-			b.record(t, j, b.now, 500, labhooks.DeliveryPending, &later)
-		case recovered.ID:
-			b.record(t, j, b.now, 503, labhooks.DeliveryPending, &later)
-		}
-	}
+	failing, recovered, later := b.healthTraffic(t)
 	for _, j := range b.claim(t, later, 10) {
 		if j.DataLinkID == recovered.ID && j.EventName == "appointmentCreated" {
 			b.record(t, j, later, 200, labhooks.DeliverySucceeded, nil)
@@ -88,26 +69,7 @@ func testHealthSeries(t *testing.T, newStore NewStore) {
 	// As in testHealth: at now, six deliveries; three attempts (one 200,
 	// a 500 and a 503); an hour later the 503's link succeeds and the
 	// 500's fails for good. The three appointmentUpdated stay pending.
-	ok := b.link(t, b.partner(t, labhooks.RoleSampler))
-	failing := b.link(t, b.partner(t, labhooks.RoleSampler))
-	recovered := b.link(t, b.partner(t, labhooks.RoleSampler))
-	b.emit(t, AppointmentCreated, toAll)
-	b.emit(t, appointmentUpdated, toAll)
-	jobs := b.claim(t, b.now, 3)
-	if len(jobs) != 3 {
-		t.Fatalf("claimed %d, want 3", len(jobs))
-	}
-	later := b.now.Add(time.Hour)
-	for _, j := range jobs {
-		switch j.DataLinkID {
-		case ok.ID:
-			b.record(t, j, b.now, 200, labhooks.DeliverySucceeded, nil)
-		case failing.ID:
-			b.record(t, j, b.now, 500, labhooks.DeliveryPending, &later)
-		case recovered.ID:
-			b.record(t, j, b.now, 503, labhooks.DeliveryPending, &later)
-		}
-	}
+	failing, recovered, later := b.healthTraffic(t)
 	for _, j := range b.claim(t, later, 10) {
 		switch {
 		case j.DataLinkID == recovered.ID && j.EventName == "appointmentCreated":
@@ -165,4 +127,34 @@ func equalBuckets(a, b []labhooks.HealthBucket) bool {
 		}
 	}
 	return true
+}
+
+// healthTraffic makes three sampler links with two deliveries each (an
+// appointmentCreated, then an appointmentUpdated left pending) and
+// attempts the first delivery of each at b.now: one link's answers 200,
+// the failing one's 500 and the recovered one's 503, both retried at
+// later, an hour on.
+func (b *bundle) healthTraffic(t *testing.T) (failing, recovered *labhooks.DataLink, later time.Time) {
+	t.Helper()
+	ok := b.link(t, b.partner(t, labhooks.RoleSampler))
+	failing = b.link(t, b.partner(t, labhooks.RoleSampler))
+	recovered = b.link(t, b.partner(t, labhooks.RoleSampler))
+	b.emit(t, AppointmentCreated, toAll) // one delivery to each link
+	b.emit(t, appointmentUpdated, toAll) // and a second, left pending
+	jobs := b.claim(t, b.now, 3)
+	if len(jobs) != 3 {
+		t.Fatalf("claimed %d, want 3", len(jobs))
+	}
+	later = b.now.Add(time.Hour)
+	for _, j := range jobs {
+		switch j.DataLinkID {
+		case ok.ID:
+			b.record(t, j, b.now, 200, labhooks.DeliverySucceeded, nil)
+		case failing.ID:
+			b.record(t, j, b.now, 500, labhooks.DeliveryPending, &later)
+		case recovered.ID:
+			b.record(t, j, b.now, 503, labhooks.DeliveryPending, &later)
+		}
+	}
+	return failing, recovered, later
 }
