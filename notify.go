@@ -192,4 +192,9 @@ type NotificationStore interface {
 	// RecordNotification stores n's Status, Attempts, NextAttemptAt,
 	// EventID, EmailedAt, SentAt and LastError. ENotFound.
 	RecordNotification(ctx context.Context, n *Notification) error
+	// PurgeNotifications deletes up to limit notifications created before
+	// before that are no longer pending and are not the last about their
+	// subject (which the next decision reads), oldest first, and returns
+	// how many it deleted.
+	PurgeNotifications(ctx context.Context, before time.Time, limit int) (int, error)
 }

@@ -176,16 +176,18 @@ func (s *Service) recordStoredErasure(ctx context.Context, eventID string) error
 type PurgeResult struct {
 	// Erased is how many payloads retention erased, Deleted how many
 	// events (with their deliveries and attempts) the history purge
-	// deleted, and Erasures how many users' data was erased for their
-	// deletion requests.
-	Erased, Deleted, Erasures int
+	// deleted, Erasures how many users' data was erased for their
+	// deletion requests, and Notifications how many sent or failed
+	// notifications past the history were deleted.
+	Erased, Deleted, Erasures, Notifications int
 }
 
 // Purge applies retention and erasure once, a bounded batch per
 // transaction: it records erasures an emit left unrecorded, erases
 // labhooks' copy of the data of each user whose deletion request has no
 // pending delivery left, erases the payloads past each event type's
-// retention, and deletes the rows past the history. The system does it.
+// retention, and deletes the rows past the history (notifications that
+// are done included, but the last about each subject). The system does it.
 func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 	var r PurgeResult
 	var errs []error
@@ -226,6 +228,17 @@ func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 		n, err := s.store.DeleteHistory(ctx, before, labhooks.PurgeBatch)
 		s.yield(ctx, start)
 		r.Deleted += n
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if n < labhooks.PurgeBatch {
+			break
+		}
+	}
+	for ctx.Err() == nil {
+		n, err := s.store.PurgeNotifications(ctx, before, labhooks.PurgeBatch)
+		r.Notifications += n
 		if err != nil {
 			errs = append(errs, err)
 			break

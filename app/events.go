@@ -78,7 +78,11 @@ func (s *Service) emit(ctx context.Context, c *Caller, in EmitInput, traceparent
 	if in.EventName == "" {
 		return nil, labhooks.FieldErrorf(labhooks.EInvalid, "eventName", "required")
 	}
-	t, ok := s.EventType(ctx, in.EventName)
+	t, ok := s.cat.LookupRules(in.EventName)
+	if !ok {
+		s.syncEventTypes(ctx)
+		t, ok = s.cat.LookupRules(in.EventName)
+	}
 	if !ok {
 		// Validate words the error with the names that are close.
 		_, err := s.cat.Validate(in.EventName, in.Data)

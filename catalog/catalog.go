@@ -63,6 +63,22 @@ func (c *Catalog) Lookup(name string) (*labhooks.EventType, bool) {
 	return clone(e.t), true
 }
 
+// LookupRules returns a copy of the type named name without its Schema and
+// Example, which are most of its size: for the emit path, which needs the
+// type's rules (roles, status, recipients) and validates through Validate.
+func (c *Catalog) LookupRules(name string) (*labhooks.EventType, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[name]
+	c.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	t := *e.t
+	t.Roles = slices.Clone(e.t.Roles)
+	t.Schema, t.Example = nil, nil
+	return &t, true
+}
+
 // Types returns copies of every type: built-in first in seed order, then custom ones by name.
 func (c *Catalog) Types() []*labhooks.EventType {
 	c.mu.RLock()

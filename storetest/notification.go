@@ -141,3 +141,80 @@ func testNotificationClaim(t *testing.T, newStore NewStore) {
 	n.ID = "ntf_missing"
 	wantCode(t, b.s.RecordNotification(b.ctx, n), labhooks.ENotFound)
 }
+
+// testNotificationPurge: the purge deletes old notifications that are done,
+// and keeps the pending, the recent and the last about each subject, which
+// the next decision reads.
+func testNotificationPurge(t *testing.T, newStore NewStore) {
+	t.Parallel()
+	b := setup(t, newStore)
+	old, recent := b.now.Add(-48*time.Hour), b.now.Add(-time.Hour)
+	decide := func(n *labhooks.Notification) {
+		t.Helper()
+		if ok, err := b.s.DecideNotification(b.ctx, n.Subject, n.SubjectID, func(*labhooks.Notification) *labhooks.Notification { return n }); err != nil || !ok {
+			t.Fatalf("DecideNotification = %v, %v", ok, err)
+		}
+	}
+	done := func(n *labhooks.Notification, status labhooks.NotificationStatus) {
+		t.Helper()
+		n.Status, n.NextAttemptAt, n.SentAt = status, nil, &n.CreatedAt
+		if err := b.s.RecordNotification(b.ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// dl_a: failing (sent), disabled (failed to send), recovered (sent):
+	// the first two go, the last stays.
+	aFailing := notice("dl_a", labhooks.NoticeFailing, old, old)
+	aDisabled := notice("dl_a", labhooks.NoticeDisabled, old.Add(time.Minute), old.Add(time.Minute))
+	aRecovered := notice("dl_a", labhooks.NoticeRecovered, old.Add(2*time.Minute), old.Add(2*time.Minute))
+	for _, n := range []*labhooks.Notification{aFailing, aDisabled, aRecovered} {
+		decide(n)
+	}
+	done(aFailing, labhooks.NotificationSent)
+	done(aDisabled, labhooks.NotificationFailed)
+	done(aRecovered, labhooks.NotificationSent)
+	// dl_b: an old one still pending, then a newer one: the pending stays.
+	bFailing := notice("dl_b", labhooks.NoticeFailing, old, old)
+	bDisabled := notice("dl_b", labhooks.NoticeDisabled, old.Add(time.Minute), old.Add(time.Minute))
+	decide(bFailing)
+	decide(bDisabled)
+	done(bDisabled, labhooks.NotificationSent)
+	// dl_c: sent, but recent, then another: the recent one stays.
+	cFailing := notice("dl_c", labhooks.NoticeFailing, recent, recent)
+	cDisabled := notice("dl_c", labhooks.NoticeDisabled, recent.Add(time.Minute), recent.Add(time.Minute))
+	decide(cFailing)
+	decide(cDisabled)
+	done(cFailing, labhooks.NotificationSent)
+	done(cDisabled, labhooks.NotificationSent)
+
+	before := b.now.Add(-24 * time.Hour)
+	n, err := b.s.PurgeNotifications(b.ctx, before, 1)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeNotifications(limit 1) = %d, %v; want 1", n, err)
+	}
+	if n, err = b.s.PurgeNotifications(b.ctx, before, 100); err != nil || n != 1 {
+		t.Fatalf("PurgeNotifications = %d, %v; want the one left of dl_a's two", n, err)
+	}
+	if n, err = b.s.PurgeNotifications(b.ctx, before, 100); err != nil || n != 0 {
+		t.Fatalf("PurgeNotifications again = %d, %v; want 0", n, err)
+	}
+	latest, err := b.s.LatestNotifications(b.ctx, labhooks.NoticeDataLink)
+	if err != nil || latest["dl_a"] == nil || latest["dl_a"].ID != aRecovered.ID || latest["dl_b"].ID != bDisabled.ID || latest["dl_c"].ID != cDisabled.ID {
+		t.Fatalf("LatestNotifications after the purge = %v, %v; want every subject's last kept", latest, err)
+	}
+	// The pending old one is still there to be sent.
+	pending, err := b.s.ClaimNotifications(b.ctx, b.now, time.Minute, 10)
+	if err != nil || len(pending) != 1 || pending[0].ID != bFailing.ID {
+		t.Fatalf("ClaimNotifications after the purge = %+v, %v; want dl_b's pending one", pending, err)
+	}
+	// Only dl_a's first two went: dl_c's recent one is kept, and cannot be
+	// claimed being sent.
+	if ok, err := b.s.DecideNotification(b.ctx, labhooks.NoticeDataLink, "dl_c", func(last *labhooks.Notification) *labhooks.Notification {
+		if last.ID != cDisabled.ID {
+			t.Errorf("decision about dl_c saw %s, want its last %s", last.ID, cDisabled.ID)
+		}
+		return nil
+	}); err != nil || ok {
+		t.Fatalf("DecideNotification = %v, %v", ok, err)
+	}
+}

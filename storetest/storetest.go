@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"NotificationOnce", testNotificationOnce},
 		{"NotificationConcurrent", testNotificationConcurrent},
 		{"NotificationClaim", testNotificationClaim},
+		{"NotificationPurge", testNotificationPurge},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
 	}

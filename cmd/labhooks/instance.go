@@ -162,8 +162,8 @@ func (in *instance) purge(ctx context.Context) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			in.log.Error("purging old payloads and history", "err", err)
-		case r.Erased > 0 || r.Deleted > 0 || r.Erasures > 0:
-			in.log.Info("purged", "payloadsErased", r.Erased, "eventsDeleted", r.Deleted, "usersErased", r.Erasures)
+		case r.Erased > 0 || r.Deleted > 0 || r.Erasures > 0 || r.Notifications > 0:
+			in.log.Info("purged", "payloadsErased", r.Erased, "eventsDeleted", r.Deleted, "usersErased", r.Erasures, "notificationsDeleted", r.Notifications)
 		}
 	}
 }

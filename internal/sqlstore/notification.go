@@ -114,3 +114,15 @@ func (s *Store) RecordNotification(ctx context.Context, n *labhooks.Notification
 		return err
 	})
 }
+
+// PurgeNotifications deletes old notifications that are sent or failed,
+// keeping the last of each subject.
+func (s *Store) PurgeNotifications(ctx context.Context, before time.Time, limit int) (int, error) {
+	return call(ctx, s.Write, func(db DB) (int, error) {
+		n, err := db.Exec(ctx, `DELETE FROM notifications WHERE seq IN (
+			SELECT seq FROM notifications n WHERE n.created_at < $1 AND n.status <> 'pending'
+				AND n.seq < (SELECT max(seq) FROM notifications l WHERE l.subject = n.subject AND l.subject_id = n.subject_id)
+			ORDER BY seq LIMIT $2)`, db.TimeArg(before), limit)
+		return int(n), err
+	})
+}
