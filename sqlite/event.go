@@ -47,7 +47,9 @@ func (s *Store) commitGroup(group []*createRequest) {
 	// giving up must not interrupt the transaction of the others. Events
 	// change no partner or data link: the target cache stays.
 	ctx := context.Background()
+	var fresh *freshGroup
 	err := s.inTxSync(ctx, "FULL", false, func(tx *sql.Tx) error {
+		fresh = s.startFresh()
 		for i, r := range group {
 			if err := r.ctx.Err(); err != nil {
 				results[i].err = err
@@ -56,8 +58,15 @@ func (s *Store) commitGroup(group []*createRequest) {
 			if _, err := tx.StmtContext(ctx, s.st.savepoint).ExecContext(ctx); err != nil {
 				return dbError(err)
 			}
-			res, err := s.createEvent(ctx, tx, r.p)
+			handed := 0
+			if fresh != nil {
+				handed = len(fresh.jobs)
+			}
+			res, err := s.createEvent(ctx, tx, r.p, fresh)
 			if err != nil {
+				if fresh != nil {
+					fresh.jobs = fresh.jobs[:handed]
+				}
 				if _, rbErr := tx.StmtContext(ctx, s.st.rollbackTo).ExecContext(ctx); rbErr != nil {
 					return dbError(rbErr)
 				}
@@ -68,8 +77,24 @@ func (s *Store) commitGroup(group []*createRequest) {
 				return dbError(err)
 			}
 		}
+		// Leased before the commit, while the group holds the write
+		// connection: no claim can take them in between.
+		if fresh != nil {
+			for _, j := range fresh.jobs {
+				s.leases.take(j.DeliveryID, j.DataLinkID, j.LeaseToken, fresh.leaseEnd)
+			}
+		}
 		return nil
 	})
+	if fresh != nil && len(fresh.jobs) > 0 {
+		// Committed (durable) first, handed over then; what the engine
+		// does not take is claimed as usual.
+		if err != nil {
+			s.leases.release(fresh.jobs)
+		} else if !fresh.offer(fresh.jobs) {
+			s.Release(fresh.jobs)
+		}
+	}
 	for i, r := range group {
 		if err != nil && results[i].err == nil {
 			results[i] = createResult{err: err}
@@ -79,8 +104,10 @@ func (s *Store) commitGroup(group []*createRequest) {
 }
 
 // createEvent stores one event and its deliveries inside tx, and lowers the
-// due bound of each delivery's data link to when it is due.
-func (s *Store) createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams) (*labhooks.CreateEventResult, error) {
+// due bound of each delivery's data link to when it is due; with fresh, it
+// adds the jobs of the deliveries handed over at insert, whose links are
+// due only when their leases end.
+func (s *Store) createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEventParams, fresh *freshGroup) (*labhooks.CreateEventResult, error) {
 	e := p.Event
 	var key sql.NullString
 	if e.IdempotencyKey != "" {
@@ -98,6 +125,13 @@ func (s *Store) createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEv
 		if _, err := stmt.ExecContext(ctx, d.ID, e.ID, d.DataLinkID, d.PartnerID, d.EventName, string(d.Status),
 			nullMs(d.NextAttemptAt), ms(d.CreatedAt), ms(d.UpdatedAt)); err != nil {
 			return nil, dbError(err)
+		}
+		if fresh != nil {
+			if j := fresh.handOver(e, d); j != nil {
+				fresh.jobs = append(fresh.jobs, j)
+				s.due.lower(d.DataLinkID, fresh.leaseEnd)
+				continue
+			}
 		}
 		if d.NextAttemptAt != nil {
 			s.due.lower(d.DataLinkID, ms(*d.NextAttemptAt))
