@@ -77,7 +77,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 					want = min(want, p.PerPartner-p.PartnerInFlight[partner]-takenByPartner[partner])
 				}
 				n := 0
-				next, more := int64(0), false         // the first row left due or waiting
+				next, more := int64(0), false          // the first row left due or waiting
 				leasedUntil, leased := int64(0), false // the earliest live lease's end
 				for _, r := range due[link] {
 					if took[r.id] {
