@@ -49,7 +49,7 @@ func (s *Store) commitGroup(group []*createRequest) {
 	ctx := context.Background()
 	var fresh *freshGroup
 	err := s.inTxSync(ctx, "FULL", false, func(tx *sql.Tx) error {
-		fresh = s.startFresh()
+		fresh = s.startFresh(ctx, tx)
 		for i, r := range group {
 			if err := r.ctx.Err(); err != nil {
 				results[i].err = err

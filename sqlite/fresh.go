@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -50,11 +51,11 @@ type freshGroup struct {
 	jobs     []*labhooks.Job
 }
 
-// startFresh returns the hand-over of a group commit about to be written,
-// or nil when no engine takes deliveries at insert or the target cache
-// (which has the data links' URLs and secrets) is not loaded: the group's
-// deliveries are then claimed as usual.
-func (s *Store) startFresh() *freshGroup {
+// startFresh returns the hand-over of a group commit about to be written
+// in tx, or nil when no engine takes deliveries at insert (or the target
+// cache, which has the data links' URLs and secrets, fails to load): the
+// group's deliveries are then claimed as usual.
+func (s *Store) startFresh(ctx context.Context, tx *sql.Tx) *freshGroup {
 	s.fresh.Lock()
 	owner, lease, offer := s.fresh.owner, s.fresh.lease, s.fresh.offer
 	s.fresh.Unlock()
@@ -63,7 +64,14 @@ func (s *Store) startFresh() *freshGroup {
 	}
 	links, ok := s.targetCache.sendLinks()
 	if !ok {
-		return nil
+		// Dropped by a change of partners or data links; tx holds the
+		// write connection, as a load must.
+		if _, _, err := s.loadTargets(ctx, tx); err != nil {
+			return nil
+		}
+		if links, ok = s.targetCache.sendLinks(); !ok {
+			return nil
+		}
 	}
 	now := time.Now()
 	return &freshGroup{token: owner + ":" + randomHex(8), leaseEnd: ms(now.Add(lease)), now: ms(now), links: links, offer: offer}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"sync"
 
@@ -87,8 +88,16 @@ func (s *Store) targets(ctx context.Context) (map[string]labhooks.Role, []labhoo
 	if roles, links, ok := s.targetCache.get(); ok { // loaded while this call waited
 		return roles, links, nil
 	}
+	return s.loadTargets(ctx, conn)
+}
+
+// loadTargets fills the target cache with q, which holds the write
+// connection (the connection itself, or a transaction on it).
+func (s *Store) loadTargets(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}) (map[string]labhooks.Role, []labhooks.AudienceLink, error) {
 	roles := map[string]labhooks.Role{}
-	rows, err := conn.QueryContext(ctx, `SELECT id, role FROM partners`)
+	rows, err := q.QueryContext(ctx, `SELECT id, role FROM partners`)
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
@@ -105,7 +114,7 @@ func (s *Store) targets(ctx context.Context) (map[string]labhooks.Role, []labhoo
 	if err := rows.Err(); err != nil {
 		return nil, nil, dbError(err)
 	}
-	rows, err = conn.QueryContext(ctx, `SELECT id, partner_id, event_names, enabled, url, secret, previous_secret,
+	rows, err = q.QueryContext(ctx, `SELECT id, partner_id, event_names, enabled, url, secret, previous_secret,
 		previous_secret_expires_at FROM datalinks ORDER BY id`)
 	if err != nil {
 		return nil, nil, dbError(err)
