@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labhooks/labhooks"
+	"github.com/labhooks/labhooks/id"
 	"github.com/labhooks/labhooks/sqlite"
 	"github.com/labhooks/labhooks/storetest"
 )
@@ -187,5 +188,37 @@ func TestHandOverOnlyWhatIsDue(t *testing.T) {
 	}
 	if jobs := claimAt(t, s, later); len(jobs) != 1 || jobs[0].DeliveryID != id {
 		t.Fatalf("once due, claimed %+v", jobs)
+	}
+}
+
+// A group commit in which one event fails stores the others, and hands
+// over theirs alone.
+func TestGroupWithAFailingEventStoresTheOthers(t *testing.T) {
+	s, h := openFresh(t, filepath.Join(t.TempDir(), "labhooks.db"), true)
+	defer s.Close()
+	link := storetest.NewLink(t, s, labhooks.RoleLab)
+	first := emitResult(t, s, time.Now())
+	now := time.Now()
+	params := func(eventID string) labhooks.CreateEventParams {
+		e := &labhooks.Event{ID: eventID, EventName: storetest.ResultAdded.Name, Data: []byte(`{"resultId":2}`), CreatedAt: now}
+		to := []labhooks.AudienceLink{{ID: link.ID, PartnerID: link.PartnerID}}
+		return labhooks.CreateEventParams{Event: e, Deliveries: e.Deliver(to, now, func() string { return id.New(id.Delivery) }), RequestHash: e.RequestHash()}
+	}
+	ok1, dup, ok2 := params(id.New(id.Event)), params(first.Event.ID), params(id.New(id.Event))
+	errs := sqlite.CommitGroupForTest(s, []labhooks.CreateEventParams{ok1, dup, ok2})
+	if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Fatalf("group errors = %v; want only the second (its event ID is taken) to fail", errs)
+	}
+	for _, p := range []labhooks.CreateEventParams{ok1, ok2} {
+		if _, err := s.Delivery(t.Context(), p.Deliveries[0].ID); err != nil {
+			t.Fatalf("an event of the group beside the failing one was not stored: %v", err)
+		}
+	}
+	if _, err := s.Delivery(t.Context(), dup.Deliveries[0].ID); labhooks.ErrorCode(err) != labhooks.ENotFound {
+		t.Fatalf("the failing event's delivery: %v; want ENotFound", err)
+	}
+	jobs := h.got()
+	if len(jobs) != 3 || jobs[1].DeliveryID != ok1.Deliveries[0].ID || jobs[2].DeliveryID != ok2.Deliveries[0].ID {
+		t.Fatalf("handed over %+v; want the first emit's, then the group's two stored", jobs)
 	}
 }
