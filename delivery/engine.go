@@ -355,7 +355,9 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 			attempts.Go(func() { e.attempt(j, trace.SpanContext{}) })
 		}
 		if len(refused) > 0 {
-			e.cfg.Fresh.Release(refused)
+			// Off the loop: a release waits for the store's write
+			// connection.
+			go e.cfg.Fresh.Release(refused)
 		}
 	}
 	for ctx.Err() == nil {
