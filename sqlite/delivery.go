@@ -58,11 +58,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		for len(links) > 0 && len(ids) < p.Limit {
 			links = links[:min(len(links), p.Limit-len(ids))]
 			share := max(1, (p.Limit-len(ids))/len(links))
-			read := 0 // rows to read of each link: enough to find share+1 neither leased nor taken
-			for _, link := range links {
-				read = max(read, taken[link]+s.leases.count(link)+share+1)
+			// The rows leased (live) and those taken in a round before are
+			// left out by the query itself; their links' earliest lease end
+			// comes from memory.
+			skip, leasedUntil := s.leases.liveOf(links, now)
+			for id := range took {
+				skip = append(skip, id)
 			}
-			due, err := s.linksDue(ctx, tx, links, read, 0)
+			due, err := s.linksDue(ctx, tx, links, share+1, skip)
 			if err != nil {
 				return err
 			}
@@ -77,18 +80,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 					want = min(want, p.PerPartner-p.PartnerInFlight[partner]-takenByPartner[partner])
 				}
 				n := 0
-				next, more := int64(0), false          // the first row left due or waiting
-				leasedUntil, leased := int64(0), false // the earliest live lease's end
+				next, more := int64(0), false // the first row left due or waiting
 				for _, r := range due[link] {
-					if took[r.id] {
-						continue
-					}
-					if until, live := s.leases.live(r.id, now); live {
-						if !leased || until < leasedUntil {
-							leasedUntil, leased = until, true
-						}
-						continue
-					}
 					if n < want && r.at <= now {
 						ids = append(ids, r.id)
 						took[r.id] = true
@@ -108,8 +101,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 				if taken[link] > 0 && (!more || leaseEnd < next) {
 					next, more = leaseEnd, true
 				}
-				if leased && (!more || leasedUntil < next) {
-					next, more = leasedUntil, true
+				if until, leased := leasedUntil[link]; leased && (!more || until < next) {
+					next, more = until, true
 				}
 				s.due.set(link, next, more)
 			}
@@ -199,10 +192,10 @@ type dueRow struct {
 	at int64
 }
 
-// linksDue returns, for each of links, its first n pending deliveries after
-// the first skip, due first.
-func (s *Store) linksDue(ctx context.Context, tx *sql.Tx, links []string, n, skip int) (map[string][]dueRow, error) {
-	rows, err := tx.StmtContext(ctx, s.st.linksDue).QueryContext(ctx, jsonList(links), n, skip)
+// linksDue returns, for each of links, its first n pending deliveries due
+// (or waiting) but those in skip, due first.
+func (s *Store) linksDue(ctx context.Context, tx *sql.Tx, links []string, n int, skip []string) (map[string][]dueRow, error) {
+	rows, err := tx.StmtContext(ctx, s.st.linksDue).QueryContext(ctx, jsonList(links), n, jsonList(skip))
 	if err != nil {
 		return nil, dbError(err)
 	}

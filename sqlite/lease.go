@@ -47,12 +47,27 @@ func (l *leases) takeLocked(id, link, token string, until int64) {
 	l.byID[id] = lease{token: token, until: until, link: link}
 }
 
-// live reports whether delivery id is leased at now, and until when.
-func (l *leases) live(id string, now int64) (int64, bool) {
+// liveOf returns the deliveries of links leased at now, and the earliest
+// end of each link's live leases.
+func (l *leases) liveOf(links []string, now int64) ([]string, map[string]int64) {
+	want := make(map[string]bool, len(links))
+	for _, link := range links {
+		want[link] = true
+	}
+	var ids []string
+	until := map[string]int64{}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	le, ok := l.byID[id]
-	return le.until, ok && le.until > now
+	for id, le := range l.byID {
+		if le.until <= now || !want[le.link] {
+			continue
+		}
+		ids = append(ids, id)
+		if u, ok := until[le.link]; !ok || le.until < u {
+			until[le.link] = le.until
+		}
+	}
+	return ids, until
 }
 
 // count is how many deliveries of link have a lease, live or expired: an

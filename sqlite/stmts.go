@@ -39,10 +39,12 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		// first: a claim takes those due now, and the first of the others
 		// tells when the link is due next. A pending delivery without a
 		// due time waits for something else to make it due: no claim
-		// takes it.
+		// takes it. ?3 are deliveries to step over (leased, or taken
+		// already by the claim).
 		{&st.linksDue, `SELECT l.value, d.id, d.next_attempt_at FROM json_each(?1) AS l JOIN deliveries d ON d.rowid IN (
 				SELECT rowid FROM deliveries INDEXED BY deliveries_link_due WHERE datalink_id = l.value AND status = 'pending'
-					AND next_attempt_at IS NOT NULL ORDER BY next_attempt_at, id LIMIT ?2 OFFSET ?3)
+					AND next_attempt_at IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?3))
+				ORDER BY next_attempt_at, id LIMIT ?2)
 			ORDER BY l.key, d.next_attempt_at, d.id`},
 		// When each of a list of data links is next due; NULL: never.
 		{&st.linksNextDue, `SELECT l.value, (SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_link_due
