@@ -70,8 +70,8 @@ func (l *leases) liveOf(links []string, now int64) ([]string, map[string]int64) 
 	return ids, until
 }
 
-// count is how many deliveries of link have a lease, live or expired: an
-// upper bound of the rows a claim steps over.
+// count is how many deliveries of link have a lease, live or expired: 0
+// when nothing of the link is in flight.
 func (l *leases) count(link string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
