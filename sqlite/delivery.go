@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/internal/sqlstore"
@@ -220,17 +221,45 @@ func (s *Store) linksDue(ctx context.Context, tx *sql.Tx, links []string, n int,
 func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult) error {
 	var settled []settledLease
 	err := s.inQueueTx(ctx, func(tx *sql.Tx) error {
-		insert, update := tx.StmtContext(ctx, s.st.insertAttempt), tx.StmtContext(ctx, s.st.updateAfterAttempt)
-		for _, r := range rs {
+		settled = settled[:0]
+		held := make([]bool, len(rs))
+		for i, r := range rs {
 			// The lease ends before the commit, while this record holds the
 			// write connection: no claim sees it live after its delivery
 			// moved on (it would set the link's due bound to its end).
-			le, held := s.leases.settle(r.Attempt.DeliveryID, r.LeaseToken)
-			if held {
+			var le lease
+			if le, held[i] = s.leases.settle(r.Attempt.DeliveryID, r.LeaseToken); held[i] {
 				settled = append(settled, settledLease{r.Attempt.DeliveryID, le})
 			}
-			if err := s.recordAttempt(ctx, insert, update, r, held); err != nil {
-				return err
+		}
+		if batch, ok := recordBatch(rs, held); ok {
+			// Two statements for the whole batch.
+			if _, err := tx.StmtContext(ctx, s.st.insertAttempts).ExecContext(ctx, batch); err != nil {
+				return dbError(err)
+			}
+			if _, err := tx.StmtContext(ctx, s.st.updateAfterAttempts).ExecContext(ctx, batch); err != nil {
+				return dbError(err)
+			}
+		} else {
+			insert, update := tx.StmtContext(ctx, s.st.insertAttempt), tx.StmtContext(ctx, s.st.updateAfterAttempt)
+			for i, r := range rs {
+				if err := s.recordAttempt(ctx, insert, update, r, held[i]); err != nil {
+					return err
+				}
+			}
+		}
+		for i, r := range rs {
+			switch {
+			case !held[i]:
+			case r.Status == labhooks.DeliveryPending:
+				if r.NextAttemptAt != nil && r.DataLinkID != "" {
+					s.due.lower(r.DataLinkID, ms(*r.NextAttemptAt))
+				}
+			default:
+				// Here, and only here, an attempt makes a delivery final
+				// (succeeded or failed): what follows from that, such as
+				// releasing the next delivery of an ordered data link,
+				// belongs here, in this transaction.
 			}
 		}
 		failing := tx.StmtContext(ctx, s.st.updateFailingSince)
@@ -284,14 +313,9 @@ type settledLease struct {
 }
 
 // recordAttempt writes one attempt and, when its claim held the lease, its
-// delivery's new state: pending again (its link's due bound lowered to
-// match) or final. A delivery that was failed meanwhile by another path
-// (its link deleted, its user's data erased) stays failed.
-//
-// This is the one place where an attempt makes a delivery final
-// (r.Status succeeded or failed, with held): what follows from that, such
-// as releasing the next delivery of an ordered data link, belongs here, in
-// the same transaction.
+// delivery's new state, pending again or final; a delivery that was failed
+// meanwhile by another path (its link deleted, its user's data erased)
+// stays failed. For the batches recordBatch cannot encode.
 func (s *Store) recordAttempt(ctx context.Context, insert, update *sql.Stmt, r labhooks.AttemptResult, held bool) error {
 	a := r.Attempt
 	if _, err := insert.ExecContext(ctx, a.DeliveryID, ms(a.StartedAt), a.StatusCode, a.DurationMs, a.Error, a.ResponseBody); err != nil {
@@ -301,10 +325,49 @@ func (s *Store) recordAttempt(ctx context.Context, insert, update *sql.Stmt, r l
 		held, string(r.Status), nullMs(r.NextAttemptAt)); err != nil {
 		return dbError(err)
 	}
-	if held && r.Status == labhooks.DeliveryPending && r.NextAttemptAt != nil && r.DataLinkID != "" {
-		s.due.lower(r.DataLinkID, ms(*r.NextAttemptAt))
-	}
 	return nil
+}
+
+// recordRow is one attempt result as the batched record statements read it
+// (see insertAttempts).
+type recordRow struct {
+	Delivery   string `json:"d"`
+	Started    int64  `json:"s"`
+	StatusCode int    `json:"c"`
+	DurationMs int64  `json:"m"`
+	Error      string `json:"e"`
+	Body       string `json:"b"`
+	Updated    int64  `json:"u"`
+	Held       bool   `json:"h"`
+	Status     string `json:"t"`
+	Next       *int64 `json:"n"`
+}
+
+// recordBatch encodes rs for the batched record statements, or reports
+// false when it cannot: a delivery twice in the batch (its attempts'
+// numbers are read before the insert), or text that JSON would not carry
+// byte for byte (invalid UTF-8).
+func recordBatch(rs []labhooks.AttemptResult, held []bool) (string, bool) {
+	rows := make([]recordRow, len(rs))
+	seen := make(map[string]bool, len(rs))
+	for i, r := range rs {
+		a := r.Attempt
+		if seen[a.DeliveryID] || !utf8.ValidString(a.Error) || !utf8.ValidString(a.ResponseBody) || !utf8.ValidString(a.DeliveryID) {
+			return "", false
+		}
+		seen[a.DeliveryID] = true
+		rows[i] = recordRow{Delivery: a.DeliveryID, Started: ms(a.StartedAt), StatusCode: a.StatusCode, DurationMs: a.DurationMs,
+			Error: a.Error, Body: a.ResponseBody, Updated: ms(a.StartedAt) + a.DurationMs, Held: held[i], Status: string(r.Status)}
+		if r.NextAttemptAt != nil {
+			n := ms(*r.NextAttemptAt)
+			rows[i].Next = &n
+		}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
 }
 
 // NextDue returns when the earliest pending delivery becomes due, or a

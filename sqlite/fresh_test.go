@@ -222,3 +222,72 @@ func TestGroupWithAFailingEventStoresTheOthers(t *testing.T) {
 		t.Fatalf("handed over %+v; want the first emit's, then the group's two stored", jobs)
 	}
 }
+
+// A record batch is written in two statements; one holding a delivery
+// twice (a stale lease's result beside the current one's) one row at a
+// time. Either way each attempt gets the next number, and only the lease's
+// holder moves its delivery on.
+func TestRecordBatches(t *testing.T) {
+	s, _ := openFresh(t, filepath.Join(t.TempDir(), "labhooks.db"), false)
+	defer s.Close()
+	storetest.NewLink(t, s, labhooks.RoleLab)
+	now := time.Now()
+	for range 3 {
+		emitResult(t, s, now)
+	}
+	result := func(j *labhooks.Job, at time.Time, code int, status labhooks.DeliveryStatus, next *time.Time) labhooks.AttemptResult {
+		return labhooks.AttemptResult{LeaseToken: j.LeaseToken, DataLinkID: j.DataLinkID, Status: status, NextAttemptAt: next,
+			Attempt: labhooks.Attempt{DeliveryID: j.DeliveryID, StartedAt: at, StatusCode: code, DurationMs: 5, Error: "HTTP 500 ünd mehr", ResponseBody: "<b>nope</b> \"quoted\""}}
+	}
+	first := claimAt(t, s, now)
+	if len(first) != 3 {
+		t.Fatalf("claimed %d, want 3", len(first))
+	}
+	retry := now.Add(time.Second)
+	var rs []labhooks.AttemptResult
+	for _, j := range first {
+		rs = append(rs, result(j, now, 500, labhooks.DeliveryPending, &retry))
+	}
+	if err := s.RecordAttempts(t.Context(), rs); err != nil { // batched: three deliveries
+		t.Fatal(err)
+	}
+	for _, j := range first {
+		d, err := s.Delivery(t.Context(), j.DeliveryID)
+		if err != nil || d.Status != labhooks.DeliveryPending || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(retry.Truncate(time.Millisecond).UTC()) ||
+			len(d.Attempts) != 1 || d.Attempts[0].Error != "HTTP 500 ünd mehr" || d.Attempts[0].ResponseBody != "<b>nope</b> \"quoted\"" || d.LastStatusCode != 500 {
+			t.Fatalf("after a batched record, delivery = %+v (attempts %+v), %v", d, d.Attempts, err)
+		}
+	}
+	second := claimAt(t, s, retry)
+	if len(second) != 3 {
+		t.Fatalf("claimed %d at the retry, want 3", len(second))
+	}
+	third := claimAt(t, s, retry.Add(2*time.Minute)) // second's leases ran out
+	if len(third) != 3 {
+		t.Fatalf("claimed %d after the leases ran out, want 3", len(third))
+	}
+	later := retry.Add(2 * time.Minute)
+	rs = []labhooks.AttemptResult{
+		result(second[0], retry, 500, labhooks.DeliveryFailed, nil), // stale: its lease was taken again
+		result(third[0], later, 200, labhooks.DeliverySucceeded, nil),
+		result(third[1], later, 200, labhooks.DeliverySucceeded, nil),
+	}
+	if err := s.RecordAttempts(t.Context(), rs); err != nil { // one delivery twice: row by row
+		t.Fatal(err)
+	}
+	d, err := s.Delivery(t.Context(), third[0].DeliveryID)
+	if err != nil || d.Status != labhooks.DeliverySucceeded || len(d.Attempts) != 3 || d.AttemptCount != 3 {
+		t.Fatalf("delivery with a stale and a current result = %+v, %v", d, err)
+	}
+	for i, a := range d.Attempts {
+		if a.Number != i+1 {
+			t.Fatalf("attempt numbers %+v", d.Attempts)
+		}
+	}
+	if d, _ := s.Delivery(t.Context(), third[1].DeliveryID); d.Status != labhooks.DeliverySucceeded || len(d.Attempts) != 2 || d.Attempts[1].Number != 2 {
+		t.Fatalf("delivery = %+v", d)
+	}
+	if d, _ := s.Delivery(t.Context(), third[2].DeliveryID); d.Status != labhooks.DeliveryPending {
+		t.Fatalf("a delivery with no result moved on: %+v", d)
+	}
+}
