@@ -223,10 +223,10 @@ func TestGroupWithAFailingEventStoresTheOthers(t *testing.T) {
 	}
 }
 
-// A record batch is written in two statements; one holding a delivery
-// twice (a stale lease's result beside the current one's) one row at a
-// time. Either way each attempt gets the next number, and only the lease's
-// holder moves its delivery on.
+// In a record batch each attempt gets the next number, also when the
+// batch holds a delivery twice (a stale lease's result beside the current
+// one's), text is stored as it came, and only the lease's holder moves its
+// delivery on.
 func TestRecordBatches(t *testing.T) {
 	s, _ := openFresh(t, filepath.Join(t.TempDir(), "labhooks.db"), false)
 	defer s.Close()
@@ -248,7 +248,7 @@ func TestRecordBatches(t *testing.T) {
 	for _, j := range first {
 		rs = append(rs, result(j, now, 500, labhooks.DeliveryPending, &retry))
 	}
-	if err := s.RecordAttempts(t.Context(), rs); err != nil { // batched: three deliveries
+	if err := s.RecordAttempts(t.Context(), rs); err != nil {
 		t.Fatal(err)
 	}
 	for _, j := range first {
@@ -272,7 +272,7 @@ func TestRecordBatches(t *testing.T) {
 		result(third[0], later, 200, labhooks.DeliverySucceeded, nil),
 		result(third[1], later, 200, labhooks.DeliverySucceeded, nil),
 	}
-	if err := s.RecordAttempts(t.Context(), rs); err != nil { // one delivery twice: row by row
+	if err := s.RecordAttempts(t.Context(), rs); err != nil {
 		t.Fatal(err)
 	}
 	d, err := s.Delivery(t.Context(), third[0].DeliveryID)

@@ -19,7 +19,7 @@ type statements struct {
 
 	linksDue, linksNextDue, claimJobs *sql.Stmt
 
-	insertAttempt, updateAfterAttempt, insertAttempts, updateAfterAttempts, updateFailingSince *sql.Stmt
+	insertAttempt, updateAfterAttempt, updateFailingSince *sql.Stmt
 }
 
 func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
@@ -65,21 +65,6 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 			status = CASE WHEN ?5 AND status = 'pending' THEN ?6 ELSE status END,
 			next_attempt_at = CASE WHEN ?5 AND status = 'pending' THEN ?7 ELSE next_attempt_at END
 			WHERE id = ?1`},
-		// The same two for a whole batch, as a JSON array of recordRow
-		// (delivery IDs unique in it). An INSERT whose SELECT reads the
-		// table it inserts into runs the SELECT to the end first, so each
-		// number is read before any of the batch is inserted.
-		{&st.insertAttempts, `INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)
-			SELECT j.value->>'d', (SELECT COALESCE(MAX(a.number), 0) + 1 FROM attempts a WHERE a.delivery_id = j.value->>'d'),
-				j.value->>'s', j.value->>'c', j.value->>'m', j.value->>'e', j.value->>'b'
-			FROM json_each(?1) AS j`},
-		{&st.updateAfterAttempts, `UPDATE deliveries SET attempt_count = attempt_count + 1,
-			last_status_code = j.c, last_error = j.e, updated_at = j.u,
-			status = CASE WHEN j.h AND deliveries.status = 'pending' THEN j.t ELSE deliveries.status END,
-			next_attempt_at = CASE WHEN j.h AND deliveries.status = 'pending' THEN j.n ELSE deliveries.next_attempt_at END
-			FROM (SELECT value->>'d' AS d, value->>'c' AS c, value->>'e' AS e, value->>'u' AS u, value->>'h' AS h,
-				value->>'t' AS t, value->>'n' AS n FROM json_each(?1)) AS j
-			WHERE deliveries.id = j.d`},
 		// ?2 and ?3 are a labhooks.FailingRun's Since and Fresh. The row
 		// is written only when the value changes, not on every batch.
 		{&st.updateFailingSince, `UPDATE datalinks SET failing_since = CASE WHEN ?3 THEN ?2 ELSE COALESCE(failing_since, ?2) END
@@ -97,7 +82,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 
 func (st *statements) close() {
 	for _, s := range []*sql.Stmt{st.savepoint, st.rollbackTo, st.release,
-		st.insertEvent, st.insertDelivery, st.linksDue, st.linksNextDue, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.insertAttempts, st.updateAfterAttempts, st.updateFailingSince} {
+		st.insertEvent, st.insertDelivery, st.linksDue, st.linksNextDue, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince} {
 		if s != nil {
 			s.Close()
 		}
