@@ -256,3 +256,29 @@ type DueListener interface {
 	// not block.
 	Listen(ctx context.Context, notify func()) error
 }
+
+// FreshQueue is a Queue that can lease deliveries as it stores them and
+// hand them straight to this process's delivery engine (claim at insert),
+// so that a fresh delivery costs the engine no claim: no lease written, no
+// row read back. Optional: only a store whose process alone works its
+// deliveries (SQLite, whose leases live in memory) implements it; the
+// application layer finds it on the store and gives it to the engine.
+//
+// A delivery handed over is durable before it is handed (the commit comes
+// first) and is leased to the engine as ClaimDeliveries would lease it: no
+// claim takes it while the lease holds. Should the process die before its
+// attempt is recorded, it is simply pending in the database.
+type FreshQueue interface {
+	// OfferFresh makes the store offer, after each commit that stores
+	// deliveries due at once to ordinary (push) data links, their jobs (Try
+	// 1), each already leased under owner for lease, to offer; it reports
+	// whether the store can (a store that wraps another may not). offer
+	// must not block: when it returns false, the store releases the jobs
+	// at once; jobs it took and cannot attempt, its caller gives back with
+	// Release. A nil offer stops the offers.
+	OfferFresh(owner string, lease time.Duration, offer func(jobs []*Job) bool) bool
+	// Release ends the leases of jobs that were handed over and not
+	// attempted: their deliveries are due again at once, for the next
+	// claim.
+	Release(jobs []*Job)
+}

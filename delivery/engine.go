@@ -26,6 +26,12 @@ type EngineConfig struct {
 	// makes deliveries due. Default: none; the engine polls, and Notify
 	// wakes it.
 	Due labhooks.DueListener
+	// Fresh, when the store can hand deliveries over as it stores them
+	// (labhooks.FreshQueue: SQLite), gives this engine the deliveries due at
+	// insert without a claim. The engine takes those its caps allow
+	// (MaxInFlight, PerDataLink and its lowered caps, the partners' shares)
+	// and gives the rest back at once for the claims. Default: none.
+	Fresh labhooks.FreshQueue
 	// Sender makes the POSTs. Required.
 	Sender *Sender
 	// Policy decides retries. Default labhooks.DefaultRetryPolicy().
@@ -102,6 +108,13 @@ type Engine struct {
 	sent    chan answer // each attempt whose receiver answered or gave up
 	done    chan int    // how many results the recorder has written
 
+	// fresh brings the jobs handed over at insert (EngineConfig.Fresh) to
+	// the claim loop; freshOpen says whether it still takes them (see
+	// offerFresh), under freshMu.
+	fresh     chan []*labhooks.Job
+	freshMu   sync.Mutex
+	freshOpen bool
+
 	// failing holds the data links whose latest attempt by this engine
 	// failed: only those may be disabled for failing (see disableFailing).
 	failing struct {
@@ -149,6 +162,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		results: make(chan labhooks.AttemptResult, cfg.MaxInFlight),
 		sent:    make(chan answer, cfg.MaxInFlight),
 		done:    make(chan int, cfg.MaxInFlight),
+		fresh:   make(chan []*labhooks.Job, freshBacklog),
 	}
 	e.failing.links = map[string]FailingLink{}
 	return e
@@ -181,7 +195,13 @@ func (e *Engine) Run(ctx context.Context) {
 	if e.cfg.Due != nil {
 		checker.Go(func() { e.cfg.Due.Listen(ctx, e.Notify) })
 	}
+	if e.cfg.Fresh != nil {
+		e.freshMu.Lock()
+		e.freshOpen = e.cfg.Fresh.OfferFresh(e.cfg.Owner, e.cfg.Lease, e.offerFresh)
+		e.freshMu.Unlock()
+	}
 	e.dispatch(ctx, &attempts)
+	e.closeFresh()
 	checker.Wait()
 	attempts.Wait()
 	// Every attempt is done; give the recorder a bounded time to write them
@@ -190,6 +210,49 @@ func (e *Engine) Run(ctx context.Context) {
 	defer grace.Stop()
 	close(e.results)
 	recorder.Wait()
+}
+
+// freshBacklog is how many hand-overs (one per group commit) may wait for
+// the claim loop; the store releases one that finds no room.
+const freshBacklog = 64
+
+// offerFresh is the engine's side of labhooks.FreshQueue.OfferFresh: it
+// passes a group commit's jobs to the claim loop without blocking, and
+// refuses them (the store releases them) when the loop is behind or the
+// engine has stopped.
+func (e *Engine) offerFresh(jobs []*labhooks.Job) bool {
+	e.freshMu.Lock()
+	defer e.freshMu.Unlock()
+	if !e.freshOpen {
+		return false
+	}
+	select {
+	case e.fresh <- jobs:
+		return true
+	default:
+		return false
+	}
+}
+
+// closeFresh stops the hand-overs once the claim loop has ended and gives
+// back what it had not taken: those deliveries are pending and due in the
+// store, for the next claim.
+func (e *Engine) closeFresh() {
+	if e.cfg.Fresh == nil {
+		return
+	}
+	e.cfg.Fresh.OfferFresh(e.cfg.Owner, e.cfg.Lease, nil)
+	e.freshMu.Lock()
+	e.freshOpen = false
+	e.freshMu.Unlock()
+	for {
+		select {
+		case jobs := <-e.fresh:
+			e.cfg.Fresh.Release(jobs)
+		default:
+			return
+		}
+	}
 }
 
 // answer is what the claim loop learns of an attempt once its receiver has
@@ -276,6 +339,27 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 			}
 		}
 	}
+	// take starts the jobs handed over at insert that the caps allow, as a
+	// claim would have taken them, and gives the others back to the store.
+	take := func(jobs []*labhooks.Job) {
+		var refused []*labhooks.Job
+		for _, j := range jobs {
+			share := partnerShare(e.cfg.MaxInFlight, e.cfg.PerDataLink, len(perPartner)) // as a claim counts
+			if ctx.Err() != nil || inFlight >= e.cfg.MaxInFlight || perLink[j.DataLinkID] >= linkCap(j.DataLinkID) || perPartner[j.PartnerID] >= share {
+				refused = append(refused, j)
+				continue
+			}
+			inFlight++
+			perLink[j.DataLinkID]++
+			perPartner[j.PartnerID]++
+			attempts.Go(func() { e.attempt(j, trace.SpanContext{}) })
+		}
+		if len(refused) > 0 {
+			// Off the loop: a release waits for the store's write
+			// connection.
+			go e.cfg.Fresh.Release(refused)
+		}
+	}
 	for ctx.Err() == nil {
 		for drained := false; !drained; {
 			select {
@@ -283,6 +367,8 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 				answered(a)
 			case n := <-e.done:
 				inFlight -= n
+			case jobs := <-e.fresh:
+				take(jobs)
 			default:
 				drained = true
 			}
@@ -359,6 +445,8 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 			answered(a)
 		case n := <-e.done:
 			inFlight -= n
+		case jobs := <-e.fresh:
+			take(jobs)
 		case <-timer.C:
 			claimNow = true
 		}

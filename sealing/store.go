@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/labhooks/labhooks"
 )
@@ -11,7 +12,8 @@ import (
 // Store is a labhooks.Store whose data-link secrets are sealed in the store
 // beneath it and open above it: callers see plain secrets, the database
 // never holds one. It hides what the store beneath implements beyond
-// labhooks.Store: find a labhooks.DueListener on that store before wrapping
+// labhooks.Store, except labhooks.FreshQueue, which it passes on (see
+// OfferFresh): find a labhooks.DueListener on that store before wrapping
 // it.
 type Store struct {
 	labhooks.Store
@@ -22,6 +24,8 @@ type Store struct {
 	mu     sync.RWMutex
 	opened map[[2]string]string
 }
+
+var _ labhooks.FreshQueue = (*Store)(nil)
 
 // maxOpened bounds the claims' cache; it starts afresh when full.
 const maxOpened = 4096
@@ -155,10 +159,18 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 	if err != nil {
 		return nil, err
 	}
+	if err := s.openJobs(jobs); err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// openJobs opens the secrets of jobs in place.
+func (s *Store) openJobs(jobs []*labhooks.Job) (err error) {
 	for _, j := range jobs {
 		for i, v := range j.Secrets {
 			if j.Secrets[i], err = s.openCached(j.DataLinkID, v); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		// What is redacted from answers must be the secrets themselves; one
@@ -171,7 +183,34 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 		}
 		j.Redact = redact
 	}
-	return jobs, nil
+	return nil
+}
+
+// OfferFresh passes labhooks.FreshQueue on to the store beneath, when it
+// has it, with each job's secrets opened as ClaimDeliveries opens them; a
+// hand-over with a secret that does not open is refused (the store releases
+// it, and the claim that meets it fails as above).
+func (s *Store) OfferFresh(owner string, lease time.Duration, offer func([]*labhooks.Job) bool) bool {
+	inner, ok := s.Store.(labhooks.FreshQueue)
+	if !ok {
+		return false
+	}
+	if offer == nil {
+		return inner.OfferFresh(owner, lease, nil)
+	}
+	return inner.OfferFresh(owner, lease, func(jobs []*labhooks.Job) bool {
+		if err := s.openJobs(jobs); err != nil {
+			return false
+		}
+		return offer(jobs)
+	})
+}
+
+// Release passes labhooks.FreshQueue on to the store beneath.
+func (s *Store) Release(jobs []*labhooks.Job) {
+	if inner, ok := s.Store.(labhooks.FreshQueue); ok {
+		inner.Release(jobs)
+	}
 }
 
 func (s *Store) openCached(link, stored string) (string, error) {

@@ -1,6 +1,11 @@
 package sqlite
 
-import "strconv"
+import (
+	"context"
+	"strconv"
+
+	"github.com/labhooks/labhooks"
+)
 
 // SetSchemaVersionForTest pretends a newer labhooks migrated the database.
 func SetSchemaVersionForTest(s *Store, v int) error {
@@ -17,3 +22,18 @@ func MakePendingBehindItsBackForTest(s *Store, deliveryID string, at int64) erro
 
 // ExpireDueLinksForTest makes the next claim rebuild the due links.
 func ExpireDueLinksForTest(s *Store) { s.due.forget() }
+
+// CommitGroupForTest stores ps as one group commit and returns each one's
+// error.
+func CommitGroupForTest(s *Store, ps []labhooks.CreateEventParams) []error {
+	var group []*createRequest
+	for _, p := range ps {
+		group = append(group, &createRequest{ctx: context.Background(), p: p, done: make(chan createResult, 1)})
+	}
+	s.commitGroup(group)
+	errs := make([]error, len(group))
+	for i, r := range group {
+		errs[i] = (<-r.done).err
+	}
+	return errs
+}

@@ -59,7 +59,16 @@ type Store struct {
 		level string
 	}
 
-	due dueLinks // which data links have deliveries due, and when
+	due    dueLinks // which data links have deliveries due, and when
+	leases leases   // the deliveries claimed and not yet recorded
+	// fresh is the engine that deliveries are handed to at insert (see
+	// OfferFresh); read and set under its lock.
+	fresh struct {
+		sync.Mutex
+		owner string
+		lease time.Duration
+		offer func([]*labhooks.Job) bool
+	}
 
 	creates *groupcommit.Committer[*createRequest] // CreateEvent calls awaiting a group commit
 }
@@ -166,6 +175,7 @@ func open(ctx context.Context, path string) (*Store, error) {
 	}
 	read.SetMaxOpenConns(4)
 	s := &Store{write: write, read: read, due: dueLinks{bound: map[string]int64{}, every: rebuildEvery}}
+	s.leases.init()
 	s.Store = sqlstore.Store{Read: s.readTx, Write: s.writeTx}
 	if err := migrate.Up(ctx, schema{write}, migrations, "migrations"); err != nil {
 		errors.Join(read.Close(), write.Close())

@@ -17,7 +17,7 @@ type statements struct {
 
 	insertEvent, insertDelivery *sql.Stmt
 
-	linksDue, linksNextDue, claimLease, claimJobs *sql.Stmt
+	linksDue, linksNextDue, claimJobs *sql.Stmt
 
 	insertAttempt, updateAfterAttempt, updateFailingSince *sql.Stmt
 }
@@ -37,16 +37,18 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
 		// Each of a list of data links' first pending deliveries, due
 		// first: a claim takes those due now, and the first of the others
-		// tells when the link is due next.
+		// tells when the link is due next. A pending delivery without a
+		// due time waits for something else to make it due: no claim
+		// takes it. ?3 are deliveries to step over (leased, or taken
+		// already by the claim).
 		{&st.linksDue, `SELECT l.value, d.id, d.next_attempt_at FROM json_each(?1) AS l JOIN deliveries d ON d.rowid IN (
 				SELECT rowid FROM deliveries INDEXED BY deliveries_link_due WHERE datalink_id = l.value AND status = 'pending'
-				ORDER BY next_attempt_at, id LIMIT ?2 OFFSET ?3)
+					AND next_attempt_at IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?3))
+				ORDER BY next_attempt_at, id LIMIT ?2)
 			ORDER BY l.key, d.next_attempt_at, d.id`},
 		// When each of a list of data links is next due; NULL: never.
 		{&st.linksNextDue, `SELECT l.value, (SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_link_due
 			WHERE datalink_id = l.value AND status = 'pending') FROM json_each(?1) AS l`},
-		{&st.claimLease, `UPDATE deliveries SET next_attempt_at = ?1, lease_token = ?2, updated_at = ?3
-			WHERE id IN (SELECT value FROM json_each(?4))`},
 		// The columns of sqlstore.ScanClaimedRow.
 		{&st.claimJobs, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.partner_id, d.attempt_count, d.attempt_base,
 			d.created_at, e.data, l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
@@ -55,14 +57,13 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 			WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.id`},
 		{&st.insertAttempt, `INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)
 			VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3, ?4, ?5, ?6)`},
-		// Every attempt counts; only the lease's holder moves the delivery
-		// on. SET expressions all see the row as it was, so lease_token is
-		// compared before it is cleared.
+		// Every attempt counts; only the lease's holder (?5, from the leases
+		// in memory) moves the delivery on, and only while it is pending.
+		// SET expressions all see the row as it was.
 		{&st.updateAfterAttempt, `UPDATE deliveries SET attempt_count = attempt_count + 1,
 			last_status_code = ?2, last_error = ?3, updated_at = ?4,
-			status = CASE WHEN lease_token = ?5 THEN ?6 ELSE status END,
-			next_attempt_at = CASE WHEN lease_token = ?5 THEN ?7 ELSE next_attempt_at END,
-			lease_token = CASE WHEN lease_token = ?5 THEN NULL ELSE lease_token END
+			status = CASE WHEN ?5 AND status = 'pending' THEN ?6 ELSE status END,
+			next_attempt_at = CASE WHEN ?5 AND status = 'pending' THEN ?7 ELSE next_attempt_at END
 			WHERE id = ?1`},
 		// ?2 and ?3 are a labhooks.FailingRun's Since and Fresh. The row
 		// is written only when the value changes, not on every batch.
@@ -81,7 +82,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 
 func (st *statements) close() {
 	for _, s := range []*sql.Stmt{st.savepoint, st.rollbackTo, st.release,
-		st.insertEvent, st.insertDelivery, st.linksDue, st.linksNextDue, st.claimLease, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince} {
+		st.insertEvent, st.insertDelivery, st.linksDue, st.linksNextDue, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince} {
 		if s != nil {
 			s.Close()
 		}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"sync"
 
@@ -22,11 +23,15 @@ type targetCache struct {
 	loaded bool
 	roles  map[string]labhooks.Role // partner ID → role
 	links  []labhooks.AudienceLink  // by ID, each with its partner's role
+	// send is what an attempt needs of each data link (URL, secrets as
+	// stored, Enabled), for the jobs handed over at insert (see
+	// handOver).
+	send map[string]*labhooks.DataLink
 }
 
 func (c *targetCache) drop() {
 	c.mu.Lock()
-	c.loaded, c.roles, c.links = false, nil, nil
+	c.loaded, c.roles, c.links, c.send = false, nil, nil, nil
 	c.mu.Unlock()
 }
 
@@ -36,10 +41,18 @@ func (c *targetCache) get() (map[string]labhooks.Role, []labhooks.AudienceLink, 
 	return c.roles, c.links, c.loaded
 }
 
-func (c *targetCache) set(roles map[string]labhooks.Role, links []labhooks.AudienceLink) {
+func (c *targetCache) set(roles map[string]labhooks.Role, links []labhooks.AudienceLink, send map[string]*labhooks.DataLink) {
 	c.mu.Lock()
-	c.loaded, c.roles, c.links = true, roles, links
+	c.loaded, c.roles, c.links, c.send = true, roles, links, send
 	c.mu.Unlock()
+}
+
+// sendLinks returns what attempts need of every data link, by ID; ok is
+// false when the cache is not loaded.
+func (c *targetCache) sendLinks() (map[string]*labhooks.DataLink, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.send, c.loaded
 }
 
 // Audience answers q from the target cache: the role of the partner it
@@ -75,8 +88,16 @@ func (s *Store) targets(ctx context.Context) (map[string]labhooks.Role, []labhoo
 	if roles, links, ok := s.targetCache.get(); ok { // loaded while this call waited
 		return roles, links, nil
 	}
+	return s.loadTargets(ctx, conn)
+}
+
+// loadTargets fills the target cache with q, which holds the write
+// connection (the connection itself, or a transaction on it).
+func (s *Store) loadTargets(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}) (map[string]labhooks.Role, []labhooks.AudienceLink, error) {
 	roles := map[string]labhooks.Role{}
-	rows, err := conn.QueryContext(ctx, `SELECT id, role FROM partners`)
+	rows, err := q.QueryContext(ctx, `SELECT id, role FROM partners`)
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
@@ -93,23 +114,29 @@ func (s *Store) targets(ctx context.Context) (map[string]labhooks.Role, []labhoo
 	if err := rows.Err(); err != nil {
 		return nil, nil, dbError(err)
 	}
-	rows, err = conn.QueryContext(ctx, `SELECT id, partner_id, event_names, enabled FROM datalinks ORDER BY id`)
+	rows, err = q.QueryContext(ctx, `SELECT id, partner_id, event_names, enabled, url, secret, previous_secret,
+		previous_secret_expires_at FROM datalinks ORDER BY id`)
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
 	defer rows.Close()
 	var links []labhooks.AudienceLink
+	send := map[string]*labhooks.DataLink{}
 	for rows.Next() {
 		var l labhooks.AudienceLink
-		if err := rows.Scan(&l.ID, &l.PartnerID, dialect{}.EventNames(&l.EventNames), &l.Enabled); err != nil {
+		d := &labhooks.DataLink{}
+		if err := rows.Scan(&l.ID, &l.PartnerID, dialect{}.EventNames(&l.EventNames), &l.Enabled,
+			&d.URL, &d.Secret, &d.PreviousSecret, dialect{}.NullTime(&d.PreviousSecretExpiresAt)); err != nil {
 			return nil, nil, dbError(err)
 		}
 		l.Role = roles[l.PartnerID]
 		links = append(links, l)
+		d.ID, d.PartnerID, d.Enabled = l.ID, l.PartnerID, l.Enabled
+		send[d.ID] = d
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, dbError(err)
 	}
-	s.targetCache.set(roles, links)
+	s.targetCache.set(roles, links, send)
 	return roles, links, nil
 }

@@ -97,8 +97,11 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 	}
 	in.app = app.New(acfg)
 	if cfg.workers > 0 {
+		// A store that hands deliveries over as it stores them (SQLite)
+		// spares the engine a claim for each.
+		fresh, _ := store.(labhooks.FreshQueue)
 		in.engine = delivery.NewEngine(delivery.EngineConfig{
-			Queue: store, Due: due, Sender: sender, Policy: policy, Disabler: in.app,
+			Queue: store, Due: due, Fresh: fresh, Sender: sender, Policy: policy, Disabler: in.app,
 			MaxInFlight: cfg.workers, PerDataLink: cfg.perDataLink, OnAttempt: in.attempted, Logger: log,
 			DisableCheckInterval: disableCheckInterval(cfg.disableAfter), TracerProvider: tp,
 		})
