@@ -298,7 +298,9 @@ func (s *Service) TestDataLink(ctx context.Context, c *Caller, linkID, eventName
 	// must not cut the receiver off mid-request.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Sender.Timeout()+time.Second)
 	defer cancel()
-	req := delivery.Request{ID: id.New(id.Test), URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Redact: d.AllSecrets(), Body: body.Bytes()}
+	testID := id.New(id.Test)
+	req := delivery.Request{ID: testID, URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Redact: d.AllSecrets(), Body: body.Bytes(),
+		Meta: delivery.EventMeta(testID, s.cfg.Now(), "", 0)}
 	res := s.cfg.Sender.Send(ctx, req)
 	e := s.entry(c, labhooks.AuditDataLinkTest, "datalink", d.ID, d.PartnerID)
 	e.Details = labhooks.AuditDetails(nil, map[string]any{"eventName": t.Name, "webhookId": req.ID, "ok": res.OK(), "statusCode": res.StatusCode})

@@ -93,7 +93,7 @@ func (s *Store) targets(ctx context.Context) (map[string]labhooks.Role, []labhoo
 	if err := rows.Err(); err != nil {
 		return nil, nil, dbError(err)
 	}
-	rows, err = conn.QueryContext(ctx, `SELECT id, partner_id, event_names, enabled FROM datalinks ORDER BY id`)
+	rows, err = conn.QueryContext(ctx, `SELECT id, partner_id, event_names, enabled, kind = 'pull' FROM datalinks ORDER BY id`)
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
@@ -101,7 +101,7 @@ func (s *Store) targets(ctx context.Context) (map[string]labhooks.Role, []labhoo
 	var links []labhooks.AudienceLink
 	for rows.Next() {
 		var l labhooks.AudienceLink
-		if err := rows.Scan(&l.ID, &l.PartnerID, dialect{}.EventNames(&l.EventNames), &l.Enabled); err != nil {
+		if err := rows.Scan(&l.ID, &l.PartnerID, dialect{}.EventNames(&l.EventNames), &l.Enabled, &l.Pull); err != nil {
 			return nil, nil, dbError(err)
 		}
 		l.Role = roles[l.PartnerID]
