@@ -38,11 +38,11 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&st.insertDelivery, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
 			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
 		// Each of a list of data links' first pending deliveries, due
-		// first: a claim takes those due now, and the first of the others
+		// first (a pull link's are never due: NULL): a claim takes those due now, and the first of the others
 		// tells when the link is due next.
 		{&st.linksDue, `SELECT l.value, d.id, d.next_attempt_at FROM json_each(?1) AS l JOIN deliveries d ON d.rowid IN (
 				SELECT rowid FROM deliveries INDEXED BY deliveries_link_due WHERE datalink_id = l.value AND status = 'pending'
-				ORDER BY next_attempt_at, id LIMIT ?2 OFFSET ?3)
+				AND next_attempt_at IS NOT NULL ORDER BY next_attempt_at, id LIMIT ?2 OFFSET ?3)
 			ORDER BY l.key, d.next_attempt_at, d.id`},
 		// When each of a list of data links is next due; NULL: never.
 		{&st.linksNextDue, `SELECT l.value, (SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_link_due

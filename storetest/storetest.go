@@ -71,6 +71,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"NotificationOnce", testNotificationOnce},
 		{"NotificationConcurrent", testNotificationConcurrent},
 		{"NotificationClaim", testNotificationClaim},
+		{"EntitySequence", testEntitySequence},
+		{"Feed", testFeed},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
 	}

@@ -63,12 +63,12 @@ func (s *Store) AckFeed(ctx context.Context, p labhooks.FeedAck) ([]string, erro
 		}
 		now := db.TimeArg(p.Now)
 		if p.UpTo != "" {
-			if err := add(db.Query(ctx, set+` AND d.id <= $3 RETURNING d.id, d.attempt_count`, p.PartnerID, now, p.UpTo)); err != nil {
+			if err := add(db.Query(ctx, set+` AND d.id <= $3 RETURNING id, attempt_count`, p.PartnerID, now, p.UpTo)); err != nil {
 				return nil, err
 			}
 		}
 		for _, id := range p.DeliveryIDs {
-			if err := add(db.Query(ctx, set+` AND d.id = $3 RETURNING d.id, d.attempt_count`, p.PartnerID, now, id)); err != nil {
+			if err := add(db.Query(ctx, set+` AND d.id = $3 RETURNING id, attempt_count`, p.PartnerID, now, id)); err != nil {
 				return nil, err
 			}
 		}
