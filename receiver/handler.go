@@ -35,14 +35,15 @@ type Store interface {
 // calls OnEvent, stores the event, and only then answers 200, so labhooks
 // retries whatever failed on the way. It answers:
 //
-//   - 200 once the event is stored, or when it was stored before (a duplicate);
+//   - 200 once the event is stored, or when it was stored before (a duplicate),
+//     or, with LatestOnly, when a newer event about its entity is (stale);
 //   - 401 when x-api-key or the signature is wrong, or the timestamp is stale;
 //   - 400 when the body is not an event, or data does not fit its type;
 //   - 413 when the body is larger than MaxBodyBytes;
 //   - 405 for a method other than POST;
 //   - 500 when OnEvent or the Store fails.
 //
-// Each answer has a JSON body: {"status":"stored"|"duplicate","webhookId":…}
+// Each answer has a JSON body: {"status":"stored"|"duplicate"|"stale","webhookId":…}
 // or {"error":{"code":…,"message":…}}, which labhooks keeps with the attempt.
 //
 // OnEvent runs before the event is stored: if storing then fails, labhooks
@@ -63,6 +64,13 @@ type Handler struct {
 	// for work that must follow the commit, such as confirming an erasure
 	// to labhooks. It must not block for long.
 	AfterStore func(ctx context.Context, e *Event, status string)
+	// LatestOnly drops an event older than one already stored about the
+	// same entity (a lower labhooks-sequence for the same labhooks-entity:
+	// a retry that arrives after a newer event), answering 200 with status
+	// "stale" so that labhooks does not retry it; OnEvent does not run for
+	// it. The Store must be a LatestStore. Events about no entity are
+	// stored as usual. Default false: every event is stored.
+	LatestOnly bool
 	// RejectUnknown answers 400 for events outside this package's catalog.
 	// Default (false): they are stored with RawData, since labhooks admins can
 	// add event types.
@@ -128,6 +136,11 @@ func (h *Handler) Read(w http.ResponseWriter, r *http.Request) (*Event, error) {
 	if h.RejectUnknown && !e.Known() {
 		return nil, &HTTPError{http.StatusBadRequest, "unknown_event", fmt.Errorf("%q is not an event of this receiver's catalog", e.Name)}
 	}
+	meta, err := ReadMeta(r.Header)
+	if err != nil {
+		return nil, &HTTPError{http.StatusBadRequest, ErrorCode(err), err}
+	}
+	e.SetMeta(meta)
 	// Verify checked the timestamp, so it parses.
 	ts, _ := strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64)
 	e.Timestamp = time.Unix(ts, 0).UTC()
@@ -152,10 +165,36 @@ func (h *Handler) handle(ctx context.Context, e *Event) (status string, err erro
 	if seen {
 		return "duplicate", nil
 	}
+	var latest LatestStore
+	if h.LatestOnly && e.Entity != "" {
+		var ok bool
+		if latest, ok = h.Store.(LatestStore); !ok {
+			return "", &HTTPError{http.StatusInternalServerError, "internal", errors.New("receiver.Handler.LatestOnly needs a Store that is a LatestStore")}
+		}
+		stale, err := latest.Stale(ctx, e)
+		if err != nil {
+			return "", &HTTPError{http.StatusInternalServerError, "store_failed", fmt.Errorf("looking up %s: %w", e.Entity, err)}
+		}
+		if stale {
+			return "stale", nil
+		}
+	}
 	if h.OnEvent != nil {
 		if err := h.OnEvent(ctx, e); err != nil {
 			return "", &HTTPError{http.StatusInternalServerError, "handler_failed", fmt.Errorf("handling %s %s: %w", e.Name, e.ID, err)}
 		}
+	}
+	if latest != nil {
+		stored, stale, err := latest.SaveIfNewer(ctx, e)
+		switch {
+		case err != nil:
+			return "", &HTTPError{http.StatusInternalServerError, "store_failed", fmt.Errorf("storing %s %s: %w", e.Name, e.ID, err)}
+		case stale:
+			return "stale", nil
+		case !stored:
+			return "duplicate", nil
+		}
+		return "stored", nil
 	}
 	stored, err := h.Store.Save(ctx, e)
 	if err != nil {
@@ -220,6 +259,7 @@ var errorCodes = []struct {
 	{ErrNoMatchingSignature, "no_matching_signature"},
 	{ErrInvalidWebhookID, "invalid_webhook_id"},
 	{ErrNotAnEvent, "not_an_event"},
+	{ErrInvalidMeta, "invalid_meta"},
 	{ErrInvalidData, "invalid_data"},
 }
 
@@ -277,6 +317,43 @@ func (s *MemoryStore) Save(_ context.Context, e *Event) (bool, error) {
 	s.byID[e.ID] = e
 	s.events = append(s.events, e)
 	return true, nil
+}
+
+var _ LatestStore = (*MemoryStore)(nil)
+
+// Stale reports whether an event about e.Entity with a Sequence at or
+// above e.Sequence is stored.
+func (s *MemoryStore) Stale(_ context.Context, e *Event) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.staleLocked(e), nil
+}
+
+func (s *MemoryStore) staleLocked(e *Event) bool {
+	if e.Entity == "" {
+		return false
+	}
+	for _, old := range s.events {
+		if old.Entity == e.Entity && old.Sequence >= e.Sequence {
+			return true
+		}
+	}
+	return false
+}
+
+// SaveIfNewer stores e unless it is stored already or stale (see LatestStore).
+func (s *MemoryStore) SaveIfNewer(_ context.Context, e *Event) (stored, stale bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byID[e.ID]; ok {
+		return false, false, nil
+	}
+	if s.staleLocked(e) {
+		return false, true, nil
+	}
+	s.byID[e.ID] = e
+	s.events = append(s.events, e)
+	return true, false, nil
 }
 
 // Events returns the stored events, in the order they were stored.
