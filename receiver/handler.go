@@ -123,26 +123,36 @@ func (h *Handler) Read(w http.ResponseWriter, r *http.Request) (*Event, error) {
 		}
 		return nil, &HTTPError{http.StatusBadRequest, "unreadable_body", fmt.Errorf("reading the body: %w", err)}
 	}
+	return h.read(r.Header, body, false)
+}
+
+// read verifies (VerifyPulled when pulled, else Verify) and parses an
+// event's headers and body.
+func (h *Handler) read(header http.Header, body []byte, pulled bool) (*Event, error) {
 	if h.Verifier == nil {
 		return nil, &HTTPError{http.StatusInternalServerError, "internal", errors.New("receiver.Handler has no Verifier")}
 	}
-	if err := h.Verifier.Verify(r.Header, body); err != nil {
+	verify := h.Verifier.Verify
+	if pulled {
+		verify = h.Verifier.VerifyPulled
+	}
+	if err := verify(header, body); err != nil {
 		return nil, &HTTPError{http.StatusUnauthorized, ErrorCode(err), err}
 	}
-	e, err := Parse(r.Header.Get(HeaderID), body)
+	e, err := Parse(header.Get(HeaderID), body)
 	if err != nil {
 		return nil, &HTTPError{http.StatusBadRequest, ErrorCode(err), err}
 	}
 	if h.RejectUnknown && !e.Known() {
 		return nil, &HTTPError{http.StatusBadRequest, "unknown_event", fmt.Errorf("%q is not an event of this receiver's catalog", e.Name)}
 	}
-	meta, err := ReadMeta(r.Header)
+	meta, err := ReadMeta(header)
 	if err != nil {
 		return nil, &HTTPError{http.StatusBadRequest, ErrorCode(err), err}
 	}
 	e.SetMeta(meta)
 	// Verify checked the timestamp, so it parses.
-	ts, _ := strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64)
+	ts, _ := strconv.ParseInt(header.Get(HeaderTimestamp), 10, 64)
 	e.Timestamp = time.Unix(ts, 0).UTC()
 	now := time.Now
 	if h.Now != nil {
@@ -150,6 +160,29 @@ func (h *Handler) Read(w http.ResponseWriter, r *http.Request) (*Event, error) {
 	}
 	e.ReceivedAt = now().UTC()
 	return e, nil
+}
+
+// ReceivePulled takes one item of the pull feed (GET /v1/feed), its
+// headers and its body exactly as the feed gave them, as ServeHTTP takes a
+// request: it verifies it (VerifyPulled: no x-api-key), parses it, skips
+// it when already stored, calls OnEvent, stores it and calls AfterStore.
+// status is "stored", "duplicate" or "stale" (LatestOnly). Acknowledge
+// the item to labhooks only once it returns without error: a pull that
+// stops before the acknowledgement gets the item again, and de-duplicates
+// it. The error is a *HTTPError: 4xx for an item that will never be taken
+// (the status a push would have been answered), 5xx for a failure worth
+// trying again.
+func (h *Handler) ReceivePulled(ctx context.Context, header http.Header, body []byte) (e *Event, status string, err error) {
+	if e, err = h.read(header, body, true); err != nil {
+		return nil, "", err
+	}
+	if status, err = h.handle(ctx, e); err != nil {
+		return e, "", err
+	}
+	if h.AfterStore != nil {
+		h.AfterStore(ctx, e, status)
+	}
+	return e, status, nil
 }
 
 // handle de-duplicates, calls OnEvent and stores; status is "stored" or
