@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"hash"
 	"strings"
 )
 
@@ -42,7 +43,7 @@ type Meta struct {
 	EventID, OccurredAt, Entity, Sequence string
 }
 
-// content is what HeaderMetaSignature signs: the fields joined by newlines,
+// metaContent is what HeaderMetaSignature signs: the fields joined by newlines,
 // which no header value can hold, so no two Metas sign the same content.
 func metaContent(id, timestamp string, m Meta) []byte {
 	return []byte(strings.Join([]string{metaDomain, id, timestamp, m.EventID, m.OccurredAt, m.Entity, m.Sequence}, "\n"))
@@ -127,14 +128,9 @@ func (s *Signer) macBytes(i int, content, dst []byte) []byte {
 		h.Write(content)
 		return h.Sum(dst)
 	}
-	h := s.pools[i].Get().(interface {
-		Reset()
-		Write([]byte) (int, error)
-		Sum([]byte) []byte
-	})
+	h := s.pools[i].Get().(hash.Hash)
+	defer s.pools[i].Put(h)
 	h.Reset()
 	h.Write(content)
-	out := h.Sum(dst)
-	s.pools[i].Put(h)
-	return out
+	return h.Sum(dst)
 }
