@@ -1,7 +1,9 @@
 package signature
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -52,4 +54,30 @@ func FuzzVerifyMeta(f *testing.F) {
 			t.Fatalf("a fuzzed labhooks-signature %q verified", header)
 		}
 	})
+}
+
+// TestMetaVectors checks the shared labhooks-signature vectors, which the
+// express example checks too.
+func TestMetaVectors(t *testing.T) {
+	raw, err := os.ReadFile("testdata/meta_vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Vectors []struct {
+			Name, ID, Timestamp, Signature string
+			Secrets                        []string
+			Meta                           Meta
+			Valid                          bool
+		}
+	}
+	if err := json.Unmarshal(raw, &file); err != nil || len(file.Vectors) < 5 {
+		t.Fatalf("meta_vectors.json: %d vectors, %v", len(file.Vectors), err)
+	}
+	for _, v := range file.Vectors {
+		err := VerifyMeta(v.Secrets, v.ID, v.Timestamp, v.Meta, v.Signature)
+		if (err == nil) != v.Valid {
+			t.Errorf("%s: VerifyMeta = %v, want valid=%v", v.Name, err, v.Valid)
+		}
+	}
 }
