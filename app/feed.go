@@ -71,7 +71,7 @@ func (s *Service) Feed(ctx context.Context, c *Caller, after string, limit int) 
 	if err != nil {
 		return nil, err
 	}
-	now := s.cfg.Now()
+	now := s.now()
 	out := &Feed{Data: make([]*FeedItem, 0, len(items))}
 	for _, it := range items {
 		fi, err := signFeedItem(it, now.Unix(), it.Link.Secrets(now))
