@@ -17,7 +17,7 @@ func TestParseOccurredAt(t *testing.T) {
 	}{
 		{"2026-11-30T10:00:00Z", time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC), true},
 		{"2026-12-01T08:03:00.1234+02:00", time.Date(2026, 12, 1, 6, 3, 0, 123e6, time.UTC), true}, // 3 min ahead, to the ms
-		{"2026-12-01T06:06:00Z", time.Time{}, false},                                             // 6 min ahead
+		{"2026-12-01T06:06:00Z", time.Time{}, false},                                               // 6 min ahead
 		{"1999-12-31T23:59:59Z", time.Time{}, false},
 		{"2026-11-30 10:00:00", time.Time{}, false},
 		{"2026-11-30T10:00:00", time.Time{}, false}, // no zone

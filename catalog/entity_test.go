@@ -17,7 +17,7 @@ func TestEntityKey(t *testing.T) {
 		`{"appointmentId":1.5}`:                                 "",
 		`{"appointmentId":"has space","patientId":3}`:           "patient:3",
 		`{"appointmentId":null,"sampleId":{"x":1},"userId":""}`: "",
-		`not json`:                                              "",
+		`not json`: "",
 	} {
 		if got := EntityKey([]byte(data)); got != want {
 			t.Errorf("EntityKey(%s) = %q; want %q", data, got, want)
