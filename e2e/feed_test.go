@@ -26,9 +26,9 @@ func appointmentUpdate(n int) map[string]any {
 }
 
 // openReceived opens a receiver's database.
-func openReceived(t *testing.T, db string) (*sql.DB, func(string) string) {
+func openReceived(t *testing.T, db string) *sql.DB {
 	t.Helper()
-	driver, rebind := "sqlite", func(q string) string { return q }
+	driver := "sqlite"
 	if strings.HasPrefix(db, "postgres") {
 		driver = "pgx"
 	}
@@ -37,15 +37,15 @@ func openReceived(t *testing.T, db string) (*sql.DB, func(string) string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return conn, rebind
+	return conn
 }
 
 // TestReceiveLatestOnlyKeepsNewest sends a burst of updates to one
 // appointment to a real `labhooks receive --latest-only` behind a proxy that
 // fails the first attempt of every third one, so those are retried after
-// newer updates arrived: the receiver answers them "stale" and keeps the
-// newest state of the appointment (received_latest), and what it stored
-// grew in sequence, on both stores.
+// newer updates arrived: the receiver answers them "stale", stores none of
+// them, and keeps the newest state of the appointment (received_latest),
+// on both stores.
 func TestReceiveLatestOnlyKeepsNewest(t *testing.T) {
 	for _, sc := range storeCases {
 		t.Run(sc.name, func(t *testing.T) {
@@ -108,7 +108,7 @@ func TestReceiveLatestOnlyKeepsNewest(t *testing.T) {
 				}
 				return true
 			})
-			conn, _ := openReceived(t, rdb)
+			conn := openReceived(t, rdb)
 			var latest int64
 			var latestID string
 			if err := conn.QueryRow(`SELECT sequence, webhook_id FROM received_latest WHERE entity = 'appointment:123'`).Scan(&latest, &latestID); err != nil {
@@ -133,20 +133,15 @@ func TestReceiveLatestOnlyKeepsNewest(t *testing.T) {
 			if stale == 0 || stored+stale != burst {
 				t.Fatalf("stored %d, answered stale %d; want some stale (the retried older updates) and %d in all: %v", stored, stale, burst, answers)
 			}
-			// What was stored arrived in increasing sequence.
-			rows, err := conn.Query(`SELECT sequence FROM received_events WHERE entity = 'appointment:123' ORDER BY received_at, sequence`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			prev := int64(0)
-			for rows.Next() {
-				var n int64
-				rows.Scan(&n)
-				if n <= prev {
-					t.Fatalf("stored #%d after #%d", n, prev)
+			// An update answered stale was not stored. (received_at is when
+			// a request came, not when it was stored, so it cannot show the
+			// order of the commits; the store's own test checks that.)
+			for seq, as := range answers {
+				var n int
+				conn.QueryRow(`SELECT COUNT(*) FROM received_events WHERE entity = 'appointment:123' AND sequence = $1`, seq).Scan(&n)
+				if strings.Contains(strings.Join(as, ""), `"stale"`) && !strings.Contains(strings.Join(as, ""), `"stored"`) && n != 0 {
+					t.Errorf("update #%s was answered stale but stored", seq)
 				}
-				prev = n
 			}
 		})
 	}
@@ -221,7 +216,7 @@ func TestPullFeedExactlyOnce(t *testing.T) {
 			if pos.Pending != 50 {
 				t.Errorf("the other partner's feed holds %d; want its 50, untouched", pos.Pending)
 			}
-			conn, _ := openReceived(t, rdb)
+			conn := openReceived(t, rdb)
 			rows, err := conn.Query(`SELECT event_id, COUNT(*) FROM received_events GROUP BY event_id`)
 			if err != nil {
 				t.Fatal(err)
