@@ -22,27 +22,41 @@ var EntityFields = []string{"sampleId", "appointmentId", "patientId", "userId", 
 // string or integer value of one of EntityFields that makes a valid key
 // (labhooks.ValidateEntity).
 func EntityKey(data json.RawMessage) string {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(data, &fields) != nil {
+	// A struct of the few fields, not a map of all: this runs on every emit.
+	var f struct {
+		SampleID      json.RawMessage `json:"sampleId"`
+		AppointmentID json.RawMessage `json:"appointmentId"`
+		PatientID     json.RawMessage `json:"patientId"`
+		UserID        json.RawMessage `json:"userId"`
+		DataLinkID    json.RawMessage `json:"dataLinkId"`
+	}
+	if json.Unmarshal(data, &f) != nil {
 		return ""
 	}
-	for _, f := range EntityFields {
-		raw, ok := fields[f]
-		if !ok {
-			continue
-		}
-		var v string
-		if json.Unmarshal(raw, &v) != nil {
-			var n json.Number
-			if json.Unmarshal(raw, &n) != nil || strings.ContainsAny(n.String(), ".eE") {
-				continue
-			}
-			v = n.String()
-		}
-		key := strings.TrimSuffix(f, "Id") + ":" + v
-		if v != "" && labhooks.ValidateEntity(key) == nil {
+	for i, raw := range [...]json.RawMessage{f.SampleID, f.AppointmentID, f.PatientID, f.UserID, f.DataLinkID} {
+		if key := entityOf(EntityFields[i], raw); key != "" {
 			return key
 		}
 	}
 	return ""
+}
+
+// entityOf returns the key field's value raw makes, or "" when it makes none.
+func entityOf(field string, raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var v string
+	if json.Unmarshal(raw, &v) != nil {
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil || strings.ContainsAny(n.String(), ".eE") {
+			return ""
+		}
+		v = n.String()
+	}
+	key := strings.TrimSuffix(field, "Id") + ":" + v
+	if v == "" || labhooks.ValidateEntity(key) != nil {
+		return ""
+	}
+	return key
 }

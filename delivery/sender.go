@@ -120,15 +120,24 @@ func SetMeta(h http.Header, secrets []string, id string, ts int64, m signature.M
 	if err != nil {
 		return err
 	}
-	h[http.CanonicalHeaderKey(signature.HeaderEventID)] = []string{m.EventID}
-	h[http.CanonicalHeaderKey(signature.HeaderOccurredAt)] = []string{m.OccurredAt}
+	h[canonicalEventID] = []string{m.EventID}
+	h[canonicalOccurredAt] = []string{m.OccurredAt}
 	if m.Entity != "" {
-		h[http.CanonicalHeaderKey(signature.HeaderEntity)] = []string{m.Entity}
-		h[http.CanonicalHeaderKey(signature.HeaderSequence)] = []string{m.Sequence}
+		h[canonicalEntity] = []string{m.Entity}
+		h[canonicalSequence] = []string{m.Sequence}
 	}
-	h[http.CanonicalHeaderKey(signature.HeaderMetaSignature)] = []string{sig}
+	h[canonicalMetaSignature] = []string{sig}
 	return nil
 }
+
+// The labhooks- header names in canonical form, worked out once.
+var (
+	canonicalEventID       = http.CanonicalHeaderKey(signature.HeaderEventID)
+	canonicalOccurredAt    = http.CanonicalHeaderKey(signature.HeaderOccurredAt)
+	canonicalEntity        = http.CanonicalHeaderKey(signature.HeaderEntity)
+	canonicalSequence      = http.CanonicalHeaderKey(signature.HeaderSequence)
+	canonicalMetaSignature = http.CanonicalHeaderKey(signature.HeaderMetaSignature)
+)
 
 // Result is the outcome of one POST.
 type Result struct {

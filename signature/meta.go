@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash"
+	"strconv"
 	"strings"
 )
 
@@ -46,13 +47,18 @@ type Meta struct {
 // metaContent is what HeaderMetaSignature signs: the fields joined by newlines,
 // which no header value can hold, so no two Metas sign the same content.
 func metaContent(id, timestamp string, m Meta) []byte {
-	return []byte(strings.Join([]string{metaDomain, id, timestamp, m.EventID, m.OccurredAt, m.Entity, m.Sequence}, "\n"))
+	b := make([]byte, 0, len(metaDomain)+len(id)+len(timestamp)+len(m.EventID)+len(m.OccurredAt)+len(m.Entity)+len(m.Sequence)+6)
+	b = append(b, metaDomain...)
+	for _, v := range [...]string{id, timestamp, m.EventID, m.OccurredAt, m.Entity, m.Sequence} {
+		b = append(append(b, '\n'), v...)
+	}
+	return b
 }
 
 // SignMeta returns the HeaderMetaSignature value of m in the delivery whose
 // webhook-id is id and webhook-timestamp timestamp.
 func (s *Signer) SignMeta(id string, timestamp int64, m Meta) string {
-	content := metaContent(id, fmt.Sprint(timestamp), m)
+	content := metaContent(id, strconv.FormatInt(timestamp, 10), m)
 	var b strings.Builder
 	var sum [sha256.Size]byte
 	var enc [44]byte
