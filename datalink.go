@@ -14,10 +14,14 @@ import (
 
 // DataLink is a partner's webhook endpoint.
 type DataLink struct {
-	ID          string `json:"id"`
-	PartnerID   string `json:"partnerId"`
-	URL         string `json:"url"`
-	Description string `json:"description"`
+	ID        string `json:"id"`
+	PartnerID string `json:"partnerId"`
+	// Kind is how the link's events reach the partner: pushed to URL
+	// (DataLinkPush) or pulled from the feed (DataLinkPull, no URL). Set at
+	// creation, never changed.
+	Kind        DataLinkKind `json:"kind"`
+	URL         string       `json:"url"`
+	Description string       `json:"description"`
 	// Secret is sent as x-api-key and keys the signature. Never serialised:
 	// the API shows it once, when it is created or rotated.
 	Secret string `json:"-"`
@@ -37,6 +41,34 @@ type DataLink struct {
 	CreatedAt    time.Time  `json:"createdAt"`
 	UpdatedAt    time.Time  `json:"updatedAt"`
 }
+
+// DataLinkKind says how a data link's events reach its partner.
+type DataLinkKind string
+
+// Data link kinds.
+const (
+	// DataLinkPush links are POSTed to by the delivery engine.
+	DataLinkPush DataLinkKind = "push"
+	// DataLinkPull links have no URL: their deliveries wait, pending and
+	// never due, until the partner pulls them from GET /v1/feed and
+	// acknowledges them (POST /v1/feed/ack). The secret signs the feed's
+	// items as it would sign a push.
+	DataLinkPull DataLinkKind = "pull"
+)
+
+// Valid reports whether k is a known kind.
+func (k DataLinkKind) Valid() bool { return k == DataLinkPush || k == DataLinkPull }
+
+// KindOrPush returns the link's kind, push when unset.
+func (d *DataLink) KindOrPush() DataLinkKind {
+	if d.Kind == "" {
+		return DataLinkPush
+	}
+	return d.Kind
+}
+
+// Pull reports whether the link is pulled rather than pushed.
+func (d *DataLink) Pull() bool { return d.Kind == DataLinkPull }
 
 // SecretHint returns the last four characters of the secret, for display.
 func (d *DataLink) SecretHint() string {

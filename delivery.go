@@ -90,6 +90,11 @@ type Job struct {
 	CreatedAt time.Time
 	// Traceparent is the event's (Event.Traceparent), for tracing.
 	Traceparent string
+	// OccurredAt, Entity and Sequence are the event's, sent in the
+	// labhooks- headers.
+	OccurredAt time.Time
+	Entity     string
+	Sequence   int64
 }
 
 // ClaimedRow is what a store reads of each delivery it claims.
@@ -106,6 +111,10 @@ type ClaimedRow struct {
 	Link *DataLink
 	// Traceparent is the delivery's event's Traceparent.
 	Traceparent string
+	// OccurredAt, Entity and Sequence are the delivery's event's.
+	OccurredAt time.Time
+	Entity     string
+	Sequence   int64
 }
 
 // Job returns the job of a claimed delivery at now under leaseToken, or,
@@ -123,6 +132,7 @@ func (r *ClaimedRow) Job(now time.Time, leaseToken string) (*Job, string) {
 		DeliveryID: r.DeliveryID, EventID: r.EventID, EventName: r.EventName, DataLinkID: r.DataLinkID,
 		PartnerID: r.PartnerID, URL: r.Link.URL, Redact: r.Link.AllSecrets(), Secrets: r.Link.Secrets(now), Body: e.Body(),
 		Try: r.AttemptCount - r.ScheduleBase + 1, LeaseToken: leaseToken, CreatedAt: r.CreatedAt, Traceparent: r.Traceparent,
+		OccurredAt: r.OccurredAt, Entity: r.Entity, Sequence: r.Sequence,
 	}, ""
 }
 

@@ -239,6 +239,7 @@ type Store interface {
 	RetentionStore
 	ErasureStore
 	NotificationStore
+	FeedStore
 	// Ping checks that the database answers. EUnavailable.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -74,6 +74,9 @@ type AudienceLink struct {
 	Role       Role // its partner's
 	EventNames []string
 	Enabled    bool
+	// Pull is set for a pull link (DataLinkPull): its deliveries are never
+	// due, they wait for the partner to pull them.
+	Pull bool
 }
 
 // Recipients returns the data links that receive an event of this type
@@ -113,6 +116,10 @@ func (e *Event) Deliver(links []AudienceLink, now time.Time, newID func() string
 			ID: newID(), EventID: e.ID, EventName: e.EventName, PartnerID: l.PartnerID, DataLinkID: l.ID,
 			Status: DeliveryPending, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
 		}
+		if l.Pull {
+			// Never due: the engine never claims it; the feed serves it.
+			out[i].NextAttemptAt = nil
+		}
 	}
 	return out
 }
@@ -124,6 +131,16 @@ func (e *Event) RequestHash() string {
 	h := sha256.New()
 	for _, part := range [][]byte{[]byte(e.EventName), e.Data, []byte(e.PartnerID), []byte(e.Role)} {
 		h.Write(part)
+		h.Write([]byte{0})
+	}
+	// Only when the emitter set them (the caller hashes before filling in
+	// the defaults), so hashes stored before stay valid.
+	if !e.OccurredAt.IsZero() {
+		h.Write([]byte("occurredAt=" + e.OccurredAt.UTC().Format(time.RFC3339Nano)))
+		h.Write([]byte{0})
+	}
+	if e.Entity != "" {
+		h.Write([]byte("entity=" + e.Entity))
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))

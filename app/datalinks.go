@@ -16,11 +16,14 @@ import (
 
 // DataLinkInput is a new data link as a caller describes it.
 type DataLinkInput struct {
-	URL         string   `json:"url"`
-	Secret      string   `json:"secret"`
-	EventNames  []string `json:"eventNames"`
-	Description string   `json:"description"`
-	Enabled     *bool    `json:"enabled"`
+	// Kind is push (the default: labhooks POSTs to URL) or pull (no URL:
+	// the partner reads GET /v1/feed).
+	Kind        labhooks.DataLinkKind `json:"kind"`
+	URL         string                `json:"url"`
+	Secret      string                `json:"secret"`
+	EventNames  []string              `json:"eventNames"`
+	Description string                `json:"description"`
+	Enabled     *bool                 `json:"enabled"`
 }
 
 // CreateDataLink checks in and stores it as a data link of partner
@@ -32,7 +35,17 @@ func (s *Service) CreateDataLink(ctx context.Context, c *Caller, partnerID strin
 	if err != nil {
 		return nil, err
 	}
-	if err := labhooks.ValidateDataLinkURL(in.URL, s.cfg.AllowHTTPTargets); err != nil {
+	switch {
+	case in.Kind == "":
+		in.Kind = labhooks.DataLinkPush
+	case !in.Kind.Valid():
+		return nil, labhooks.FieldErrorf(labhooks.EInvalid, "kind", "%q is not a kind of data link: push or pull", in.Kind)
+	}
+	if in.Kind == labhooks.DataLinkPull {
+		if in.URL != "" {
+			return nil, labhooks.FieldErrorf(labhooks.EInvalid, "url", "a pull data link has no URL: its partner reads GET /v1/feed")
+		}
+	} else if err := labhooks.ValidateDataLinkURL(in.URL, s.cfg.AllowHTTPTargets); err != nil {
 		return nil, err
 	}
 	if in.Secret == "" {
@@ -50,14 +63,14 @@ func (s *Service) CreateDataLink(ctx context.Context, c *Caller, partnerID strin
 	// transaction of the insert, so racing creates cannot pass the cap.
 	now := s.now()
 	d := &labhooks.DataLink{
-		ID: id.New(id.DataLink), PartnerID: p.ID, URL: in.URL, Description: in.Description, Secret: in.Secret,
+		ID: id.New(id.DataLink), PartnerID: p.ID, Kind: in.Kind, URL: in.URL, Description: in.Description, Secret: in.Secret,
 		EventNames: in.EventNames, Enabled: in.Enabled == nil || *in.Enabled, CreatedAt: now, UpdatedAt: now,
 	}
 	if d.EventNames == nil {
 		d.EventNames = []string{}
 	}
 	ctx = audited(ctx, s.entry(c, labhooks.AuditDataLinkCreate, "datalink", d.ID, d.PartnerID), map[string]any{
-		"url": d.URL, "description": d.Description, "eventNames": d.EventNames, "enabled": d.Enabled})
+		"kind": d.Kind, "url": d.URL, "description": d.Description, "eventNames": d.EventNames, "enabled": d.Enabled})
 	if err := s.store.CreateDataLink(ctx, d); err != nil {
 		return nil, err
 	}
@@ -115,6 +128,9 @@ func (s *Service) UpdateDataLink(ctx context.Context, c *Caller, id string, u la
 	d, err := s.DataLink(ctx, c, id)
 	if err != nil {
 		return nil, err
+	}
+	if u.URL != nil && d.Pull() {
+		return nil, labhooks.FieldErrorf(labhooks.EInvalid, "url", "a pull data link has no URL: its partner reads GET /v1/feed")
 	}
 	if u.URL != nil {
 		if err := labhooks.ValidateDataLinkURL(*u.URL, s.cfg.AllowHTTPTargets); err != nil {
@@ -279,6 +295,9 @@ func (s *Service) TestDataLink(ctx context.Context, c *Caller, linkID, eventName
 	if err != nil {
 		return nil, err
 	}
+	if d.Pull() {
+		return nil, labhooks.Errorf(labhooks.EInvalid, "data link %s is a pull link: it has no receiver to test; read GET /v1/feed", d.ID)
+	}
 	if err := s.allowManualSend("the test", d.ID, d.PartnerID); err != nil {
 		return nil, err
 	}
@@ -298,7 +317,9 @@ func (s *Service) TestDataLink(ctx context.Context, c *Caller, linkID, eventName
 	// must not cut the receiver off mid-request.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Sender.Timeout()+time.Second)
 	defer cancel()
-	req := delivery.Request{ID: id.New(id.Test), URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Redact: d.AllSecrets(), Body: body.Bytes()}
+	testID := id.New(id.Test)
+	req := delivery.Request{ID: testID, URL: d.URL, Secrets: d.Secrets(s.cfg.Now()), Redact: d.AllSecrets(), Body: body.Bytes(),
+		Meta: delivery.EventMeta(testID, s.cfg.Now(), "", 0)}
 	res := s.cfg.Sender.Send(ctx, req)
 	e := s.entry(c, labhooks.AuditDataLinkTest, "datalink", d.ID, d.PartnerID)
 	e.Details = labhooks.AuditDetails(nil, map[string]any{"eventName": t.Name, "webhookId": req.ID, "ok": res.OK(), "statusCode": res.StatusCode})

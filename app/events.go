@@ -21,6 +21,13 @@ type EmitInput struct {
 	// role may receive the event.
 	PartnerID string        `json:"partnerId"`
 	Role      labhooks.Role `json:"role"`
+	// OccurredAt is when the event occurred, RFC 3339, at most
+	// labhooks.MaxOccurredAtAhead ahead; empty: when labhooks accepts it.
+	OccurredAt string `json:"occurredAt,omitempty"`
+	// Entity is the key of what the event is about, for the per-entity
+	// sequence (labhooks.ValidateEntity); empty: catalog.EntityKey of the
+	// data.
+	Entity string `json:"entity,omitempty"`
 	// IdempotencyKey makes a repeat harmless: the same key returns the
 	// first call's answer (the Idempotency-Key header).
 	IdempotencyKey string `json:"-"`
@@ -107,8 +114,25 @@ func (s *Service) emit(ctx context.Context, c *Caller, in EmitInput, traceparent
 	}
 	now := s.now()
 	e := &labhooks.Event{ID: id.New(id.Event), EventName: t.Name, Data: data, PartnerID: in.PartnerID, Role: in.Role,
-		IdempotencyKey: in.IdempotencyKey, CreatedAt: now, Traceparent: traceparent}
+		IdempotencyKey: in.IdempotencyKey, CreatedAt: now, Traceparent: traceparent, Entity: in.Entity}
+	if in.OccurredAt != "" {
+		if e.OccurredAt, err = labhooks.ParseOccurredAt(in.OccurredAt, now); err != nil {
+			return nil, err
+		}
+	}
+	if in.Entity != "" {
+		if err := labhooks.ValidateEntity(in.Entity); err != nil {
+			return nil, err
+		}
+	}
+	// The hash covers what the emitter asked for; the defaults follow.
 	hash := e.RequestHash()
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = now
+	}
+	if e.Entity == "" {
+		e.Entity = catalog.EntityKey(data)
+	}
 
 	// Target.
 	audience, err := s.store.Audience(ctx, t.AudienceQuery(target))

@@ -75,6 +75,8 @@ type partnerData struct {
 	// ContactsError what was wrong with what was sent.
 	Contacts      string
 	ContactsError string
+	// Feed is the partner's pull feed position; nil without a pull link.
+	Feed *labhooks.FeedPosition
 }
 
 func (s *Server) partnerPage(w http.ResponseWriter, r *http.Request) error {
@@ -130,6 +132,11 @@ func (s *Server) renderPartner(w http.ResponseWriter, r *http.Request, status in
 	}
 	for _, d := range links {
 		data.Links = append(data.Links, linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p})
+		if d.Pull() && data.Feed == nil {
+			if data.Feed, err = s.app.FeedPosition(r.Context(), callerOf(r), p.ID); err != nil {
+				return err
+			}
+		}
 	}
 	if !callerOf(r).Admin {
 		return s.render(w, r, status, "partner", &view{Title: "Your account", Nav: "account", Data: data})

@@ -20,12 +20,24 @@ var dataLinkFields = []string{"url", "secret", "eventNames", "description"}
 
 // dataLinkForm is the add and edit form: its values and its errors.
 type dataLinkForm struct {
-	PartnerID   string
+	PartnerID string
+	// Pull is set for a pull link, which has no URL to edit, or when the
+	// add form chose pull.
+	Pull        bool
 	URL         string
 	Description string
 	Secret      string
 	EventNames  []string
 	Errors      map[string]string
+}
+
+// Label names a data link for people: its URL, or, for a pull link, that
+// it is pulled.
+func (l linkRow) Label() string {
+	if l.Pull() {
+		return "Pull feed (no URL: the partner reads GET /v1/feed)"
+	}
+	return l.URL
 }
 
 // linkRow is a data link in a list, with what the list shows beside it.
@@ -144,8 +156,13 @@ func (s *Server) createDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 	form := dataLinkForm{
 		PartnerID: p.ID, URL: strings.TrimSpace(r.PostForm.Get("url")), Description: strings.TrimSpace(r.PostForm.Get("description")),
 		Secret: strings.TrimSpace(r.PostForm.Get("secret")), EventNames: r.PostForm["eventNames"],
+		Pull: r.PostForm.Get("kind") == string(labhooks.DataLinkPull),
 	}
-	d, err := s.app.CreateDataLink(r.Context(), c, p.ID, app.DataLinkInput{URL: form.URL, Secret: form.Secret, EventNames: form.EventNames, Description: form.Description})
+	in := app.DataLinkInput{URL: form.URL, Secret: form.Secret, EventNames: form.EventNames, Description: form.Description}
+	if form.Pull {
+		in.Kind = labhooks.DataLinkPull
+	}
+	d, err := s.app.CreateDataLink(r.Context(), c, p.ID, in)
 	if errs, ok := fieldErrors(err, dataLinkFields...); ok {
 		form.Errors = errs
 		data := newLinkData{Partner: p, Types: s.app.EventTypesFor(r.Context(), p.Role), Form: form}
@@ -166,7 +183,7 @@ func (s *Server) linkPage(ctx context.Context, c *app.Caller, d *labhooks.DataLi
 	now := s.now().UTC()
 	data := &dataLinkPageData{
 		Link: linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p}, Partner: p, Types: s.app.EventTypesFor(ctx, p.Role),
-		Form: dataLinkForm{PartnerID: p.ID, URL: d.URL, Description: d.Description, EventNames: d.EventNames},
+		Form: dataLinkForm{PartnerID: p.ID, URL: d.URL, Description: d.Description, EventNames: d.EventNames, Pull: d.Pull()},
 		Now:  now, ReplaySince: now.Add(-24 * time.Hour).Format(replayTimeLayout),
 	}
 	if d.FailingSince != nil {
@@ -267,13 +284,17 @@ func (s *Server) updateDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 	if names == nil {
 		names = []string{}
 	}
-	_, err = s.app.UpdateDataLink(r.Context(), c, d.ID, labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names})
+	u := labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names}
+	if d.Pull() {
+		u.URL = nil // a pull link has none
+	}
+	_, err = s.app.UpdateDataLink(r.Context(), c, d.ID, u)
 	if errs, ok := fieldErrors(err, dataLinkFields...); ok {
 		data, lerr := s.linkPage(r.Context(), c, d)
 		if lerr != nil {
 			return lerr
 		}
-		data.Form = dataLinkForm{PartnerID: d.PartnerID, URL: url, Description: desc, EventNames: names, Errors: errs}
+		data.Form = dataLinkForm{PartnerID: d.PartnerID, URL: url, Description: desc, EventNames: names, Errors: errs, Pull: d.Pull()}
 		return s.renderLink(w, r, httpapi.ErrorStatus(err), data)
 	} else if err != nil {
 		return err

@@ -469,7 +469,7 @@ const maxClaimDelay = 2 * time.Millisecond
 // claim is the span context of the claim that took j, for its span's link.
 func (e *Engine) attempt(j *labhooks.Job, claim trace.SpanContext) {
 	ctx, span, traceparent := e.startAttempt(j, claim)
-	res := e.cfg.Sender.Send(ctx, Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Redact: j.Redact, Body: j.Body, Traceparent: traceparent})
+	res := e.cfg.Sender.Send(ctx, Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Redact: j.Redact, Body: j.Body, Traceparent: traceparent, Meta: JobMeta(j)})
 	e.sent <- answer{link: j.DataLinkID, partner: j.PartnerID, answered: res.Err == nil, timedOut: res.Outcome() == "timeout"}
 	status, next := e.cfg.Policy.After(j.Try, res.OK(), res.StartedAt.Add(res.Duration), res.RetryAfter, e.cfg.Rand)
 	r := labhooks.AttemptResult{

@@ -92,7 +92,52 @@ type Request struct {
 	// Traceparent, when set, is sent as the W3C traceparent header so the
 	// receiver's spans join the event's trace.
 	Traceparent string
+	// Meta, when its EventID is set, is sent as the labhooks- headers,
+	// signed in labhooks-signature (see signature.Meta).
+	Meta signature.Meta
 }
+
+// EventMeta returns the labhooks- headers of an event: its ID, when it
+// occurred, and, when it names an entity, the entity and its number.
+func EventMeta(eventID string, occurredAt time.Time, entity string, sequence int64) signature.Meta {
+	m := signature.Meta{EventID: eventID, OccurredAt: labhooks.FormatOccurredAt(occurredAt)}
+	if entity != "" {
+		m.Entity, m.Sequence = entity, strconv.FormatInt(sequence, 10)
+	}
+	return m
+}
+
+// JobMeta returns the labhooks- headers of a job's event.
+func JobMeta(j *labhooks.Job) signature.Meta {
+	return EventMeta(j.EventID, j.OccurredAt, j.Entity, j.Sequence)
+}
+
+// SetMeta sets m's headers, signed with secrets for the delivery whose
+// webhook-id is id and webhook-timestamp ts, on h. The error wraps
+// signature.ErrInvalidSecret.
+func SetMeta(h http.Header, secrets []string, id string, ts int64, m signature.Meta) error {
+	sig, err := signature.SignMeta(secrets, id, ts, m)
+	if err != nil {
+		return err
+	}
+	h[canonicalEventID] = []string{m.EventID}
+	h[canonicalOccurredAt] = []string{m.OccurredAt}
+	if m.Entity != "" {
+		h[canonicalEntity] = []string{m.Entity}
+		h[canonicalSequence] = []string{m.Sequence}
+	}
+	h[canonicalMetaSignature] = []string{sig}
+	return nil
+}
+
+// The labhooks- header names in canonical form, worked out once.
+var (
+	canonicalEventID       = http.CanonicalHeaderKey(signature.HeaderEventID)
+	canonicalOccurredAt    = http.CanonicalHeaderKey(signature.HeaderOccurredAt)
+	canonicalEntity        = http.CanonicalHeaderKey(signature.HeaderEntity)
+	canonicalSequence      = http.CanonicalHeaderKey(signature.HeaderSequence)
+	canonicalMetaSignature = http.CanonicalHeaderKey(signature.HeaderMetaSignature)
+)
 
 // Result is the outcome of one POST.
 type Result struct {
@@ -142,6 +187,12 @@ func (s *Sender) Send(ctx context.Context, req Request) *Result {
 	h["Webhook-Signature"] = []string{sig}
 	if req.Traceparent != "" {
 		h["Traceparent"] = []string{req.Traceparent}
+	}
+	if req.Meta.EventID != "" {
+		if err := SetMeta(h, req.Secrets, req.ID, ts, req.Meta); err != nil {
+			res.Err = fmt.Errorf("signing: %w", err)
+			return res
+		}
 	}
 	resp, err := s.client.Do(hr)
 	if err != nil {

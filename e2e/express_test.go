@@ -142,9 +142,16 @@ func TestExpressExampleVerifiesRealDeliveries(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 		var e struct {
 			WebhookID string `json:"webhookId"`
+			EventID   string `json:"eventId"`
+			Entity    string `json:"entity"`
+			Sequence  int    `json:"sequence"`
 		}
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("events file line %q: %v", line, err)
+		}
+		// The example verified labhooks-signature and kept the headers.
+		if !strings.HasPrefix(e.EventID, "evt_") || !strings.HasPrefix(e.Entity, "patient:") || e.Sequence < 1 {
+			t.Errorf("events file line without the labhooks- headers: %s", line)
 		}
 		stored[e.WebhookID]++
 	}

@@ -114,6 +114,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"succeeded",                     // …and every delivery arrived
 		"0 failed deliveries of dl_",    // replay
 		"sampleReceived  dlv_",          // listen printed what arrived
+		"verified · sample:",            // with the event's entity and number
 		"\"sampleId\": 125",             // including the event emitted while it was down
 	} {
 		if !strings.Contains(got, want) {

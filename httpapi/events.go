@@ -11,6 +11,9 @@ import (
 type eventAccepted struct {
 	ID         string             `json:"id"`
 	EventName  string             `json:"eventName"`
+	OccurredAt string             `json:"occurredAt"`
+	Entity     string             `json:"entity,omitempty"`
+	Sequence   int64              `json:"sequence,omitempty"`
 	Deliveries []deliveryAccepted `json:"deliveries"`
 }
 
@@ -34,7 +37,8 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	out := eventAccepted{ID: res.Event.ID, EventName: res.Event.EventName, Deliveries: make([]deliveryAccepted, len(res.Deliveries))}
+	out := eventAccepted{ID: res.Event.ID, EventName: res.Event.EventName, OccurredAt: labhooks.FormatOccurredAt(res.Event.OccurredAt),
+		Entity: res.Event.Entity, Sequence: res.Event.Sequence, Deliveries: make([]deliveryAccepted, len(res.Deliveries))}
 	for i, d := range res.Deliveries {
 		out.Deliveries[i] = deliveryAccepted{d.ID, d.PartnerID, d.DataLinkID}
 	}

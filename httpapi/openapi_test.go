@@ -61,6 +61,9 @@ var openAPIRoutes = []string{
 	"POST /v1/erasures/{id}/confirm",
 	"POST /v1/event-types",
 
+	"GET /v1/feed",
+	"POST /v1/feed/ack",
+	"GET /v1/partners/{id}/feed",
 	"GET /v1/audit",
 	"GET /v1/audit/verify",
 }
@@ -354,6 +357,49 @@ func TestOpenAPIResponses(t *testing.T) {
 	evID := str(ev, "id")
 	call("GET", "/v1/events/"+evID, admin, nil, 200)
 	call("GET", "/v1/events/"+evID, pkey, nil, 403)
+
+	// The pull feed: the other partner pulls; pid has no pull link.
+	okey, oid := str(other, "apiKey"), str(other, "id")
+	call("POST", "/v1/partners/"+oid+"/datalinks", okey, map[string]any{"kind": "pull", "url": receiver.URL}, 400)
+	call("POST", "/v1/partners/"+oid+"/datalinks", okey, map[string]any{"kind": "carrier-pigeon"}, 400)
+	pl, _ := call("POST", "/v1/partners/"+oid+"/datalinks", okey, map[string]any{"kind": "pull"}, 201)
+	if pl["kind"] != "pull" || pl["url"] != "" {
+		t.Errorf("pull link = %v", pl)
+	}
+	call("POST", "/v1/datalinks/"+str(pl, "id")+"/test", okey, nil, 400)
+	pev, _ := call("POST", "/v1/events", admin, map[string]any{"eventName": typ.Name, "data": example.Data, "partnerId": oid,
+		"occurredAt": "2026-01-02T03:04:05Z", "entity": "appointment:apt_openapi"}, 202)
+	if pev["sequence"] != float64(1) || pev["entity"] != "appointment:apt_openapi" || pev["occurredAt"] != "2026-01-02T03:04:05.000Z" {
+		t.Errorf("emit with occurredAt and entity = %v", pev)
+	}
+	call("POST", "/v1/events", admin, map[string]any{"eventName": typ.Name, "data": example.Data, "occurredAt": "yesterday"}, 400)
+	call("POST", "/v1/events", admin, map[string]any{"eventName": typ.Name, "data": example.Data, "entity": "has space"}, 400)
+	feed, _ := call("GET", "/v1/feed?limit=10", okey, nil, 200)
+	items, _ := feed["data"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("feed = %v; want the one event", feed)
+	}
+	item, _ := items[0].(map[string]any)
+	if headers, _ := item["headers"].(map[string]any); headers["labhooks-sequence"] != "1" || headers["webhook-signature"] == nil {
+		t.Errorf("feed item headers = %v", headers)
+	}
+	if mine, _ := call("GET", "/v1/feed", pkey, nil, 200); len(mine["data"].([]any)) != 0 {
+		t.Errorf("a partner without a pull link sees %v", mine)
+	}
+	call("GET", "/v1/feed", admin, nil, 403)
+	call("GET", "/v1/feed?after=nope", okey, nil, 400)
+	call("POST", "/v1/feed/ack", okey, map[string]any{}, 400)
+	call("POST", "/v1/feed/ack", okey, map[string]any{"deliveryIds": []string{"nope"}}, 400)
+	if acked, _ := call("POST", "/v1/feed/ack", pkey, map[string]any{"deliveryIds": []string{str(item, "deliveryId")}}, 200); len(acked["acked"].([]any)) != 0 {
+		t.Errorf("another partner acknowledged %v", acked)
+	}
+	if acked, _ := call("POST", "/v1/feed/ack", okey, map[string]any{"upTo": str(item, "deliveryId")}, 200); len(acked["acked"].([]any)) != 1 {
+		t.Errorf("ack = %v", acked)
+	}
+	if pos, _ := call("GET", "/v1/partners/"+oid+"/feed", admin, nil, 200); pos["pending"] != float64(0) || pos["lastAckAt"] == nil {
+		t.Errorf("feed position = %v", pos)
+	}
+	call("GET", "/v1/partners/"+oid+"/feed", pkey, nil, 404)
 
 	// Deliveries.
 	list, _ := call("GET", "/v1/deliveries?limit=1&status=pending&eventName="+typ.Name, pkey, nil, 200)

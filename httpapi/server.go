@@ -96,6 +96,10 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/erasures/{id}", s.auth(s.getErasure))
 	s.mux.Handle("POST /v1/erasures/{id}/confirm", s.auth(s.confirmErasure))
 
+	s.mux.Handle("GET /v1/feed", s.auth(s.getFeed))
+	s.mux.Handle("POST /v1/feed/ack", s.auth(s.ackFeed))
+	s.mux.Handle("GET /v1/partners/{id}/feed", s.auth(s.getFeedPosition))
+
 	s.mux.Handle("GET /v1/audit", s.auth(s.listAudit))
 	s.mux.Handle("GET /v1/audit/verify", s.admin(s.verifyAudit))
 

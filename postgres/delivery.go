@@ -185,8 +185,11 @@ const claimSQL = `WITH ` + pendingPartnersCTE + `, candidates AS (
 			(SELECT e.data::text FROM events e WHERE e.id = c.event_id),
 			l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
 			l.previous_secret_expires_at, COALESCE(l.enabled, false),
-			(SELECT e.traceparent FROM events e WHERE e.id = c.event_id)
+			(SELECT e.traceparent FROM events e WHERE e.id = c.event_id),
+			ev.occurred_at, ev.entity, ev.entity_seq
 		FROM claimed c LEFT JOIN datalinks l ON l.id = c.datalink_id
+		LEFT JOIN LATERAL (SELECT COALESCE(e.occurred_at, e.created_at) AS occurred_at, e.entity, e.entity_seq
+			FROM events e WHERE e.id = c.event_id) ev ON true
 		ORDER BY c.id`
 
 // RecordAttempts stores attempts and the new state of their deliveries, and

@@ -27,14 +27,15 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 		key = &e.IdempotencyKey
 	}
 	args := []any{e.ID, e.EventName, string(e.Data), e.PartnerID, string(e.Role), key, p.RequestHash, ts(e.CreatedAt),
-		ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent}
+		ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent, e.Entity, occurredAt(e)}
 	var out *labhooks.CreateEventResult
 	err := s.retry(ctx, func() error {
-		stored, err := s.storeEvent(ctx, args)
+		stored, seq, err := s.storeEvent(ctx, args, e.Entity)
 		switch {
 		case err != nil:
 			return err
 		case stored:
+			e.Sequence = seq
 			out = &labhooks.CreateEventResult{Event: e, Deliveries: p.Deliveries, RequestHash: p.RequestHash}
 			return nil
 		case key == nil:
@@ -57,11 +58,26 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 // trip. The unique index on idempotency_key decides between concurrent calls
 // with one key: the insert waits for the other transaction and stores
 // nothing if that one committed. It returns whether the event was stored.
-const createEventSQL = `WITH ev AS (
-		INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at, traceparent)
-		VALUES ($1, $2, $3::text::json, $4, $5, $6, $7, $8, $17)
+//
+// An event with an entity ($18) takes its number from the entity's counter
+// row, raised by an upsert that holds the row until the commit, so
+// concurrent emits number one entity's events 1, 2, 3… in any number of
+// processes. The number is taken before the event is inserted (the insert
+// stores it), unless the idempotency key is already stored; should a
+// concurrent emit with the same key win meanwhile, labhooks_sequence_race
+// fails the statement with a serialization failure, which rolls the number
+// back and is tried again (then finding the key stored).
+const createEventSQL = `WITH seq AS (
+		INSERT INTO entity_sequences AS s (entity, seq)
+		SELECT $18::text, 1 WHERE $18::text <> '' AND NOT EXISTS (SELECT FROM events WHERE idempotency_key = $6)
+		ON CONFLICT (entity) DO UPDATE SET seq = s.seq + 1
+		RETURNING seq
+	), ev AS (
+		INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at, traceparent,
+			occurred_at, entity, entity_seq)
+		VALUES ($1, $2, $3::text::json, $4, $5, $6, $7, $8, $17, $19, $18, COALESCE((SELECT seq FROM seq), 0))
 		ON CONFLICT (idempotency_key) DO NOTHING
-		RETURNING id
+		RETURNING id, entity_seq
 	), dl AS (
 		INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status, next_attempt_at, created_at, updated_at)
 		SELECT d.id, ev.id, d.link, d.partner, $2, d.status, d.due, d.created, d.updated
@@ -69,7 +85,18 @@ const createEventSQL = `WITH ev AS (
 			AS d (id, link, partner, status, due, created, updated)
 		RETURNING 1
 	)
-	SELECT EXISTS (SELECT FROM ev), (SELECT count(*) FROM (SELECT pg_notify($16, '') FROM dl LIMIT 1) n)`
+	SELECT EXISTS (SELECT FROM ev), (SELECT count(*) FROM (SELECT pg_notify($16, '') FROM dl LIMIT 1) n),
+		CASE WHEN EXISTS (SELECT FROM ev) THEN (SELECT entity_seq FROM ev)
+			WHEN EXISTS (SELECT FROM seq) AND labhooks_sequence_race() THEN 0 ELSE 0 END`
+
+// occurredAt is e's OccurredAt as stored: NULL when it is its CreatedAt.
+func occurredAt(e *labhooks.Event) *time.Time {
+	if e.OccurredAt.IsZero() || e.OccurredAt.Equal(e.CreatedAt) {
+		return nil
+	}
+	t := ts(e.OccurredAt)
+	return &t
+}
 
 // Audience answers q in one query: the partner it names, LEFT JOINed to its
 // data links so that its role comes back without any, or the data links of
@@ -78,7 +105,7 @@ const createEventSQL = `WITH ev AS (
 // gets a pending delivery, which the claim then fails as it does any
 // delivery whose link went away.
 func (s *Store) Audience(ctx context.Context, q labhooks.AudienceQuery) (*labhooks.Audience, error) {
-	const columns = `SELECT p.id, p.role, l.id, COALESCE(l.event_names, '{}'), COALESCE(l.enabled, false)`
+	const columns = `SELECT p.id, p.role, l.id, COALESCE(l.event_names, '{}'), COALESCE(l.enabled, false), COALESCE(l.kind, 'push') = 'pull'`
 	var a *labhooks.Audience
 	err := s.retry(ctx, func() error {
 		a = &labhooks.Audience{}
@@ -102,7 +129,7 @@ func (s *Store) Audience(ctx context.Context, q labhooks.AudienceQuery) (*labhoo
 		for rows.Next() {
 			var l labhooks.AudienceLink
 			var linkID *string
-			if err := rows.Scan(&l.PartnerID, &l.Role, &linkID, &l.EventNames, &l.Enabled); err != nil {
+			if err := rows.Scan(&l.PartnerID, &l.Role, &linkID, &l.EventNames, &l.Enabled, &l.Pull); err != nil {
 				return err
 			}
 			if q.PartnerID != "" {

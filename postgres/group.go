@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,19 +28,22 @@ const groupTimeout = 30 * time.Second
 type createRequest struct {
 	args   []any
 	stored bool
+	// entity is the event's entity key; seq the number it was given.
+	entity string
+	seq    int64
 	done   chan error
 }
 
 // storeEvent runs createEventSQL with args in the next group commit and
 // reports whether the event was stored (false: its idempotency key was
 // taken). The error is the statement's or the commit's.
-func (s *Store) storeEvent(ctx context.Context, args []any) (bool, error) {
-	r := &createRequest{args: args, done: make(chan error, 1)}
+func (s *Store) storeEvent(ctx context.Context, args []any, entity string) (stored bool, seq int64, err error) {
+	r := &createRequest{args: args, entity: entity, done: make(chan error, 1)}
 	stmtErr, err := groupcommit.Submit(ctx, s.creates, r, r.done)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
-	return r.stored, stmtErr
+	return r.stored, r.seq, stmtErr
 }
 
 func (s *Store) commitGroup(group []*createRequest) {
@@ -60,7 +65,7 @@ func (s *Store) commitGroup(group []*createRequest) {
 	}
 	for _, r := range group {
 		var notified int
-		err := s.pool.QueryRow(ctx, createEventSQL, r.args...).Scan(&r.stored, &notified)
+		err := s.pool.QueryRow(ctx, createEventSQL, r.args...).Scan(&r.stored, &notified, &r.seq)
 		r.done <- ambiguous(err)
 	}
 }
@@ -73,6 +78,10 @@ func (s *Store) commitTogether(ctx context.Context, group []*createRequest) erro
 	if err != nil {
 		return err
 	}
+	// Entities' counter rows in one order in every group, so that two
+	// groups raising the same entities cannot deadlock.
+	group = slices.Clone(group)
+	slices.SortStableFunc(group, func(a, b *createRequest) int { return strings.Compare(a.entity, b.entity) })
 	batch := &pgx.Batch{}
 	for _, r := range group {
 		batch.Queue(createEventSQL, r.args...)
@@ -80,7 +89,7 @@ func (s *Store) commitTogether(ctx context.Context, group []*createRequest) erro
 	br := tx.SendBatch(ctx, batch)
 	for _, r := range group {
 		var notified int
-		if err := br.QueryRow().Scan(&r.stored, &notified); err != nil {
+		if err := br.QueryRow().Scan(&r.stored, &notified, &r.seq); err != nil {
 			br.Close()
 			tx.Rollback(context.WithoutCancel(ctx))
 			return err

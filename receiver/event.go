@@ -259,6 +259,19 @@ type Event struct {
 	Timestamp time.Time `json:"webhookTimestamp"`
 	// ReceivedAt is when this receiver got it; zero when parsed outside a Handler.
 	ReceivedAt time.Time `json:"receivedAt"`
+	// EventID, OccurredAt, Entity and Sequence are the verified labhooks-
+	// headers (see Meta); zero when the request had none.
+	EventID    string    `json:"eventId,omitempty"`
+	OccurredAt time.Time `json:"occurredAt,omitzero"`
+	Entity     string    `json:"entity,omitempty"`
+	Sequence   int64     `json:"sequence,omitempty"`
+}
+
+// SetMeta copies m onto e; nil leaves e as it is.
+func (e *Event) SetMeta(m *Meta) {
+	if m != nil {
+		e.EventID, e.OccurredAt, e.Entity, e.Sequence = m.EventID, m.OccurredAt, m.Entity, m.Sequence
+	}
 }
 
 // Known reports whether the event is in this package's catalog, so that Data

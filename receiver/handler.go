@@ -35,14 +35,15 @@ type Store interface {
 // calls OnEvent, stores the event, and only then answers 200, so labhooks
 // retries whatever failed on the way. It answers:
 //
-//   - 200 once the event is stored, or when it was stored before (a duplicate);
+//   - 200 once the event is stored, or when it was stored before (a duplicate),
+//     or, with LatestOnly, when a newer event about its entity is (stale);
 //   - 401 when x-api-key or the signature is wrong, or the timestamp is stale;
 //   - 400 when the body is not an event, or data does not fit its type;
 //   - 413 when the body is larger than MaxBodyBytes;
 //   - 405 for a method other than POST;
 //   - 500 when OnEvent or the Store fails.
 //
-// Each answer has a JSON body: {"status":"stored"|"duplicate","webhookId":…}
+// Each answer has a JSON body: {"status":"stored"|"duplicate"|"stale","webhookId":…}
 // or {"error":{"code":…,"message":…}}, which labhooks keeps with the attempt.
 //
 // OnEvent runs before the event is stored: if storing then fails, labhooks
@@ -63,6 +64,13 @@ type Handler struct {
 	// for work that must follow the commit, such as confirming an erasure
 	// to labhooks. It must not block for long.
 	AfterStore func(ctx context.Context, e *Event, status string)
+	// LatestOnly drops an event older than one already stored about the
+	// same entity (a lower labhooks-sequence for the same labhooks-entity:
+	// a retry that arrives after a newer event), answering 200 with status
+	// "stale" so that labhooks does not retry it; OnEvent does not run for
+	// it. The Store must be a LatestStore. Events about no entity are
+	// stored as usual. Default false: every event is stored.
+	LatestOnly bool
 	// RejectUnknown answers 400 for events outside this package's catalog.
 	// Default (false): they are stored with RawData, since labhooks admins can
 	// add event types.
@@ -115,21 +123,36 @@ func (h *Handler) Read(w http.ResponseWriter, r *http.Request) (*Event, error) {
 		}
 		return nil, &HTTPError{http.StatusBadRequest, "unreadable_body", fmt.Errorf("reading the body: %w", err)}
 	}
+	return h.read(r.Header, body, false)
+}
+
+// read verifies (VerifyPulled when pulled, else Verify) and parses an
+// event's headers and body.
+func (h *Handler) read(header http.Header, body []byte, pulled bool) (*Event, error) {
 	if h.Verifier == nil {
 		return nil, &HTTPError{http.StatusInternalServerError, "internal", errors.New("receiver.Handler has no Verifier")}
 	}
-	if err := h.Verifier.Verify(r.Header, body); err != nil {
+	verify := h.Verifier.Verify
+	if pulled {
+		verify = h.Verifier.VerifyPulled
+	}
+	if err := verify(header, body); err != nil {
 		return nil, &HTTPError{http.StatusUnauthorized, ErrorCode(err), err}
 	}
-	e, err := Parse(r.Header.Get(HeaderID), body)
+	e, err := Parse(header.Get(HeaderID), body)
 	if err != nil {
 		return nil, &HTTPError{http.StatusBadRequest, ErrorCode(err), err}
 	}
 	if h.RejectUnknown && !e.Known() {
 		return nil, &HTTPError{http.StatusBadRequest, "unknown_event", fmt.Errorf("%q is not an event of this receiver's catalog", e.Name)}
 	}
+	meta, err := ReadMeta(header)
+	if err != nil {
+		return nil, &HTTPError{http.StatusBadRequest, ErrorCode(err), err}
+	}
+	e.SetMeta(meta)
 	// Verify checked the timestamp, so it parses.
-	ts, _ := strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64)
+	ts, _ := strconv.ParseInt(header.Get(HeaderTimestamp), 10, 64)
 	e.Timestamp = time.Unix(ts, 0).UTC()
 	now := time.Now
 	if h.Now != nil {
@@ -137,6 +160,29 @@ func (h *Handler) Read(w http.ResponseWriter, r *http.Request) (*Event, error) {
 	}
 	e.ReceivedAt = now().UTC()
 	return e, nil
+}
+
+// ReceivePulled takes one item of the pull feed (GET /v1/feed), its
+// headers and its body exactly as the feed gave them, as ServeHTTP takes a
+// request: it verifies it (VerifyPulled: no x-api-key), parses it, skips
+// it when already stored, calls OnEvent, stores it and calls AfterStore.
+// status is "stored", "duplicate" or "stale" (LatestOnly). Acknowledge
+// the item to labhooks only once it returns without error: a pull that
+// stops before the acknowledgement gets the item again, and de-duplicates
+// it. The error is a *HTTPError: 4xx for an item that will never be taken
+// (the status a push would have been answered), 5xx for a failure worth
+// trying again.
+func (h *Handler) ReceivePulled(ctx context.Context, header http.Header, body []byte) (e *Event, status string, err error) {
+	if e, err = h.read(header, body, true); err != nil {
+		return nil, "", err
+	}
+	if status, err = h.handle(ctx, e); err != nil {
+		return e, "", err
+	}
+	if h.AfterStore != nil {
+		h.AfterStore(ctx, e, status)
+	}
+	return e, status, nil
 }
 
 // handle de-duplicates, calls OnEvent and stores; status is "stored" or
@@ -152,10 +198,36 @@ func (h *Handler) handle(ctx context.Context, e *Event) (status string, err erro
 	if seen {
 		return "duplicate", nil
 	}
+	var latest LatestStore
+	if h.LatestOnly && e.Entity != "" {
+		var ok bool
+		if latest, ok = h.Store.(LatestStore); !ok {
+			return "", &HTTPError{http.StatusInternalServerError, "internal", errors.New("receiver.Handler.LatestOnly needs a Store that is a LatestStore")}
+		}
+		stale, err := latest.Stale(ctx, e)
+		if err != nil {
+			return "", &HTTPError{http.StatusInternalServerError, "store_failed", fmt.Errorf("looking up %s: %w", e.Entity, err)}
+		}
+		if stale {
+			return "stale", nil
+		}
+	}
 	if h.OnEvent != nil {
 		if err := h.OnEvent(ctx, e); err != nil {
 			return "", &HTTPError{http.StatusInternalServerError, "handler_failed", fmt.Errorf("handling %s %s: %w", e.Name, e.ID, err)}
 		}
+	}
+	if latest != nil {
+		stored, stale, err := latest.SaveIfNewer(ctx, e)
+		switch {
+		case err != nil:
+			return "", &HTTPError{http.StatusInternalServerError, "store_failed", fmt.Errorf("storing %s %s: %w", e.Name, e.ID, err)}
+		case stale:
+			return "stale", nil
+		case !stored:
+			return "duplicate", nil
+		}
+		return "stored", nil
 	}
 	stored, err := h.Store.Save(ctx, e)
 	if err != nil {
@@ -220,6 +292,7 @@ var errorCodes = []struct {
 	{ErrNoMatchingSignature, "no_matching_signature"},
 	{ErrInvalidWebhookID, "invalid_webhook_id"},
 	{ErrNotAnEvent, "not_an_event"},
+	{ErrInvalidMeta, "invalid_meta"},
 	{ErrInvalidData, "invalid_data"},
 }
 
@@ -277,6 +350,43 @@ func (s *MemoryStore) Save(_ context.Context, e *Event) (bool, error) {
 	s.byID[e.ID] = e
 	s.events = append(s.events, e)
 	return true, nil
+}
+
+var _ LatestStore = (*MemoryStore)(nil)
+
+// Stale reports whether an event about e.Entity with a Sequence at or
+// above e.Sequence is stored.
+func (s *MemoryStore) Stale(_ context.Context, e *Event) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.staleLocked(e), nil
+}
+
+func (s *MemoryStore) staleLocked(e *Event) bool {
+	if e.Entity == "" {
+		return false
+	}
+	for _, old := range s.events {
+		if old.Entity == e.Entity && old.Sequence >= e.Sequence {
+			return true
+		}
+	}
+	return false
+}
+
+// SaveIfNewer stores e unless it is stored already or stale (see LatestStore).
+func (s *MemoryStore) SaveIfNewer(_ context.Context, e *Event) (stored, stale bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byID[e.ID]; ok {
+		return false, false, nil
+	}
+	if s.staleLocked(e) {
+		return false, true, nil
+	}
+	s.byID[e.ID] = e
+	s.events = append(s.events, e)
+	return true, false, nil
 }
 
 // Events returns the stored events, in the order they were stored.

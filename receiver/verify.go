@@ -78,18 +78,31 @@ func NewVerifier(secrets ...string) (*Verifier, error) {
 }
 
 // Verify checks the x-api-key and webhook-* headers of a request against its
-// body, exactly as received. Its error says which check failed and wraps one
+// body, exactly as received, and labhooks-signature against the labhooks-
+// headers (when there are any: a labhooks- header without its signature,
+// or changed, is refused with ErrNoMatchingSignature). Its error says which check failed and wraps one
 // of ErrMissingAPIKey, ErrWrongAPIKey, ErrMissingHeaders, ErrInvalidTimestamp,
 // ErrTimestampTooOld, ErrTimestampTooNew or ErrNoMatchingSignature.
 func (v *Verifier) Verify(h http.Header, body []byte) error {
 	if err := v.CheckAPIKey(h.Get(HeaderAPIKey)); err != nil {
 		return err
 	}
+	return v.VerifyPulled(h, body)
+}
+
+// VerifyPulled checks an item of the pull feed (GET /v1/feed): its headers
+// and body as Verify checks a request's, but for x-api-key, which the feed
+// does not carry (the partner's API key fetched it). Its error wraps one
+// of the errors Verify's does, but for the x-api-key ones.
+func (v *Verifier) VerifyPulled(h http.Header, body []byte) error {
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
 	}
-	return v.signer.Verify(h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature), body, now(), v.Tolerance)
+	if err := v.signer.Verify(h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature), body, now(), v.Tolerance); err != nil {
+		return err
+	}
+	return v.verifyMeta(h)
 }
 
 // CheckAPIKey checks an x-api-key value alone, in constant time. A key in

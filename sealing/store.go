@@ -213,6 +213,27 @@ func (s *Store) Release(jobs []*labhooks.Job) {
 	}
 }
 
+// Feed returns a page of a partner's pull feed with its links' secrets
+// opened, as ClaimDeliveries does for pushes: a feed item is signed with
+// them.
+func (s *Store) Feed(ctx context.Context, q labhooks.FeedQuery) ([]*labhooks.FeedItem, error) {
+	items, err := s.Store.Feed(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		if it.Link.Secret, err = s.openCached(it.DataLinkID, it.Link.Secret); err != nil {
+			return nil, err
+		}
+		if it.Link.PreviousSecret != "" {
+			if it.Link.PreviousSecret, err = s.openCached(it.DataLinkID, it.Link.PreviousSecret); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return items, nil
+}
+
 func (s *Store) openCached(link, stored string) (string, error) {
 	k := [2]string{link, stored}
 	s.mu.RLock()

@@ -147,9 +147,19 @@ func (s *Store) createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEv
 		}
 		key = sql.NullString{String: e.IdempotencyKey, Valid: true}
 	}
-	if _, err := tx.StmtContext(ctx, s.st.insertEvent).ExecContext(ctx, e.ID, e.EventName, string(e.Data), e.PartnerID, e.Role, key, p.RequestHash, ms(e.CreatedAt), e.Traceparent); err != nil {
+	seq, err := s.nextSequence(ctx, tx, e.Entity)
+	if err != nil {
+		return nil, err
+	}
+	var occurred sql.NullInt64
+	if !e.OccurredAt.IsZero() && !e.OccurredAt.Equal(e.CreatedAt) {
+		occurred = sql.NullInt64{Int64: ms(e.OccurredAt), Valid: true}
+	}
+	if _, err := tx.StmtContext(ctx, s.st.insertEvent).ExecContext(ctx, e.ID, e.EventName, string(e.Data), e.PartnerID, e.Role, key, p.RequestHash, ms(e.CreatedAt), e.Traceparent,
+		occurred, e.Entity, seq); err != nil {
 		return nil, dbError(err)
 	}
+	e.Sequence = seq
 	stmt := tx.StmtContext(ctx, s.st.insertDelivery)
 	for _, d := range p.Deliveries {
 		if _, err := stmt.ExecContext(ctx, d.ID, e.ID, d.DataLinkID, d.PartnerID, d.EventName, string(d.Status),
@@ -168,4 +178,19 @@ func (s *Store) createEvent(ctx context.Context, tx *sql.Tx, p labhooks.CreateEv
 		}
 	}
 	return &labhooks.CreateEventResult{Event: e, Deliveries: p.Deliveries, RequestHash: p.RequestHash}, nil
+}
+
+// nextSequence raises entity's counter inside tx and returns the number it
+// gives the event being stored: 1, 2, 3… for one entity's events, without a
+// gap, since a refused event's savepoint rolls the raise back. 0 for no
+// entity.
+func (s *Store) nextSequence(ctx context.Context, tx *sql.Tx, entity string) (int64, error) {
+	if entity == "" {
+		return 0, nil
+	}
+	var seq int64
+	if err := tx.StmtContext(ctx, s.st.nextSequence).QueryRowContext(ctx, entity).Scan(&seq); err != nil {
+		return 0, dbError(err)
+	}
+	return seq, nil
 }

@@ -91,8 +91,14 @@ func (f *freshGroup) handOver(e *labhooks.Event, d *labhooks.Delivery) *labhooks
 	if l == nil || !l.Enabled {
 		return nil
 	}
+	occurred := e.OccurredAt
+	if occurred.IsZero() {
+		occurred = e.CreatedAt
+	}
+	// As a claim would read them back: times to the millisecond.
 	r := labhooks.ClaimedRow{DeliveryID: d.ID, EventID: e.ID, EventName: d.EventName, DataLinkID: d.DataLinkID, PartnerID: d.PartnerID,
-		CreatedAt: d.CreatedAt, Data: e.Data, Link: l, Traceparent: e.Traceparent}
+		CreatedAt: fromMs(ms(d.CreatedAt)), Data: e.Data, Link: l, Traceparent: e.Traceparent,
+		OccurredAt: fromMs(ms(occurred)), Entity: e.Entity, Sequence: e.Sequence}
 	j, _ := r.Job(fromMs(f.now), f.token)
 	return j
 }

@@ -15,7 +15,7 @@ import (
 type statements struct {
 	savepoint, rollbackTo, release *sql.Stmt
 
-	insertEvent, insertDelivery *sql.Stmt
+	insertEvent, insertDelivery, nextSequence *sql.Stmt
 
 	linksDue, linksNextDue, claimJobs *sql.Stmt
 
@@ -31,8 +31,10 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&st.savepoint, `SAVEPOINT event`},
 		{&st.rollbackTo, `ROLLBACK TO event`},
 		{&st.release, `RELEASE event`},
-		{&st.insertEvent, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at, traceparent)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertEvent, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at, traceparent,
+			occurred_at, entity, entity_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.nextSequence, `INSERT INTO entity_sequences (entity, seq) VALUES (?1, 1)
+			ON CONFLICT (entity) DO UPDATE SET seq = seq + 1 RETURNING seq`},
 		{&st.insertDelivery, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
 			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
 		// Each of a list of data links' first pending deliveries, due
@@ -52,7 +54,8 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		// The columns of sqlstore.ScanClaimedRow.
 		{&st.claimJobs, `SELECT d.id, d.event_id, d.event_name, d.datalink_id, d.partner_id, d.attempt_count, d.attempt_base,
 			d.created_at, e.data, l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
-			l.previous_secret_expires_at, COALESCE(l.enabled, 0), e.traceparent
+			l.previous_secret_expires_at, COALESCE(l.enabled, 0), e.traceparent,
+			COALESCE(e.occurred_at, e.created_at), e.entity, e.entity_seq
 			FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN datalinks l ON l.id = d.datalink_id
 			WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.id`},
 		{&st.insertAttempt, `INSERT INTO attempts (delivery_id, number, started_at, status_code, duration_ms, error, response_body)

@@ -114,7 +114,7 @@ func (s *Store) loadTargets(ctx context.Context, q interface {
 	if err := rows.Err(); err != nil {
 		return nil, nil, dbError(err)
 	}
-	rows, err = q.QueryContext(ctx, `SELECT id, partner_id, event_names, enabled, url, secret, previous_secret,
+	rows, err = q.QueryContext(ctx, `SELECT id, partner_id, event_names, enabled, kind = 'pull', url, secret, previous_secret,
 		previous_secret_expires_at FROM datalinks ORDER BY id`)
 	if err != nil {
 		return nil, nil, dbError(err)
@@ -125,7 +125,7 @@ func (s *Store) loadTargets(ctx context.Context, q interface {
 	for rows.Next() {
 		var l labhooks.AudienceLink
 		d := &labhooks.DataLink{}
-		if err := rows.Scan(&l.ID, &l.PartnerID, dialect{}.EventNames(&l.EventNames), &l.Enabled,
+		if err := rows.Scan(&l.ID, &l.PartnerID, dialect{}.EventNames(&l.EventNames), &l.Enabled, &l.Pull,
 			&d.URL, &d.Secret, &d.PreviousSecret, dialect{}.NullTime(&d.PreviousSecretExpiresAt)); err != nil {
 			return nil, nil, dbError(err)
 		}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,32 @@ func Bench(b *testing.B, newStore NewStore) {
 			}
 		})
 	})
+	// What the per-entity sequence adds to an emit (issue 15): events
+	// about no entity, all about one (every emit raises the same counter
+	// row, the worst case), and each about its own.
+	for _, entities := range []string{"none", "one", "many"} {
+		b.Run("CreateEventParallel/entity="+entities, func(b *testing.B) {
+			s, _ := benchStore(b, newStore, 1)
+			b.SetParallelism(16)
+			var n atomic.Int64
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					e := benchEvent(time.Now())
+					switch entities {
+					case "one":
+						e.Entity = "appointment:1"
+					case "many":
+						e.Entity = fmt.Sprint("appointment:", n.Add(1))
+					}
+					if _, err := Emit(b.Context(), s, AppointmentCreated, e); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 	// What the audit log adds to a change: the same data link update,
 	// without and with its entry appended to the chain in its transaction.
 	for _, audited := range []bool{false, true} {

@@ -72,6 +72,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"NotificationConcurrent", testNotificationConcurrent},
 		{"NotificationClaim", testNotificationClaim},
 		{"NotificationPurge", testNotificationPurge},
+		{"EntitySequence", testEntitySequence},
+		{"Feed", testFeed},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
 	}

@@ -252,6 +252,21 @@ func TestClientCommands(t *testing.T) {
 	if out := must(append([]string{"datalinks", "list"}, asPartner...)...); !strings.Contains(out, link) {
 		t.Fatalf("datalinks list with a partner key:\n%s", out)
 	}
+	// A pull link: --pull (or --kind pull), and no --url.
+	out = must(append([]string{"datalinks", "create", "--pull"}, asPartner...)...)
+	pullLink := regexp.MustCompile(`dl_\S+`).FindString(out)
+	if !strings.Contains(out, "KIND         pull") && !regexp.MustCompile(`KIND\s+pull`).MatchString(out) {
+		t.Fatalf("datalinks create --pull:\n%s", out)
+	}
+	for _, bad := range [][]string{{"--pull", "--url", receiver.URL}, {"--kind", "carrier"}, {"--pull", "--kind", "push"}, {}} {
+		if code, _, stderr := cli(t, append(append([]string{"datalinks", "create"}, bad...), asPartner...)...); code != 2 {
+			t.Fatalf("datalinks create %v: exit %d, want 2\n%s", bad, code, stderr)
+		}
+	}
+	if out := must(append([]string{"datalinks", "list"}, asPartner...)...); !regexp.MustCompile(`\bpull\b`).MatchString(out) || !regexp.MustCompile(`\bpush\b`).MatchString(out) {
+		t.Fatalf("datalinks list shows no kinds:\n%s", out)
+	}
+	must(append([]string{"datalinks", "delete", pullLink}, asPartner...)...)
 	mustJSON := must(append([]string{"datalinks", "show", link, "--json"}, asPartner...)...)
 	if !strings.HasPrefix(mustJSON, "{") || !strings.Contains(mustJSON, `"url": "`+receiver.URL+`/hook"`) {
 		t.Fatalf("datalinks show --json:\n%s", mustJSON)

@@ -40,7 +40,11 @@ func printDataLink(w io.Writer, d *dataLinkOut) error {
 			state += ": " + d.DisabledReason
 		}
 	}
-	pairs := []string{"ID", d.ID, "PARTNER", d.PartnerID, "URL", d.URL, "EVENTS", eventsOf(d.EventNames), "STATE", state}
+	url := d.URL
+	if d.Kind == labhooks.DataLinkPull {
+		url = "- (pull: the partner reads GET /v1/feed, e.g. labhooks receive --pull)"
+	}
+	pairs := []string{"ID", d.ID, "PARTNER", d.PartnerID, "KIND", string(d.KindOrPush()), "URL", url, "EVENTS", eventsOf(d.EventNames), "STATE", state}
 	if d.Secret != "" {
 		pairs = append(pairs, "SECRET", d.Secret+"   (shown only now: give it to your receiver)")
 	} else {
@@ -92,13 +96,15 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				if !d.Enabled {
 					state = "disabled"
 				}
-				rows[i] = []string{d.ID, d.URL, orDash(d.SecretHint), orDash(strings.Join(d.EventNames, ",")), state}
+				rows[i] = []string{d.ID, string(d.KindOrPush()), orDash(d.URL), orDash(d.SecretHint), orDash(strings.Join(d.EventNames, ",")), state}
 			}
-			return listing(stdout, "no data links", "ID\tURL\tSECRET\tEVENTS\tSTATE", rows)
+			return listing(stdout, "no data links", "ID\tKIND\tURL\tSECRET\tEVENTS\tSTATE", rows)
 		}},
-		"create": {"create [--partner PARTNER_ID] --url URL [--secret SECRET] [--events NAME,NAME] [--description TEXT] [-q]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		"create": {"create [--partner PARTNER_ID] (--url URL | --pull) [--secret SECRET] [--events NAME,NAME] [--description TEXT] [-q]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			partner := fs.String("partner", "", "the partner the data link belongs to (a partner key needs none)")
 			url := fs.String("url", "", "the data link's URL: where the partner's receiver takes events")
+			pull := fs.Bool("pull", false, "a pull link: no URL; the partner reads its events from GET /v1/feed (labhooks receive --pull)")
+			kind := fs.String("kind", "", "push (the default, with --url) or pull (the same as --pull)")
 			secret := fs.String("secret", "", "the secret sent as x-api-key and signing key; generated when empty")
 			events := fs.String("events", "", "comma-separated event names to receive; empty: all the partner's role receives")
 			desc := fs.String("description", "", "a note for people")
@@ -106,8 +112,19 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			if err := noArgs(fs, args); err != nil {
 				return err
 			}
-			if *url == "" {
-				return usageError{fmt.Errorf("--url URL is required: where the partner's receiver takes events")}
+			if *pull {
+				if *kind != "" && *kind != string(labhooks.DataLinkPull) {
+					return usageError{fmt.Errorf("--pull and --kind %s contradict each other", *kind)}
+				}
+				*kind = string(labhooks.DataLinkPull)
+			}
+			switch {
+			case *kind != "" && !labhooks.DataLinkKind(*kind).Valid():
+				return usageError{fmt.Errorf("--kind %q: a data link is push or pull", *kind)}
+			case *kind == string(labhooks.DataLinkPull) && *url != "":
+				return usageError{fmt.Errorf("a pull link has no --url: its partner reads GET /v1/feed")}
+			case *kind != string(labhooks.DataLinkPull) && *url == "":
+				return usageError{fmt.Errorf("--url URL is required: where the partner's receiver takes events (or --pull, for a partner that reads the feed)")}
 			}
 			cl, err := c.client(ctx)
 			if err != nil {
@@ -116,7 +133,13 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			if *partner, err = partnerOf(ctx, c, cl, *partner); err != nil {
 				return err
 			}
-			in := map[string]any{"url": *url, "eventNames": splitList(*events), "description": *desc}
+			in := map[string]any{"eventNames": splitList(*events), "description": *desc}
+			if *url != "" {
+				in["url"] = *url
+			}
+			if *kind != "" {
+				in["kind"] = *kind
+			}
 			if *secret != "" {
 				in["secret"] = *secret
 			}

@@ -63,17 +63,23 @@ type listener struct {
 
 // arrival is what listen prints of one request; its JSON form is --json's line.
 type arrival struct {
-	Time             time.Time       `json:"time"`
-	Method           string          `json:"method"`
-	Path             string          `json:"path"`
-	Status           int             `json:"status"`
-	Verified         bool            `json:"verified"`
-	Duplicate        bool            `json:"duplicate,omitempty"`
-	Error            *arrivalError   `json:"error,omitempty"`
-	WebhookID        string          `json:"webhookId"`
-	WebhookTimestamp string          `json:"webhookTimestamp"`
-	EventName        string          `json:"eventName,omitempty"`
-	Data             json.RawMessage `json:"data,omitempty"`
+	Time             time.Time     `json:"time"`
+	Method           string        `json:"method"`
+	Path             string        `json:"path"`
+	Status           int           `json:"status"`
+	Verified         bool          `json:"verified"`
+	Duplicate        bool          `json:"duplicate,omitempty"`
+	Error            *arrivalError `json:"error,omitempty"`
+	WebhookID        string        `json:"webhookId"`
+	WebhookTimestamp string        `json:"webhookTimestamp"`
+	EventName        string        `json:"eventName,omitempty"`
+	// EventID, OccurredAt, Entity and Sequence are the labhooks- headers,
+	// once verified.
+	EventID    string          `json:"eventId,omitempty"`
+	OccurredAt *time.Time      `json:"occurredAt,omitempty"`
+	Entity     string          `json:"entity,omitempty"`
+	Sequence   int64           `json:"sequence,omitempty"`
+	Data       json.RawMessage `json:"data,omitempty"`
 	// Body is set instead of Data when the body is not an event.
 	Body string `json:"body,omitempty"`
 }
@@ -95,6 +101,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if fail == nil {
+		if m, _ := receiver.ReadMeta(r.Header); m != nil { // check parsed it
+			a.EventID, a.OccurredAt, a.Entity, a.Sequence = m.EventID, &m.OccurredAt, m.Entity, m.Sequence
+		}
 		a.Verified = true
 		a.Duplicate = l.seen[a.WebhookID]
 		l.seen[a.WebhookID] = true
@@ -132,6 +141,9 @@ func (l *listener) check(w http.ResponseWriter, r *http.Request) ([]byte, *recei
 		return body, &receiver.HTTPError{Status: http.StatusUnauthorized, Code: receiver.ErrorCode(err), Err: err}
 	}
 	if _, err := receiver.Parse(r.Header.Get(receiver.HeaderID), body); err != nil {
+		return body, &receiver.HTTPError{Status: http.StatusBadRequest, Code: receiver.ErrorCode(err), Err: err}
+	}
+	if _, err := receiver.ReadMeta(r.Header); err != nil {
 		return body, &receiver.HTTPError{Status: http.StatusBadRequest, Code: receiver.ErrorCode(err), Err: err}
 	}
 	return body, nil
@@ -176,6 +188,9 @@ func (l *listener) print(a arrival) {
 		result = green + "✓ verified" + reset
 	default:
 		result = fmt.Sprintf("%s✗ %d %s%s: %s", red, a.Status, a.Error.Code, reset, a.Error.Message)
+	}
+	if a.Entity != "" {
+		result += fmt.Sprintf(" · %s #%d", a.Entity, a.Sequence)
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s  %s  %s  %s%s%s\n", a.Time.Format(timeLayout), name, id, result, dim, sentAgo(a.WebhookTimestamp, a.Time)+" "+a.Method+" "+a.Path+reset)

@@ -12,11 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labhooks/labhooks/httpapi"
 	"github.com/labhooks/labhooks/receiver"
 	"github.com/labhooks/labhooks/receiver/store"
 )
 
-const receiveSynopsis = `Usage: labhooks receive --secret S [--addr 127.0.0.1:3000] [--db ./events.db | postgres://…]
+const receiveSynopsis = `Usage: labhooks receive --secret S [--addr 127.0.0.1:3000] [--db ./events.db | postgres://…] [--latest-only]
+       labhooks receive --pull --server U --api-key K --secret S [--db …] [--latest-only]
 
 A ready receiver for labhooks events. It accepts POSTs on any path (/, /hook, …),
 checks x-api-key and the signature, and stores each event once, by webhook-id,
@@ -37,7 +39,23 @@ without its userEmail and userPhoneNumber. With --confirm-erasures --api-key K
 --server U, receive then confirms the erasure to labhooks (POST
 U/v1/erasures/{webhook-id}/confirm with the partner's API key), retrying for a
 while if labhooks does not answer. --retention D deletes stored events older
-than D (such as 30d), checked every minute.`
+than D (such as 30d), checked every minute.
+
+Each event's labhooks- headers (labhooks-event-id, labhooks-occurred-at,
+labhooks-entity, labhooks-sequence) are checked against labhooks-signature and
+stored in the columns event_id, occurred_at, entity and sequence; the table
+received_latest names the newest event stored about each entity. With
+--latest-only, an event older than one already stored about the same entity
+(a lower labhooks-sequence: a retry that arrived after a newer event) is
+answered 200 "stale" and not stored, so received_events keeps to the newest
+state of each entity as it arrives.
+
+With --pull, receive listens on no port: for a partner that takes no inbound
+HTTPS, it reads the events of the partner's pull data link from labhooks' feed
+(GET U/v1/feed with the partner's API key), every --poll (default 2s), checks
+each as it checks a push (--secret is the pull link's), stores it in the same
+table, and only then acknowledges it (POST U/v1/feed/ack). Killed between the
+two, it gets the event again and finds it stored: every event is stored once.`
 
 func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("receive", receiveSynopsis, stderr)
@@ -51,6 +69,9 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	confirm := fs.Bool("confirm-erasures", false, "after storing a dataDeletionRequest (and deleting the user's events), confirm the erasure to labhooks; needs --api-key and --server")
 	apiKey := fs.String("api-key", "", "the partner's labhooks API `key`, for --confirm-erasures")
 	server := fs.String("server", "", "labhooks' `URL`, such as https://labhooks.example.com, for --confirm-erasures")
+	latestOnly := fs.Bool("latest-only", false, "drop (answer 200 \"stale\") an event older than one stored about the same entity (labhooks-sequence)")
+	pull := fs.Bool("pull", false, "read events from labhooks' feed (needs --server and --api-key) instead of listening for POSTs")
+	poll := fs.Duration("poll", 2*time.Second, "with --pull, how long to wait after the feed is empty before reading it again")
 	var retention longDuration
 	fs.Var(&retention, "retention", "delete stored events received longer ago than this, such as 30d or 720h (default: keep them)")
 	if err := parseFlags(fs, args); err != nil {
@@ -58,6 +79,19 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("receive takes no arguments, got %q", fs.Args())}
+	}
+	var puller *httpapi.Client
+	if *pull {
+		if *server == "" || *apiKey == "" {
+			return usageError{errors.New("--pull needs --server, labhooks' URL (LABHOOKS_RECEIVER_SERVER), and --api-key, the partner's API key (LABHOOKS_RECEIVER_API_KEY)")}
+		}
+		if *poll <= 0 {
+			return usageError{fmt.Errorf("--poll must be positive, got %s", *poll)}
+		}
+		var err error
+		if puller, err = (&clientFlags{server: *server, key: *apiKey}).client(ctx); err != nil {
+			return err
+		}
 	}
 	var confirmer *erasureConfirmer
 	if *confirm {
@@ -87,6 +121,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		RejectUnknown: *rejectUnknown,
 		MaxBodyBytes:  *maxBody,
 		Logger:        log,
+		LatestOnly:    *latestOnly,
 	}
 	if confirmer != nil {
 		confirmer.log = log
@@ -101,6 +136,14 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if retention > 0 {
 		go purgeReceived(ctx, st, time.Duration(retention), log)
 	}
+	where := *db
+	if store.IsPostgres(where) {
+		where = "PostgreSQL"
+	}
+	if puller != nil {
+		fmt.Fprintf(stdout, "pulling events from %s/v1/feed every %s, storing events in %s\n", puller.BaseURL, *poll, where)
+		return pullFeed(ctx, puller, h, *poll, log)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := st.Ping(r.Context()); err != nil {
@@ -111,11 +154,6 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/", logRequests(log, h))
-
-	where := *db
-	if store.IsPostgres(where) {
-		where = "PostgreSQL"
-	}
 	return serveHTTP(ctx, *addr, mux, stdout, "storing events in "+where)
 }
 

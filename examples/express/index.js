@@ -4,8 +4,12 @@
 //   2. verifies webhook-signature, an HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>"
 //      (Standard Webhooks), with node's own crypto;
 //   3. rejects a webhook-timestamp more than 5 minutes from this clock (replays);
-//   4. skips an event whose webhook-id it already stored (labhooks retries until it gets a 2xx);
-//   5. appends each new event as one JSON line to EVENTS_FILE, and answers 200 only then.
+//   4. verifies labhooks-signature over the labhooks- headers (the event's id, when it
+//      occurred, its entity and its sequence number among that entity's events), and
+//      refuses a request whose labhooks- headers were changed;
+//   5. skips an event whose webhook-id it already stored (labhooks retries until it gets a 2xx);
+//   6. appends each new event as one JSON line to EVENTS_FILE (with eventId, occurredAt,
+//      entity and sequence), and answers 200 only then.
 //
 // Environment: WEBHOOK_SECRET (required; two secrets separated by a space during a
 // rotation), PORT (default 3000), HOST (default: every interface), EVENTS_FILE
@@ -80,6 +84,49 @@ function verifySignature (secrets, id, timestamp, signatureHeader, body, nowSeco
   if (!matched) throw new VerifyError('no_matching_signature', 'no signature matches the secret')
 }
 
+// The labhooks- headers, signed in labhooks-signature: HMAC-SHA256 of
+// "labhooks-meta-v1\n<webhook-id>\n<webhook-timestamp>\n<event id>\n<occurred at>\n<entity>\n<sequence>"
+// (an absent header is an empty string), "v1,<base64>" per secret, as webhook-signature.
+const META_HEADERS = ['labhooks-event-id', 'labhooks-occurred-at', 'labhooks-entity', 'labhooks-sequence']
+
+function metaContent (id, timestamp, meta) {
+  return ['labhooks-meta-v1', id, timestamp, meta.eventId || '', meta.occurredAt || '', meta.entity || '', meta.sequence || ''].join('\n')
+}
+
+// signMeta returns the labhooks-signature value of meta ({eventId, occurredAt, entity, sequence}, strings).
+function signMeta (secrets, id, timestamp, meta) {
+  const content = metaContent(id, String(timestamp), meta)
+  return secrets.map(s => 'v1,' + crypto.createHmac('sha256', keyOf(s)).update(content).digest('base64')).join(' ')
+}
+
+// verifyMeta checks the labhooks- headers (get(name) returns a header) of a
+// request whose webhook-signature verified, and returns them typed:
+// {eventId, occurredAt (a Date), entity, sequence (a number)}, or null when
+// the request has none. A labhooks- header without labhooks-signature, or
+// changed on the way, throws no_matching_signature; a malformed one, invalid_meta.
+function verifyMeta (secrets, get) {
+  const [eventId, occurredAt, entity, sequence] = META_HEADERS.map(h => get(h) || '')
+  const signatureHeader = get('labhooks-signature') || ''
+  if (!eventId && !occurredAt && !entity && !sequence && !signatureHeader) return null
+  if (!signatureHeader) throw new VerifyError('no_matching_signature', 'labhooks- headers came without labhooks-signature')
+  const given = signatureHeader.split(/\s+/).filter(e => e.startsWith('v1,')).map(e => Buffer.from(e.slice(3)))
+  const content = metaContent(get('webhook-id') || '', get('webhook-timestamp') || '', { eventId, occurredAt, entity, sequence })
+  let matched = false
+  for (const secret of secrets) {
+    const expected = Buffer.from(crypto.createHmac('sha256', keyOf(secret)).update(content).digest('base64'))
+    for (const sig of given) {
+      if (sig.length === expected.length && crypto.timingSafeEqual(sig, expected)) matched = true
+    }
+  }
+  if (!matched) throw new VerifyError('no_matching_signature', 'labhooks-signature matches no secret: a labhooks- header was changed')
+  const when = new Date(occurredAt)
+  if (!eventId || Number.isNaN(when.getTime())) throw new VerifyError('invalid_meta', 'labhooks-event-id or labhooks-occurred-at is malformed')
+  if (Boolean(entity) !== Boolean(sequence) || (sequence && !/^[1-9][0-9]{0,17}$/.test(sequence))) {
+    throw new VerifyError('invalid_meta', 'labhooks-entity and labhooks-sequence (a whole number from 1) come together')
+  }
+  return { eventId, occurredAt: when, entity: entity || null, sequence: sequence ? Number(sequence) : null }
+}
+
 // checkApiKey compares x-api-key with each secret in constant time; a key in
 // whsec_ form matches the raw secret it encodes. Hashing first makes both sides
 // the same length, so the comparison does not tell the secret's length.
@@ -137,11 +184,13 @@ function createApp ({ secrets, eventsFile = './events.jsonl', toleranceSeconds =
   app.post(['/', '/hook'], express.raw({ type: () => true, limit: MAX_BODY }), (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
     const id = req.get('webhook-id')
+    let meta
     try {
       checkApiKey(secrets, req.get('x-api-key'))
       verifySignature(secrets, id, req.get('webhook-timestamp'), req.get('webhook-signature'), body, now(), toleranceSeconds)
+      meta = verifyMeta(secrets, name => req.get(name))
     } catch (err) {
-      if (err instanceof VerifyError) return fail(res, 401, err.code, err.message)
+      if (err instanceof VerifyError) return fail(res, err.code === 'invalid_meta' ? 400 : 401, err.code, err.message)
       throw err
     }
 
@@ -159,6 +208,10 @@ function createApp ({ secrets, eventsFile = './events.jsonl', toleranceSeconds =
       data: event.data,
       webhookTimestamp: Number(req.get('webhook-timestamp')),
       receivedAt: new Date().toISOString()
+    }
+    if (meta) {
+      // A higher sequence for the same entity is a newer state of it.
+      Object.assign(record, { eventId: meta.eventId, occurredAt: meta.occurredAt.toISOString(), entity: meta.entity, sequence: meta.sequence })
     }
     try {
       onEvent(record) // call your action here: save to your database, etc.
@@ -180,7 +233,7 @@ function createApp ({ secrets, eventsFile = './events.jsonl', toleranceSeconds =
   return app
 }
 
-module.exports = { createApp, verifySignature, checkApiKey, sign, keyOf, parseSecrets, VerifyError }
+module.exports = { createApp, verifySignature, verifyMeta, signMeta, checkApiKey, sign, keyOf, parseSecrets, VerifyError }
 
 if (require.main === module) {
   const PORT = Number(process.env.PORT || 3000)

@@ -6,7 +6,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { createApp, verifySignature, sign, parseSecrets, checkApiKey } = require('./index.js')
+const { createApp, verifySignature, verifyMeta, signMeta, sign, parseSecrets, checkApiKey } = require('./index.js')
 
 const vectorsFile = path.join(__dirname, '..', '..', 'signature', 'testdata', 'vectors.json')
 const { vectors } = JSON.parse(fs.readFileSync(vectorsFile, 'utf8'))
@@ -27,6 +27,32 @@ test('the shared signing vectors', async t => {
   }
 })
 
+const metaVectorsFile = path.join(__dirname, '..', '..', 'signature', 'testdata', 'meta_vectors.json')
+
+test('the shared labhooks-signature vectors', async t => {
+  const { vectors: metaVectors } = JSON.parse(fs.readFileSync(metaVectorsFile, 'utf8'))
+  assert.ok(metaVectors.length >= 5)
+  for (const v of metaVectors) {
+    await t.test(v.name, () => {
+      const headers = {
+        'webhook-id': v.id,
+        'webhook-timestamp': v.timestamp,
+        'labhooks-event-id': v.meta.EventID,
+        'labhooks-occurred-at': v.meta.OccurredAt,
+        'labhooks-entity': v.meta.Entity,
+        'labhooks-sequence': v.meta.Sequence,
+        'labhooks-signature': v.signature
+      }
+      const run = () => verifyMeta(v.secrets, name => headers[name])
+      if (!v.valid) return assert.throws(run, { code: 'no_matching_signature' })
+      const meta = run()
+      assert.equal(meta.eventId, v.meta.EventID)
+      assert.equal(meta.occurredAt.toISOString(), new Date(v.meta.OccurredAt).toISOString())
+      assert.equal(meta.sequence, v.meta.Sequence ? Number(v.meta.Sequence) : null)
+    })
+  }
+})
+
 test('x-api-key', () => {
   const secrets = ['mysecretkey', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw']
   checkApiKey(secrets, 'mysecretkey')
@@ -41,7 +67,7 @@ const SECRET = 'a-long-difficult-secret-0123456789'
 const appointment = JSON.stringify({ eventName: 'appointmentCreated', data: { dashboardUrl: 'https://dashboard.daslab.app/samplers/123/appointments/123', userUrl: 'https://web.daslab.app/appointments/123', appointmentId: 123, locationId: 123, datetime: '2020-11-16 10:00:00+00', paymentMethod: 'stripe' } })
 
 // deliver POSTs like labhooks (SPEC §3) and returns [status, answer].
-async function deliver (base, { id, body = appointment, secrets = [SECRET], apiKey = secrets[0], ts = Math.floor(Date.now() / 1000), urlPath = '/hook', tamper } = {}) {
+async function deliver (base, { id, body = appointment, secrets = [SECRET], apiKey = secrets[0], ts = Math.floor(Date.now() / 1000), urlPath = '/hook', tamper, meta, tamperHeaders } = {}) {
   const headers = {
     'content-type': 'application/json',
     'user-agent': 'labhooks/test',
@@ -50,6 +76,11 @@ async function deliver (base, { id, body = appointment, secrets = [SECRET], apiK
     'webhook-timestamp': String(ts),
     'webhook-signature': sign(secrets, id, ts, Buffer.from(body, 'utf8'))
   }
+  if (meta) {
+    Object.assign(headers, { 'labhooks-event-id': meta.eventId, 'labhooks-occurred-at': meta.occurredAt, 'labhooks-signature': signMeta(secrets, id, ts, meta) })
+    if (meta.entity) Object.assign(headers, { 'labhooks-entity': meta.entity, 'labhooks-sequence': meta.sequence })
+  }
+  if (tamperHeaders) tamperHeaders(headers)
   const res = await fetch(base + urlPath, { method: 'POST', headers, body: tamper ? tamper(body) : body })
   return [res.status, await res.json()]
 }
@@ -99,8 +130,25 @@ test('a real server on 127.0.0.1', async t => {
       assert.equal(answer.error.code, code)
     })
   }
+  const meta = { eventId: 'evt_1', occurredAt: '2026-03-01T09:30:00.250Z', entity: 'appointment:123', sequence: '7' }
+  await t.test('verifies and keeps the labhooks- headers', async () => {
+    assert.equal((await deliver(base, { id: 'dlv_meta', meta }))[0], 200)
+    const got = lines(file).find(l => l.webhookId === 'dlv_meta')
+    assert.deepEqual([got.eventId, got.occurredAt, got.entity, got.sequence], ['evt_1', '2026-03-01T09:30:00.250Z', 'appointment:123', 7])
+  })
+  for (const [name, tamperHeaders] of [
+    ['a raised labhooks-sequence', h => { h['labhooks-sequence'] = '8' }],
+    ['another labhooks-entity', h => { h['labhooks-entity'] = 'appointment:124' }],
+    ['labhooks-signature removed', h => { delete h['labhooks-signature'] }]
+  ]) {
+    await t.test(name, async () => {
+      const [s, answer] = await deliver(base, { id: 'dlv_meta_bad', meta, tamperHeaders })
+      assert.equal(s, 401)
+      assert.equal(answer.error.code, 'no_matching_signature')
+    })
+  }
   await t.test('only accepted events reach the file', () => {
-    assert.deepEqual(lines(file).map(l => l.webhookId), ['dlv_1', 'dlv_root'])
+    assert.deepEqual(lines(file).map(l => l.webhookId), ['dlv_1', 'dlv_root', 'dlv_meta'])
   })
 })
 

@@ -35,10 +35,10 @@ func (s *Store) CreateDataLink(ctx context.Context, d *labhooks.DataLink) error 
 		if n >= labhooks.MaxDataLinksPerPartner {
 			return labhooks.Errorf(labhooks.EConflict, "a partner may have at most %d data links", labhooks.MaxDataLinksPerPartner)
 		}
-		_, err = db.Exec(ctx, `INSERT INTO datalinks (`+dataLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		_, err = db.Exec(ctx, `INSERT INTO datalinks (`+dataLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			d.ID, d.PartnerID, db.TextArg(d.URL), db.TextArg(d.Description), d.Secret, d.PreviousSecret, db.NullTimeArg(d.PreviousSecretExpiresAt),
 			db.EventNamesArg(d.EventNames), d.Enabled, db.TextArg(d.DisabledReason), db.NullTimeArg(d.FailingSince),
-			db.TimeArg(d.CreatedAt), db.TimeArg(d.UpdatedAt))
+			db.TimeArg(d.CreatedAt), db.TimeArg(d.UpdatedAt), string(d.KindOrPush()))
 		switch {
 		case db.ForeignKey(err):
 			return labhooks.Errorf(labhooks.ENotFound, "partner %s not found", d.PartnerID)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/labhooks/labhooks"
@@ -79,6 +80,15 @@ func Requeue(ctx context.Context, db DB, p labhooks.RequeueParams) ([]string, er
 		err := r.Scan(&link)
 		return link, err
 	})
+	if err == nil {
+		// A pull link's deliveries go back to its feed, never due.
+		for _, link := range slices.Compact(slices.Sorted(slices.Values(links))) {
+			if _, err = db.Exec(ctx, `UPDATE deliveries SET next_attempt_at = NULL WHERE datalink_id = $1 AND status = 'pending'
+				AND next_attempt_at IS NOT NULL AND EXISTS (SELECT 1 FROM datalinks l WHERE l.id = $1 AND l.kind = 'pull')`, link); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err == nil && len(links) == 0 && p.DeliveryID != "" {
 		return nil, labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", p.DeliveryID)
 	}

@@ -12,11 +12,12 @@ const (
 	partnerColumns = `id, name, role, key_prefix, api_key_hash, previous_key_hash, previous_key_expires_at, suspended_at,
 	created_at, updated_at, contacts`
 	dataLinkColumns = `id, partner_id, url, description, secret, previous_secret, previous_secret_expires_at,
-	event_names, enabled, disabled_reason, failing_since, created_at, updated_at`
+	event_names, enabled, disabled_reason, failing_since, created_at, updated_at, kind`
 	deliveryColumns = `id, event_id, event_name, partner_id, datalink_id, status, attempt_count, next_attempt_at,
 	last_status_code, last_error, created_at, updated_at`
 	attemptColumns = `delivery_id, number, started_at, status_code, duration_ms, error, response_body`
-	eventColumns   = `id, event_name, data, partner_id, role, COALESCE(idempotency_key, ''), created_at, erased_at`
+	eventColumns   = `id, event_name, data, partner_id, role, COALESCE(idempotency_key, ''), created_at, erased_at,
+	COALESCE(occurred_at, created_at), entity, entity_seq`
 )
 
 // scanPartner reads the partnerColumns of a row.
@@ -39,7 +40,7 @@ func scanPartner(d Dialect, row Row) (*labhooks.Partner, error) {
 func scanDataLink(d Dialect, row Row) (*labhooks.DataLink, error) {
 	var l labhooks.DataLink
 	err := row.Scan(&l.ID, &l.PartnerID, &l.URL, &l.Description, &l.Secret, &l.PreviousSecret, d.NullTime(&l.PreviousSecretExpiresAt),
-		d.EventNames(&l.EventNames), &l.Enabled, &l.DisabledReason, d.NullTime(&l.FailingSince), d.Time(&l.CreatedAt), d.Time(&l.UpdatedAt))
+		d.EventNames(&l.EventNames), &l.Enabled, &l.DisabledReason, d.NullTime(&l.FailingSince), d.Time(&l.CreatedAt), d.Time(&l.UpdatedAt), &l.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -80,10 +81,11 @@ func scanAttempt(d Dialect, row Row) (*labhooks.Attempt, error) {
 
 func scanEvent(d Dialect, row Row) (*labhooks.Event, error) {
 	var e labhooks.Event
-	if err := row.Scan(&e.ID, &e.EventName, (*[]byte)(&e.Data), &e.PartnerID, &e.Role, &e.IdempotencyKey, d.Time(&e.CreatedAt), d.NullTime(&e.ErasedAt)); err != nil {
+	if err := row.Scan(&e.ID, &e.EventName, (*[]byte)(&e.Data), &e.PartnerID, &e.Role, &e.IdempotencyKey, d.Time(&e.CreatedAt), d.NullTime(&e.ErasedAt),
+		d.Time(&e.OccurredAt), &e.Entity, &e.Sequence); err != nil {
 		return nil, err
 	}
-	utc(&e.CreatedAt)
+	utc(&e.CreatedAt, &e.OccurredAt)
 	utcPtr(&e.ErasedAt)
 	e.Erased = e.ErasedAt != nil
 	return &e, nil
@@ -94,18 +96,19 @@ func scanEvent(d Dialect, row Row) (*labhooks.Event, error) {
 // data, then of its data link (LEFT JOINed): whether it exists, its url,
 // secret and previous_secret (each empty when it does not),
 // previous_secret_expires_at, and enabled (false when it does not); then
-// the event's traceparent.
+// the event's traceparent, occurred_at (created_at when NULL), entity and
+// entity_seq.
 func ScanClaimedRow(d Dialect, row Row) (*labhooks.ClaimedRow, error) {
 	var r labhooks.ClaimedRow
 	var l labhooks.DataLink
 	var linked bool
 	err := row.Scan(&r.DeliveryID, &r.EventID, &r.EventName, &r.DataLinkID, &r.PartnerID, &r.AttemptCount, &r.ScheduleBase, d.Time(&r.CreatedAt), &r.Data,
 		&linked, &l.URL, &l.Secret, &l.PreviousSecret, d.NullTime(&l.PreviousSecretExpiresAt), &l.Enabled,
-		&r.Traceparent)
+		&r.Traceparent, d.Time(&r.OccurredAt), &r.Entity, &r.Sequence)
 	if err != nil {
 		return nil, err
 	}
-	utc(&r.CreatedAt)
+	utc(&r.CreatedAt, &r.OccurredAt)
 	if linked {
 		l.ID = r.DataLinkID
 		r.Link = &l

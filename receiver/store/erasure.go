@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -50,21 +49,7 @@ func (s *Store) saveDeletionRequest(ctx context.Context, e *receiver.Event, data
 		return false, fmt.Errorf("store: saving %s %s: %w", e.Name, e.ID, err)
 	}
 	defer tx.Rollback()
-	var res sql.Result
-	if s.postgres {
-		res, err = tx.ExecContext(ctx, `INSERT INTO received_events (webhook_id, event_name, data, body, webhook_timestamp, received_at)
-VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (webhook_id) DO NOTHING`,
-			e.ID, e.Name, string(stripped), body, e.Timestamp.Unix(), receivedAt.UTC())
-	} else {
-		res, err = tx.ExecContext(ctx, `INSERT INTO received_events (webhook_id, event_name, data, body, webhook_timestamp, received_at)
-VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (webhook_id) DO NOTHING`,
-			e.ID, e.Name, string(stripped), body, e.Timestamp.Unix(), receivedAt.UTC().Format(timeLayout))
-	}
-	if err != nil {
-		return false, fmt.Errorf("store: saving %s %s: %w", e.Name, e.ID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
+	if stored, err := s.insert(ctx, tx, e, stripped, body, receivedAt); err != nil || !stored {
 		return false, err
 	}
 	if userID != "" {
