@@ -106,7 +106,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 			reasons, _ := json.Marshal(failed) // {"delivery ID": "why it fails", …}
 			_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
 				last_error = f.value, updated_at = ?1 FROM json_each(?2) AS f WHERE deliveries.id = f.key`, now, string(reasons))
-			return dbError(err)
+			if err != nil {
+				return dbError(err)
+			}
+			// An ordered link's blocked deliveries fail with its head.
+			return dbError(sqlstore.FailBlockedBehind(ctx, db{q: tx}, failed, p.Now))
 		}
 		return nil
 	})
@@ -200,6 +204,9 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult)
 				return dbError(err)
 			}
 		}
+		if err := s.releaseOrdered(ctx, tx, rs); err != nil {
+			return err
+		}
 		failing := tx.StmtContext(ctx, s.st.updateFailingSince)
 		for _, run := range labhooks.FailingRuns(rs) {
 			if _, err := failing.ExecContext(ctx, run.DataLinkID, nullMs(run.Since), run.Fresh); err != nil {
@@ -235,6 +242,33 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult)
 		s.due.forget()
 	}
 	return err
+}
+
+// releaseOrdered makes the next blocked delivery of each ordered data link
+// whose head rs ended the head, due when the head's attempt ended (see
+// sqlstore/ordered.go). The bounds RecordAttempts reads after it include
+// what it released.
+func (s *Store) releaseOrdered(ctx context.Context, tx *sql.Tx, rs []labhooks.AttemptResult) error {
+	ended := map[string]time.Time{}
+	for _, r := range rs {
+		if r.Status != labhooks.DeliveryPending && r.DataLinkID != "" {
+			at := r.Attempt.StartedAt.Add(time.Duration(r.Attempt.DurationMs) * time.Millisecond)
+			if at.After(ended[r.DataLinkID]) {
+				ended[r.DataLinkID] = at
+			}
+		}
+	}
+	if len(ended) == 0 {
+		return nil
+	}
+	ordered, err := sqlstore.OrderedLinks(ctx, db{q: tx}, slices.Sorted(maps.Keys(ended)))
+	for _, link := range ordered {
+		if err != nil {
+			break
+		}
+		_, err = sqlstore.ReleaseNext(ctx, db{q: tx}, []string{link}, ended[link])
+	}
+	return dbError(err)
 }
 
 // NextDue returns when the earliest pending delivery becomes due, or a

@@ -134,11 +134,13 @@ func (d *dueLinks) rebuild(ctx context.Context, tx *sql.Tx) error {
 	bound := map[string]int64{}
 	for rows.Next() {
 		var id string
-		var at int64
+		var at sql.NullInt64 // NULL: every pending delivery is blocked (a head is about to be released)
 		if err := rows.Scan(&id, &at); err != nil {
 			return dbError(err)
 		}
-		bound[id] = at
+		if at.Valid {
+			bound[id] = at.Int64
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return dbError(err)

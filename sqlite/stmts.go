@@ -33,14 +33,16 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&st.release, `RELEASE event`},
 		{&st.insertEvent, `INSERT INTO events (id, event_name, data, partner_id, role, idempotency_key, request_hash, created_at, traceparent)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		// A delivery of an ordered link that has a pending delivery waits,
+		// blocked (sqlstore/ordered.go): orderedInsertDue.
 		{&st.insertDelivery, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
-			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
+			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ` + orderedInsertDue + `, ?8, ?9)`},
 		// Each of a list of data links' first pending deliveries, due
 		// first: a claim takes those due now, and the first of the others
 		// tells when the link is due next.
 		{&st.linksDue, `SELECT l.value, d.id, d.next_attempt_at FROM json_each(?1) AS l JOIN deliveries d ON d.rowid IN (
 				SELECT rowid FROM deliveries INDEXED BY deliveries_link_due WHERE datalink_id = l.value AND status = 'pending'
-				ORDER BY next_attempt_at, id LIMIT ?2 OFFSET ?3)
+				AND next_attempt_at IS NOT NULL ORDER BY next_attempt_at, id LIMIT ?2 OFFSET ?3)
 			ORDER BY l.key, d.next_attempt_at, d.id`},
 		// When each of a list of data links is next due; NULL: never.
 		{&st.linksNextDue, `SELECT l.value, (SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_link_due
@@ -87,6 +89,14 @@ func (st *statements) close() {
 		}
 	}
 }
+
+// orderedInsertDue is the next_attempt_at of a delivery inserted with
+// insertDelivery: none (blocked) when its data link is ordered and has a
+// pending delivery already, else ?7. The one write connection holds the
+// database, so no other transaction can change either meanwhile.
+const orderedInsertDue = `CASE WHEN EXISTS (SELECT 1 FROM datalinks WHERE id = ?3 AND ordered)
+	AND EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_link_due WHERE datalink_id = ?3 AND status = 'pending')
+	THEN NULL ELSE ?7 END`
 
 // jsonList encodes a list for a json_each argument.
 func jsonList[T any](items []T) string {

@@ -71,6 +71,11 @@ func Run(t *testing.T, newStore NewStore) {
 		{"NotificationOnce", testNotificationOnce},
 		{"NotificationConcurrent", testNotificationConcurrent},
 		{"NotificationClaim", testNotificationClaim},
+		{"OrderedBlocking", testOrderedBlocking},
+		{"OrderedRequeue", testOrderedRequeue},
+		{"OrderedDisable", testOrderedDisable},
+		{"OrderedToggle", testOrderedToggle},
+		{"OrderedConcurrentEmit", testOrderedConcurrentEmit},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
 	}
