@@ -25,6 +25,7 @@ type dataLinkForm struct {
 	Description string
 	Secret      string
 	EventNames  []string
+	Ordered     bool
 	Errors      map[string]string
 }
 
@@ -143,9 +144,10 @@ func (s *Server) createDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 	}
 	form := dataLinkForm{
 		PartnerID: p.ID, URL: strings.TrimSpace(r.PostForm.Get("url")), Description: strings.TrimSpace(r.PostForm.Get("description")),
-		Secret: strings.TrimSpace(r.PostForm.Get("secret")), EventNames: r.PostForm["eventNames"],
+		Secret: strings.TrimSpace(r.PostForm.Get("secret")), EventNames: r.PostForm["eventNames"], Ordered: r.PostForm.Get("ordered") == "on",
 	}
-	d, err := s.app.CreateDataLink(r.Context(), c, p.ID, app.DataLinkInput{URL: form.URL, Secret: form.Secret, EventNames: form.EventNames, Description: form.Description})
+	d, err := s.app.CreateDataLink(r.Context(), c, p.ID, app.DataLinkInput{URL: form.URL, Secret: form.Secret, EventNames: form.EventNames,
+		Description: form.Description, Ordered: form.Ordered})
 	if errs, ok := fieldErrors(err, dataLinkFields...); ok {
 		form.Errors = errs
 		data := newLinkData{Partner: p, Types: s.app.EventTypesFor(r.Context(), p.Role), Form: form}
@@ -166,7 +168,7 @@ func (s *Server) linkPage(ctx context.Context, c *app.Caller, d *labhooks.DataLi
 	now := s.now().UTC()
 	data := &dataLinkPageData{
 		Link: linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p}, Partner: p, Types: s.app.EventTypesFor(ctx, p.Role),
-		Form: dataLinkForm{PartnerID: p.ID, URL: d.URL, Description: d.Description, EventNames: d.EventNames},
+		Form: dataLinkForm{PartnerID: p.ID, URL: d.URL, Description: d.Description, EventNames: d.EventNames, Ordered: d.Ordered},
 		Now:  now, ReplaySince: now.Add(-24 * time.Hour).Format(replayTimeLayout),
 	}
 	if d.FailingSince != nil {
@@ -267,13 +269,14 @@ func (s *Server) updateDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 	if names == nil {
 		names = []string{}
 	}
-	_, err = s.app.UpdateDataLink(r.Context(), c, d.ID, labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names})
+	ordered := r.PostForm.Get("ordered") == "on"
+	_, err = s.app.UpdateDataLink(r.Context(), c, d.ID, labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names, Ordered: &ordered})
 	if errs, ok := fieldErrors(err, dataLinkFields...); ok {
 		data, lerr := s.linkPage(r.Context(), c, d)
 		if lerr != nil {
 			return lerr
 		}
-		data.Form = dataLinkForm{PartnerID: d.PartnerID, URL: url, Description: desc, EventNames: names, Errors: errs}
+		data.Form = dataLinkForm{PartnerID: d.PartnerID, URL: url, Description: desc, EventNames: names, Ordered: ordered, Errors: errs}
 		return s.renderLink(w, r, httpapi.ErrorStatus(err), data)
 	} else if err != nil {
 		return err

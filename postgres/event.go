@@ -64,7 +64,7 @@ const createEventSQL = `WITH ev AS (
 		RETURNING id
 	), dl AS (
 		INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status, next_attempt_at, created_at, updated_at)
-		SELECT d.id, ev.id, d.link, d.partner, $2, d.status, `+orderedInsertDue+`, d.created, d.updated
+		SELECT d.id, ev.id, d.link, d.partner, $2, d.status, ` + orderedInsertDue + `, d.created, d.updated
 		FROM ev, unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[])
 			AS d (id, link, partner, status, due, created, updated)
 		RETURNING 1
