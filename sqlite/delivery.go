@@ -261,14 +261,30 @@ func (s *Store) releaseOrdered(ctx context.Context, tx *sql.Tx, rs []labhooks.At
 	if len(ended) == 0 {
 		return nil
 	}
-	ordered, err := sqlstore.OrderedLinks(ctx, db{q: tx}, slices.Sorted(maps.Keys(ended)))
-	for _, link := range ordered {
-		if err != nil {
-			break
-		}
-		_, err = sqlstore.ReleaseNext(ctx, db{q: tx}, []string{link}, ended[link])
+	// The one write connection holds the database: no lock to take.
+	rows, err := tx.StmtContext(ctx, s.st.orderedOf).QueryContext(ctx, jsonList(slices.Sorted(maps.Keys(ended))))
+	if err != nil {
+		return dbError(err)
 	}
-	return dbError(err)
+	var ordered []string
+	for rows.Next() {
+		var link string
+		if err := rows.Scan(&link); err != nil {
+			rows.Close()
+			return dbError(err)
+		}
+		ordered = append(ordered, link)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return dbError(err)
+	}
+	for _, link := range ordered {
+		if _, err := sqlstore.ReleaseNext(ctx, db{q: tx}, []string{link}, ended[link]); err != nil {
+			return dbError(err)
+		}
+	}
+	return nil
 }
 
 // NextDue returns when the earliest pending delivery becomes due, or a

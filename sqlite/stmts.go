@@ -20,6 +20,8 @@ type statements struct {
 	linksDue, linksNextDue, claimLease, claimJobs *sql.Stmt
 
 	insertAttempt, updateAfterAttempt, updateFailingSince *sql.Stmt
+
+	orderedOf *sql.Stmt
 }
 
 func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
@@ -70,6 +72,9 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		// is written only when the value changes, not on every batch.
 		{&st.updateFailingSince, `UPDATE datalinks SET failing_since = CASE WHEN ?3 THEN ?2 ELSE COALESCE(failing_since, ?2) END
 			WHERE id = ?1 AND failing_since IS NOT (CASE WHEN ?3 THEN ?2 ELSE COALESCE(failing_since, ?2) END)`},
+		// Which of a list of data links are ordered (sqlstore/ordered.go):
+		// each batch of attempt records asks, so its text is fixed.
+		{&st.orderedOf, `SELECT id FROM datalinks WHERE id IN (SELECT value FROM json_each(?1)) AND ordered ORDER BY id`},
 	} {
 		stmt, err := db.PrepareContext(ctx, s.text)
 		if err != nil {
@@ -83,7 +88,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 
 func (st *statements) close() {
 	for _, s := range []*sql.Stmt{st.savepoint, st.rollbackTo, st.release,
-		st.insertEvent, st.insertDelivery, st.linksDue, st.linksNextDue, st.claimLease, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince} {
+		st.insertEvent, st.insertDelivery, st.linksDue, st.linksNextDue, st.claimLease, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince, st.orderedOf} {
 		if s != nil {
 			s.Close()
 		}
