@@ -107,15 +107,23 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 			ids, reasons = append(ids, id), append(reasons, why)
 		}
 		// Should this fail, the deliveries stay leased, and the claim after
-		// the lease fails them.
-		if _, err := s.pool.Exec(ctx, `UPDATE deliveries d SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
-			last_error = f.reason, updated_at = $1
-			FROM unnest($2::text[], $3::text[]) AS f (id, reason)
-			WHERE d.id = f.id AND d.id = ANY ($2) AND d.lease_token = $4`, now, ids, reasons, token); err != nil {
-			return nil, dbError(err)
-		}
-		// An ordered link's blocked deliveries fail with its head.
+		// the lease fails them. An ordered link's blocked deliveries fail
+		// with its head, in the same transaction, after the lock of the
+		// ordered links (sqlstore/ordered.go), taken first as everywhere.
 		if err := s.inTx(ctx, func(tx pgx.Tx) error {
+			links, err := sqlstore.LinksOf(ctx, db{q: tx}, ids)
+			if err == nil {
+				_, err = sqlstore.OrderedLinks(ctx, db{q: tx}, links)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
+				last_error = f.reason, updated_at = $1
+				FROM unnest($2::text[], $3::text[]) AS f (id, reason)
+				WHERE d.id = f.id AND d.id = ANY ($2) AND d.lease_token = $4`, now, ids, reasons, token); err != nil {
+				return err
+			}
 			return sqlstore.FailBlockedBehind(ctx, db{q: tx}, failed, p.Now)
 		}); err != nil {
 			return nil, err

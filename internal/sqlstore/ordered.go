@@ -117,6 +117,16 @@ func FailBlockedBehind(ctx context.Context, db DB, failed map[string]string, now
 	return nil
 }
 
+// LinksOf returns the data links of deliveries ids, by ID.
+func LinksOf(ctx context.Context, db DB, ids []string) ([]string, error) {
+	in, args := inList(ids, 1)
+	rows, err := db.Query(ctx, `SELECT DISTINCT datalink_id FROM deliveries WHERE id IN (`+in+`) ORDER BY datalink_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r Row) (string, error) { return scanString(db, r) })
+}
+
 // pendingLinks returns the data links of the pending deliveries of events
 // ids.
 func pendingLinks(ctx context.Context, db DB, eventIDs []string) ([]string, error) {
