@@ -305,3 +305,34 @@ func testOrderedConcurrentEmit(t *testing.T, newStore NewStore) {
 		t.Fatalf("OrderedQueue = %+v, %v; want %s and 39 waiting", q, err, due[0])
 	}
 }
+
+// testOrderedErasure: erasing a user's data fails the pending deliveries
+// of their events; when that was an ordered link's head, the next one is
+// released.
+func testOrderedErasure(t *testing.T, newStore NewStore) {
+	t.Parallel()
+	b := setup(t, newStore)
+	ord := b.orderedLink(t, true)
+	var ds []string
+	for _, user := range []string{"u1", "u2", "u3"} {
+		e := &labhooks.Event{Data: []byte(`{"appointmentId":1,"userId":"` + user + `"}`), PartnerID: ord.PartnerID, CreatedAt: b.now}
+		r, err := Emit(b.ctx, b.s, AppointmentCreated, e)
+		if err != nil || len(r.Deliveries) != 1 {
+			t.Fatalf("Emit = %+v, %v", r, err)
+		}
+		ds = append(ds, r.Deliveries[0].ID)
+	}
+	b.wantQueue(t, ord.ID, ds[0], ds[1], ds[2])
+	// The third event stands for the request: u1's earlier events are erased.
+	req, err := b.s.Delivery(b.ctx, ds[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.EraseUser(b.ctx, labhooks.EraseUserParams{EventID: req.EventID, UserID: "u1", Now: b.now}); err != nil {
+		t.Fatalf("EraseUser: %v", err)
+	}
+	if d, err := b.s.Delivery(b.ctx, ds[0]); err != nil || d.Status != labhooks.DeliveryFailed {
+		t.Fatalf("the erased event's delivery = %+v, %v; want failed", d, err)
+	}
+	b.wantQueue(t, ord.ID, ds[1], ds[2])
+}

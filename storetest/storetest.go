@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OrderedDisable", testOrderedDisable},
 		{"OrderedToggle", testOrderedToggle},
 		{"OrderedConcurrentEmit", testOrderedConcurrentEmit},
+		{"OrderedErasure", testOrderedErasure},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
 	}
