@@ -38,8 +38,38 @@ type DataLink struct {
 	// FailingSince is when the link's current run of failed attempts began;
 	// nil once an attempt succeeds. A run long enough disables the link.
 	FailingSince *time.Time `json:"failingSince,omitempty"`
-	CreatedAt    time.Time  `json:"createdAt"`
-	UpdatedAt    time.Time  `json:"updatedAt"`
+	// Ordered makes the link's deliveries go one at a time, in event order
+	// (the order of their IDs): a delivery waits, blocked, until the one
+	// before it (the head) is delivered or failed for good. See Mode.
+	Ordered   bool      `json:"ordered"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Queue is, for an ordered link as read on its own (DataLinkStore's
+	// OrderedQueue), the delivery being sent and how many wait behind it;
+	// nil otherwise. Not stored.
+	Queue *OrderedQueue `json:"queue,omitempty"`
+}
+
+// Link modes, as the API, the dashboard and the CLI show them.
+const (
+	ModeOrdered    = "ordered"
+	ModeConcurrent = "concurrent"
+)
+
+// Mode is "ordered" or "concurrent".
+func (d *DataLink) Mode() string {
+	if d.Ordered {
+		return ModeOrdered
+	}
+	return ModeConcurrent
+}
+
+// OrderedQueue is where an ordered link's deliveries stand: Head is the
+// pending delivery being sent or retried ("" when none is pending), and
+// Waiting how many pending deliveries are blocked behind it.
+type OrderedQueue struct {
+	Head    string `json:"head,omitempty"`
+	Waiting int    `json:"waiting"`
 }
 
 // DataLinkKind says how a data link's events reach its partner.
@@ -112,6 +142,8 @@ type DataLinkUpdate struct {
 	Description *string   `json:"description"`
 	EventNames  *[]string `json:"eventNames"`
 	Enabled     *bool     `json:"enabled"`
+	// Ordered turns ordered delivery on or off (see DataLink.Ordered).
+	Ordered *bool `json:"ordered"`
 }
 
 // DataLinkFilter selects data links; nil fields do not filter.
@@ -131,6 +163,9 @@ func (u DataLinkUpdate) Apply(d *DataLink) {
 	}
 	if u.EventNames != nil {
 		d.EventNames = *u.EventNames
+	}
+	if u.Ordered != nil {
+		d.Ordered = *u.Ordered
 	}
 	if u.Enabled != nil {
 		if *u.Enabled && !d.Enabled {

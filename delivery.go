@@ -24,18 +24,22 @@ func (s DeliveryStatus) Valid() bool {
 // Delivery is one event to one data link. Its ID is the webhook-id receivers
 // see, the same on every attempt.
 type Delivery struct {
-	ID             string         `json:"id"`
-	EventID        string         `json:"eventId"`
-	EventName      string         `json:"eventName"`
-	PartnerID      string         `json:"partnerId"`
-	DataLinkID     string         `json:"datalinkId"`
-	Status         DeliveryStatus `json:"status"`
-	AttemptCount   int            `json:"attemptCount"`
-	NextAttemptAt  *time.Time     `json:"nextAttemptAt,omitempty"`
-	LastStatusCode int            `json:"lastStatusCode,omitempty"`
-	LastError      string         `json:"lastError,omitempty"`
-	CreatedAt      time.Time      `json:"createdAt"`
-	UpdatedAt      time.Time      `json:"updatedAt"`
+	ID            string         `json:"id"`
+	EventID       string         `json:"eventId"`
+	EventName     string         `json:"eventName"`
+	PartnerID     string         `json:"partnerId"`
+	DataLinkID    string         `json:"datalinkId"`
+	Status        DeliveryStatus `json:"status"`
+	AttemptCount  int            `json:"attemptCount"`
+	NextAttemptAt *time.Time     `json:"nextAttemptAt,omitempty"`
+	// BlockedBehind is, for a pending delivery of an ordered data link that
+	// waits its turn (it has no NextAttemptAt), the ID of the delivery being
+	// sent before it: the link's head.
+	BlockedBehind  string    `json:"blockedBehind,omitempty"`
+	LastStatusCode int       `json:"lastStatusCode,omitempty"`
+	LastError      string    `json:"lastError,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 	// Attempts is filled only when a single delivery is read (then it is
 	// never nil, so the JSON shows [] for none); listings leave it out.
 	Attempts []*Attempt `json:"attempts,omitzero"`

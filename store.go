@@ -63,6 +63,10 @@ type DataLinkStore interface {
 	// DeleteDataLink removes a data link and fails its pending deliveries at
 	// now; its deliveries stay listed. ENotFound.
 	DeleteDataLink(ctx context.Context, id string, now time.Time) error
+	// OrderedQueue returns where data link id's deliveries stand as an
+	// ordered link: the pending delivery it is sending (its head) and how
+	// many are blocked behind it. ENotFound.
+	OrderedQueue(ctx context.Context, id string) (*OrderedQueue, error)
 	// RewriteSecrets calls rewrite with every data link's secrets (the
 	// previous one only when set) and stores what it returns in their place,
 	// all in one transaction, leaving everything else as it is; it returns
@@ -127,7 +131,18 @@ type Queue interface {
 	// Requeue makes the deliveries p selects pending and due at p.Now, each
 	// with a fresh retry schedule (its ScheduleBase becomes its
 	// AttemptCount), and returns how many. ENotFound when p.DeliveryID does
-	// not exist.
+	// not exist. On an ordered data link a requeued delivery other than
+	// the head waits, blocked, behind the head, if there is one.
+	//
+	// Ordered data links (DataLink.Ordered): only the oldest pending
+	// delivery of such a link (its head) has a NextAttemptAt; the others
+	// are pending with none (blocked) and are never claimed nor reported by
+	// NextDue. CreateEvent inserts a delivery blocked when its ordered link
+	// has a pending delivery; RecordAttempts, EraseUser and Requeue release
+	// the oldest blocked one (due at once) when the head ends; a claim that
+	// fails a head because its link is disabled fails the blocked ones with
+	// it; UpdateDataLink turning ordering on blocks the pending deliveries
+	// not in flight, and off releases them all.
 	Requeue(ctx context.Context, p RequeueParams) (int, error)
 }
 

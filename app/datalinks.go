@@ -24,6 +24,8 @@ type DataLinkInput struct {
 	EventNames  []string              `json:"eventNames"`
 	Description string                `json:"description"`
 	Enabled     *bool                 `json:"enabled"`
+	// Ordered asks for ordered delivery (labhooks.DataLink.Ordered).
+	Ordered bool `json:"ordered"`
 }
 
 // CreateDataLink checks in and stores it as a data link of partner
@@ -64,13 +66,13 @@ func (s *Service) CreateDataLink(ctx context.Context, c *Caller, partnerID strin
 	now := s.now()
 	d := &labhooks.DataLink{
 		ID: id.New(id.DataLink), PartnerID: p.ID, Kind: in.Kind, URL: in.URL, Description: in.Description, Secret: in.Secret,
-		EventNames: in.EventNames, Enabled: in.Enabled == nil || *in.Enabled, CreatedAt: now, UpdatedAt: now,
+		EventNames: in.EventNames, Enabled: in.Enabled == nil || *in.Enabled, Ordered: in.Ordered, CreatedAt: now, UpdatedAt: now,
 	}
 	if d.EventNames == nil {
 		d.EventNames = []string{}
 	}
 	ctx = audited(ctx, s.entry(c, labhooks.AuditDataLinkCreate, "datalink", d.ID, d.PartnerID), map[string]any{
-		"kind": d.Kind, "url": d.URL, "description": d.Description, "eventNames": d.EventNames, "enabled": d.Enabled})
+		"kind": d.Kind, "url": d.URL, "description": d.Description, "eventNames": d.EventNames, "enabled": d.Enabled, "ordered": d.Ordered})
 	if err := s.store.CreateDataLink(ctx, d); err != nil {
 		return nil, err
 	}
@@ -105,7 +107,13 @@ func (s *Service) DataLinks(ctx context.Context, c *Caller, partnerID string) ([
 	case !c.Admin:
 		f.PartnerID = &c.Partner.ID
 	}
-	return s.store.DataLinks(ctx, f)
+	ds, err := s.store.DataLinks(ctx, f)
+	for _, d := range ds {
+		if err == nil {
+			err = s.withQueue(ctx, d)
+		}
+	}
+	return ds, err
 }
 
 // DataLink returns data link id if the caller owns it (or is the admin);
@@ -118,7 +126,17 @@ func (s *Service) DataLink(ctx context.Context, c *Caller, id string) (*labhooks
 	if !c.CanSeePartner(d.PartnerID) {
 		return nil, labhooks.Errorf(labhooks.ENotFound, "data link %s not found", id)
 	}
-	return d, nil
+	return d, s.withQueue(ctx, d)
+}
+
+// withQueue sets d.Queue when d is ordered: its head and how many wait.
+func (s *Service) withQueue(ctx context.Context, d *labhooks.DataLink) error {
+	if !d.Ordered {
+		return nil
+	}
+	var err error
+	d.Queue, err = s.store.OrderedQueue(ctx, d.ID)
+	return err
 }
 
 // UpdateDataLink checks u and applies it to data link id; enabling a link
@@ -153,7 +171,7 @@ func (s *Service) UpdateDataLink(ctx context.Context, c *Caller, id string, u la
 	}
 	now := s.now()
 	e := s.entry(c, labhooks.AuditDataLinkUpdate, "datalink", id, d.PartnerID)
-	return s.store.UpdateDataLink(labhooks.WithAudit(ctx, e), id, func(d *labhooks.DataLink) error {
+	d, err = s.store.UpdateDataLink(labhooks.WithAudit(ctx, e), id, func(d *labhooks.DataLink) error {
 		old := *d
 		u.Apply(d)
 		d.UpdatedAt = now
@@ -162,10 +180,15 @@ func (s *Service) UpdateDataLink(ctx context.Context, c *Caller, id string, u la
 		ch.add("description", old.Description, d.Description)
 		ch.add("eventNames", old.EventNames, d.EventNames)
 		ch.add("enabled", old.Enabled, d.Enabled)
+		ch.add("ordered", old.Ordered, d.Ordered)
 		ch.add("disabledReason", old.DisabledReason, d.DisabledReason)
 		e.Details = labhooks.AuditDetails(ch, nil)
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return d, s.withQueue(ctx, d)
 }
 
 // DeleteDataLink removes data link id; its deliveries stay listed, and

@@ -28,6 +28,7 @@ type dataLinkForm struct {
 	Description string
 	Secret      string
 	EventNames  []string
+	Ordered     bool
 	Errors      map[string]string
 }
 
@@ -156,9 +157,9 @@ func (s *Server) createDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 	form := dataLinkForm{
 		PartnerID: p.ID, URL: strings.TrimSpace(r.PostForm.Get("url")), Description: strings.TrimSpace(r.PostForm.Get("description")),
 		Secret: strings.TrimSpace(r.PostForm.Get("secret")), EventNames: r.PostForm["eventNames"],
-		Pull: r.PostForm.Get("kind") == string(labhooks.DataLinkPull),
+		Pull: r.PostForm.Get("kind") == string(labhooks.DataLinkPull), Ordered: r.PostForm.Get("ordered") == "on",
 	}
-	in := app.DataLinkInput{URL: form.URL, Secret: form.Secret, EventNames: form.EventNames, Description: form.Description}
+	in := app.DataLinkInput{URL: form.URL, Secret: form.Secret, EventNames: form.EventNames, Description: form.Description, Ordered: form.Ordered}
 	if form.Pull {
 		in.Kind = labhooks.DataLinkPull
 	}
@@ -183,7 +184,7 @@ func (s *Server) linkPage(ctx context.Context, c *app.Caller, d *labhooks.DataLi
 	now := s.now().UTC()
 	data := &dataLinkPageData{
 		Link: linkRow{DataLink: d, SecretHint: d.SecretHint(), Partner: p}, Partner: p, Types: s.app.EventTypesFor(ctx, p.Role),
-		Form: dataLinkForm{PartnerID: p.ID, URL: d.URL, Description: d.Description, EventNames: d.EventNames, Pull: d.Pull()},
+		Form: dataLinkForm{PartnerID: p.ID, URL: d.URL, Description: d.Description, EventNames: d.EventNames, Pull: d.Pull(), Ordered: d.Ordered},
 		Now:  now, ReplaySince: now.Add(-24 * time.Hour).Format(replayTimeLayout),
 	}
 	if d.FailingSince != nil {
@@ -284,7 +285,8 @@ func (s *Server) updateDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 	if names == nil {
 		names = []string{}
 	}
-	u := labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names}
+	ordered := r.PostForm.Get("ordered") == "on"
+	u := labhooks.DataLinkUpdate{URL: &url, Description: &desc, EventNames: &names, Ordered: &ordered}
 	if d.Pull() {
 		u.URL = nil // a pull link has none
 	}
@@ -294,7 +296,7 @@ func (s *Server) updateDataLinkPage(w http.ResponseWriter, r *http.Request) erro
 		if lerr != nil {
 			return lerr
 		}
-		data.Form = dataLinkForm{PartnerID: d.PartnerID, URL: url, Description: desc, EventNames: names, Errors: errs, Pull: d.Pull()}
+		data.Form = dataLinkForm{PartnerID: d.PartnerID, URL: url, Description: desc, EventNames: names, Ordered: ordered, Errors: errs, Pull: d.Pull()}
 		return s.renderLink(w, r, httpapi.ErrorStatus(err), data)
 	} else if err != nil {
 		return err

@@ -13,10 +13,12 @@ type dataLinkJSON struct {
 	*labhooks.DataLink
 	SecretHint string `json:"secretHint"`
 	Secret     string `json:"secret,omitempty"`
+	// Mode is "ordered" or "concurrent" (DataLink.Mode).
+	Mode string `json:"mode"`
 }
 
 func showDataLink(d *labhooks.DataLink) dataLinkJSON {
-	return dataLinkJSON{DataLink: d, SecretHint: d.SecretHint()}
+	return dataLinkJSON{DataLink: d, SecretHint: d.SecretHint(), Mode: d.Mode()}
 }
 
 // showSecret shows d with its secret, in the one answer that may.

@@ -53,6 +53,7 @@ func (dialect) EventNamesArg(names []string) any { return eventNames(names) }
 func (dialect) TextArg(s string) any             { return text(s) }
 func (dialect) LockRows() string                 { return " FOR UPDATE" }
 func (dialect) LockKey() string                  { return " FOR NO KEY UPDATE" }
+func (dialect) PendingByLink() string            { return "" }
 func (dialect) Millis(column string) string {
 	return "floor(extract(epoch FROM " + column + ") * 1000)::bigint"
 }

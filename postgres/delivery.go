@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,12 +107,26 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 			ids, reasons = append(ids, id), append(reasons, why)
 		}
 		// Should this fail, the deliveries stay leased, and the claim after
-		// the lease fails them.
-		if _, err := s.pool.Exec(ctx, `UPDATE deliveries d SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
-			last_error = f.reason, updated_at = $1
-			FROM unnest($2::text[], $3::text[]) AS f (id, reason)
-			WHERE d.id = f.id AND d.id = ANY ($2) AND d.lease_token = $4`, now, ids, reasons, token); err != nil {
-			return nil, dbError(err)
+		// the lease fails them. An ordered link's blocked deliveries fail
+		// with its head, in the same transaction, after the lock of the
+		// ordered links (sqlstore/ordered.go), taken first as everywhere.
+		if err := s.inTx(ctx, func(tx pgx.Tx) error {
+			links, err := sqlstore.LinksOf(ctx, db{q: tx}, ids)
+			if err == nil {
+				_, err = sqlstore.OrderedLinks(ctx, db{q: tx}, links)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
+				last_error = f.reason, updated_at = $1
+				FROM unnest($2::text[], $3::text[]) AS f (id, reason)
+				WHERE d.id = f.id AND d.id = ANY ($2) AND d.lease_token = $4`, now, ids, reasons, token); err != nil {
+				return err
+			}
+			return sqlstore.FailBlockedBehind(ctx, db{q: tx}, failed, p.Now)
+		}); err != nil {
+			return nil, err
 		}
 	}
 	return jobs, nil
@@ -213,6 +228,12 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult)
 	}
 	b := &pgx.Batch{}
 	b.Queue(queueCommitSQL)
+	// The ordered links whose head ends, locked before anything else (see
+	// lockOrderedSQL), and their next deliveries released last.
+	endedLinks, endedAt := endedHeads(rs)
+	if len(endedLinks) > 0 {
+		b.Queue(lockOrderedSQL, endedLinks)
+	}
 	// Links first, as DeleteDataLink locks them, so the two cannot deadlock.
 	if runs := labhooks.FailingRuns(rs); len(runs) > 0 {
 		links, since, fresh := make([]string, len(runs)), make([]*time.Time, len(runs)), make([]bool, len(runs))
@@ -239,12 +260,54 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult)
 		}
 		b.Queue(recordSQL, ids, codes, errs, bodies, durations, started, updated, statuses, next, tokens)
 	}
+	if len(endedLinks) > 0 {
+		b.Queue(releaseNextSQL, endedLinks, endedAt, s.channel)
+	}
 	// Should the connection fail, whether the batch was stored is unknown;
 	// the engine records it again, which at worst counts an attempt twice.
 	return s.retry(ctx, func() error {
 		return ambiguous(s.pool.SendBatch(ctx, b).Close())
 	})
 }
+
+// endedHeads returns the data links of the results in rs that end their
+// delivery (delivered or failed), by ID, and when each link's last such
+// attempt ended: if the link is ordered, its next delivery is due then.
+func endedHeads(rs []labhooks.AttemptResult) ([]string, []time.Time) {
+	ended := map[string]time.Time{}
+	for _, r := range rs {
+		if r.Status != labhooks.DeliveryPending && r.DataLinkID != "" {
+			at := r.Attempt.StartedAt.Add(time.Duration(r.Attempt.DurationMs) * time.Millisecond)
+			if at.After(ended[r.DataLinkID]) {
+				ended[r.DataLinkID] = at
+			}
+		}
+	}
+	links := slices.Sorted(maps.Keys(ended))
+	at := make([]time.Time, len(links))
+	for i, link := range links {
+		at[i] = ts(ended[link])
+	}
+	return links, at
+}
+
+// releaseNextSQL is sqlstore.ReleaseNext for the ordered ones of data links
+// $1, each due at its time in $2, and NOTIFYs the engines when it released
+// any. The links are locked already (lockOrderedSQL).
+const releaseNextSQL = `WITH l AS (
+		SELECT l.id, l.at FROM unnest($1::text[], $2::timestamptz[]) AS l (id, at)
+		JOIN datalinks o ON o.id = l.id AND o.ordered
+	), nxt AS (
+		SELECT l.at, (SELECT b.id FROM deliveries b WHERE b.datalink_id = l.id AND b.status = 'pending' AND b.next_attempt_at IS NULL
+			AND NOT EXISTS (SELECT 1 FROM deliveries h WHERE h.partner_id = b.partner_id AND h.datalink_id = l.id
+				AND h.status = 'pending' AND h.next_attempt_at IS NOT NULL)
+			ORDER BY b.id LIMIT 1) AS id
+		FROM l
+	), u AS (
+		UPDATE deliveries d SET next_attempt_at = nxt.at, updated_at = nxt.at FROM nxt WHERE d.id = nxt.id
+		RETURNING 1
+	)
+	SELECT count(*) FROM (SELECT pg_notify($3, '') FROM u LIMIT 1) n`
 
 // recordSQL stores one attempt for each of a set of distinct deliveries.
 // Every attempt counts, and its number follows the delivery's count; only

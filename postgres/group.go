@@ -64,9 +64,18 @@ func (s *Store) commitGroup(group []*createRequest) {
 		// event is run on its own below, so each gets its own answer.
 	}
 	for _, r := range group {
-		var notified int
-		err := s.pool.QueryRow(ctx, createEventSQL, r.args...).Scan(&r.stored, &notified, &r.seq)
-		r.done <- ambiguous(err)
+		// One implicit transaction: the lock of its ordered links, then
+		// the event.
+		b := &pgx.Batch{}
+		b.Queue(lockOrderedSQL, linksArg(r.args))
+		b.Queue(createEventSQL, r.args...)
+		br := s.pool.SendBatch(ctx, b)
+		_, err := br.Exec()
+		if err == nil {
+			var notified int
+			err = br.QueryRow().Scan(&r.stored, &notified, &r.seq)
+		}
+		r.done <- ambiguous(errors.Join(err, br.Close()))
 	}
 }
 
@@ -83,10 +92,20 @@ func (s *Store) commitTogether(ctx context.Context, group []*createRequest) erro
 	group = slices.Clone(group)
 	slices.SortStableFunc(group, func(a, b *createRequest) int { return strings.Compare(a.entity, b.entity) })
 	batch := &pgx.Batch{}
+	all := make([][]any, len(group))
+	for i, r := range group {
+		all[i] = r.args
+	}
+	batch.Queue(lockOrderedSQL, linksArg(all...))
 	for _, r := range group {
 		batch.Queue(createEventSQL, r.args...)
 	}
 	br := tx.SendBatch(ctx, batch)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
 	for _, r := range group {
 		var notified int
 		if err := br.QueryRow().Scan(&r.stored, &notified, &r.seq); err != nil {

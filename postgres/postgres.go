@@ -112,7 +112,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // start makes s ready for use: the methods of sqlstore over its pool, and
 // the group commit of its events.
 func (s *Store) start() *Store {
-	s.Store = sqlstore.Store{Read: s.readTx, Write: s.writeTx}
+	s.Store = sqlstore.Store{Read: s.readTx, Write: s.writeTx, Due: func(ctx context.Context, db sqlstore.DB, _ []string, _ time.Time) error {
+		// Delivered once the transaction commits.
+		_, err := db.Exec(ctx, `SELECT pg_notify($1, '')`, s.channel)
+		return err
+	}}
 	s.creates = groupcommit.Start(maxGroup, s.commitGroup)
 	return s
 }

@@ -64,6 +64,7 @@ func (dialect) EventNamesArg(names []string) any { return eventNamesJSON(names) 
 func (dialect) TextArg(s string) any             { return s }
 func (dialect) LockRows() string                 { return "" } // the write transaction holds the database
 func (dialect) LockKey() string                  { return "" }
+func (dialect) PendingByLink() string            { return " INDEXED BY deliveries_link_due" }
 func (dialect) Millis(column string) string      { return column }
 func (dialect) Unique(err error) bool {
 	return isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)

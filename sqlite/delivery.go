@@ -126,6 +126,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 				last_error = f.value, updated_at = ?1 FROM json_each(?2) AS f WHERE deliveries.id = f.key`, now, string(reasons)); err != nil {
 				return dbError(err)
 			}
+			// An ordered link's blocked deliveries fail with its head.
+			if err := sqlstore.FailBlockedBehind(ctx, db{q: tx}, failed, p.Now); err != nil {
+				return dbError(err)
+			}
 		}
 		// Leased before the commit, while this claim holds the write
 		// connection: no other claim, nor a hand-over at insert, comes in
@@ -255,6 +259,17 @@ func (s *Store) RecordAttempts(ctx context.Context, rs []labhooks.AttemptResult)
 				// belongs here, in this transaction.
 			}
 		}
+		// Only a result that held its lease ended its delivery: a stale
+		// one must not release what waits behind a head still in flight.
+		var ended []labhooks.AttemptResult
+		for i, r := range rs {
+			if held[i] {
+				ended = append(ended, r)
+			}
+		}
+		if err := s.releaseOrdered(ctx, tx, ended); err != nil {
+			return err
+		}
 		failing := tx.StmtContext(ctx, s.st.updateFailingSince)
 		for _, run := range labhooks.FailingRuns(rs) {
 			if _, err := failing.ExecContext(ctx, run.DataLinkID, nullMs(run.Since), run.Fresh); err != nil {
@@ -317,6 +332,49 @@ func (s *Store) recordAttempt(ctx context.Context, insert, update *sql.Stmt, r l
 	if _, err := update.ExecContext(ctx, a.DeliveryID, a.StatusCode, a.Error, ms(a.StartedAt)+a.DurationMs,
 		held, string(r.Status), nullMs(r.NextAttemptAt)); err != nil {
 		return dbError(err)
+	}
+	return nil
+}
+
+// releaseOrdered makes the next blocked delivery of each ordered data link
+// whose head rs ended the head, due when the head's attempt ended (see
+// sqlstore/ordered.go). The bounds RecordAttempts reads after it include
+// what it released.
+func (s *Store) releaseOrdered(ctx context.Context, tx *sql.Tx, rs []labhooks.AttemptResult) error {
+	ended := map[string]time.Time{}
+	for _, r := range rs {
+		if r.Status != labhooks.DeliveryPending && r.DataLinkID != "" {
+			at := r.Attempt.StartedAt.Add(time.Duration(r.Attempt.DurationMs) * time.Millisecond)
+			if at.After(ended[r.DataLinkID]) {
+				ended[r.DataLinkID] = at
+			}
+		}
+	}
+	if len(ended) == 0 {
+		return nil
+	}
+	// The one write connection holds the database: no lock to take.
+	rows, err := tx.StmtContext(ctx, s.st.orderedOf).QueryContext(ctx, jsonList(slices.Sorted(maps.Keys(ended))))
+	if err != nil {
+		return dbError(err)
+	}
+	var ordered []string
+	for rows.Next() {
+		var link string
+		if err := rows.Scan(&link); err != nil {
+			rows.Close()
+			return dbError(err)
+		}
+		ordered = append(ordered, link)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return dbError(err)
+	}
+	for _, link := range ordered {
+		if _, err := sqlstore.ReleaseNext(ctx, db{q: tx}, []string{link}, ended[link]); err != nil {
+			return dbError(err)
+		}
 	}
 	return nil
 }

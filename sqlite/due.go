@@ -134,7 +134,7 @@ func (d *dueLinks) rebuild(ctx context.Context, tx *sql.Tx) error {
 	bound := map[string]int64{}
 	for rows.Next() {
 		var id string
-		var at sql.NullInt64 // NULL: its pending deliveries have no due time
+		var at sql.NullInt64 // NULL: no pending delivery has a due time (pull links', or an ordered link's blocked ones while its head is released)
 		if err := rows.Scan(&id, &at); err != nil {
 			return dbError(err)
 		}

@@ -176,7 +176,12 @@ func open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(4)
 	s := &Store{write: write, read: read, due: dueLinks{bound: map[string]int64{}, every: rebuildEvery}}
 	s.leases.init()
-	s.Store = sqlstore.Store{Read: s.readTx, Write: s.writeTx}
+	s.Store = sqlstore.Store{Read: s.readTx, Write: s.writeTx, Due: func(_ context.Context, _ sqlstore.DB, links []string, at time.Time) error {
+		for _, link := range links {
+			s.due.lower(link, ms(at))
+		}
+		return nil
+	}}
 	if err := migrate.Up(ctx, schema{write}, migrations, "migrations"); err != nil {
 		errors.Join(read.Close(), write.Close())
 		return nil, fmt.Errorf("sqlite: %w", err)

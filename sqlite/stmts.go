@@ -20,6 +20,8 @@ type statements struct {
 	linksDue, linksNextDue, claimJobs *sql.Stmt
 
 	insertAttempt, updateAfterAttempt, updateFailingSince *sql.Stmt
+
+	orderedOf *sql.Stmt
 }
 
 func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
@@ -35,8 +37,10 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 			occurred_at, entity, entity_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.nextSequence, `INSERT INTO entity_sequences (entity, seq) VALUES (?1, 1)
 			ON CONFLICT (entity) DO UPDATE SET seq = seq + 1 RETURNING seq`},
+		// A delivery of an ordered link that has a pending delivery waits,
+		// blocked (sqlstore/ordered.go): orderedInsertDue.
 		{&st.insertDelivery, `INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status,
-			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
+			next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ` + orderedInsertDue + `, ?8, ?9)`},
 		// Each of a list of data links' first pending deliveries, due
 		// first: a claim takes those due now, and the first of the others
 		// tells when the link is due next. A pending delivery without a
@@ -72,6 +76,9 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		// is written only when the value changes, not on every batch.
 		{&st.updateFailingSince, `UPDATE datalinks SET failing_since = CASE WHEN ?3 THEN ?2 ELSE COALESCE(failing_since, ?2) END
 			WHERE id = ?1 AND failing_since IS NOT (CASE WHEN ?3 THEN ?2 ELSE COALESCE(failing_since, ?2) END)`},
+		// Which of a list of data links are ordered (sqlstore/ordered.go):
+		// each batch of attempt records asks, so its text is fixed.
+		{&st.orderedOf, `SELECT id FROM datalinks WHERE id IN (SELECT value FROM json_each(?1)) AND ordered ORDER BY id`},
 	} {
 		stmt, err := db.PrepareContext(ctx, s.text)
 		if err != nil {
@@ -85,12 +92,20 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 
 func (st *statements) close() {
 	for _, s := range []*sql.Stmt{st.savepoint, st.rollbackTo, st.release,
-		st.insertEvent, st.insertDelivery, st.linksDue, st.linksNextDue, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince} {
+		st.insertEvent, st.insertDelivery, st.linksDue, st.linksNextDue, st.claimJobs, st.insertAttempt, st.updateAfterAttempt, st.updateFailingSince, st.orderedOf} {
 		if s != nil {
 			s.Close()
 		}
 	}
 }
+
+// orderedInsertDue is the next_attempt_at of a delivery inserted with
+// insertDelivery: none (blocked) when its data link is ordered and has a
+// pending delivery already, else ?7. The one write connection holds the
+// database, so no other transaction can change either meanwhile.
+const orderedInsertDue = `CASE WHEN EXISTS (SELECT 1 FROM datalinks WHERE id = ?3 AND ordered)
+	AND EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_link_due WHERE datalink_id = ?3 AND status = 'pending')
+	THEN NULL ELSE ?7 END`
 
 // jsonList encodes a list for a json_each argument.
 func jsonList[T any](items []T) string {

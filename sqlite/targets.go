@@ -115,7 +115,7 @@ func (s *Store) loadTargets(ctx context.Context, q interface {
 		return nil, nil, dbError(err)
 	}
 	rows, err = q.QueryContext(ctx, `SELECT id, partner_id, event_names, enabled, kind = 'pull', url, secret, previous_secret,
-		previous_secret_expires_at FROM datalinks ORDER BY id`)
+		previous_secret_expires_at, ordered FROM datalinks ORDER BY id`)
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
@@ -126,7 +126,7 @@ func (s *Store) loadTargets(ctx context.Context, q interface {
 		var l labhooks.AudienceLink
 		d := &labhooks.DataLink{}
 		if err := rows.Scan(&l.ID, &l.PartnerID, dialect{}.EventNames(&l.EventNames), &l.Enabled, &l.Pull,
-			&d.URL, &d.Secret, &d.PreviousSecret, dialect{}.NullTime(&d.PreviousSecretExpiresAt)); err != nil {
+			&d.URL, &d.Secret, &d.PreviousSecret, dialect{}.NullTime(&d.PreviousSecretExpiresAt), &d.Ordered); err != nil {
 			return nil, nil, dbError(err)
 		}
 		l.Role = roles[l.PartnerID]

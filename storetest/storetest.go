@@ -74,6 +74,12 @@ func Run(t *testing.T, newStore NewStore) {
 		{"NotificationPurge", testNotificationPurge},
 		{"EntitySequence", testEntitySequence},
 		{"Feed", testFeed},
+		{"OrderedBlocking", testOrderedBlocking},
+		{"OrderedRequeue", testOrderedRequeue},
+		{"OrderedDisable", testOrderedDisable},
+		{"OrderedToggle", testOrderedToggle},
+		{"OrderedConcurrentEmit", testOrderedConcurrentEmit},
+		{"OrderedErasure", testOrderedErasure},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
 	}

@@ -17,6 +17,19 @@ type dataLinkOut struct {
 	labhooks.DataLink
 	SecretHint string `json:"secretHint,omitempty"`
 	Secret     string `json:"secret,omitempty"`
+	Mode       string `json:"mode,omitempty"`
+}
+
+// modeOf says how d delivers: concurrently, or in order with, for an
+// ordered link read on its own, its head and how many wait behind it.
+func modeOf(d *dataLinkOut) string {
+	if !d.Ordered {
+		return labhooks.ModeConcurrent
+	}
+	if d.Queue == nil || d.Queue.Head == "" {
+		return labhooks.ModeOrdered + " (one at a time, in event order)"
+	}
+	return fmt.Sprintf("%s (one at a time, in event order): sending %s, %d waiting", labhooks.ModeOrdered, d.Queue.Head, d.Queue.Waiting)
 }
 
 func splitList(s string) []string {
@@ -44,7 +57,7 @@ func printDataLink(w io.Writer, d *dataLinkOut) error {
 	if d.Kind == labhooks.DataLinkPull {
 		url = "- (pull: the partner reads GET /v1/feed, e.g. labhooks receive --pull)"
 	}
-	pairs := []string{"ID", d.ID, "PARTNER", d.PartnerID, "KIND", string(d.KindOrPush()), "URL", url, "EVENTS", eventsOf(d.EventNames), "STATE", state}
+	pairs := []string{"ID", d.ID, "PARTNER", d.PartnerID, "KIND", string(d.KindOrPush()), "URL", url, "EVENTS", eventsOf(d.EventNames), "STATE", state, "MODE", modeOf(d)}
 	if d.Secret != "" {
 		pairs = append(pairs, "SECRET", d.Secret+"   (shown only now: give it to your receiver)")
 	} else {
@@ -96,11 +109,15 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				if !d.Enabled {
 					state = "disabled"
 				}
-				rows[i] = []string{d.ID, string(d.KindOrPush()), orDash(d.URL), orDash(d.SecretHint), orDash(strings.Join(d.EventNames, ",")), state}
+				mode := labhooks.ModeConcurrent
+				if d.Ordered {
+					mode = labhooks.ModeOrdered
+				}
+				rows[i] = []string{d.ID, string(d.KindOrPush()), orDash(d.URL), orDash(d.SecretHint), orDash(strings.Join(d.EventNames, ",")), state, mode}
 			}
-			return listing(stdout, "no data links", "ID\tKIND\tURL\tSECRET\tEVENTS\tSTATE", rows)
+			return listing(stdout, "no data links", "ID\tKIND\tURL\tSECRET\tEVENTS\tSTATE\tMODE", rows)
 		}},
-		"create": {"create [--partner PARTNER_ID] (--url URL | --pull) [--secret SECRET] [--events NAME,NAME] [--description TEXT] [-q]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		"create": {"create [--partner PARTNER_ID] (--url URL | --pull) [--secret SECRET] [--events NAME,NAME] [--description TEXT] [--ordered] [-q]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			partner := fs.String("partner", "", "the partner the data link belongs to (a partner key needs none)")
 			url := fs.String("url", "", "the data link's URL: where the partner's receiver takes events")
 			pull := fs.Bool("pull", false, "a pull link: no URL; the partner reads its events from GET /v1/feed (labhooks receive --pull)")
@@ -108,6 +125,7 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			secret := fs.String("secret", "", "the secret sent as x-api-key and signing key; generated when empty")
 			events := fs.String("events", "", "comma-separated event names to receive; empty: all the partner's role receives")
 			desc := fs.String("description", "", "a note for people")
+			ordered := fs.Bool("ordered", false, "deliver one at a time, in event order: a failing delivery holds back those behind it")
 			quiet := fs.Bool("q", false, "print only the new data link's ID")
 			if err := noArgs(fs, args); err != nil {
 				return err
@@ -133,7 +151,7 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			if *partner, err = partnerOf(ctx, c, cl, *partner); err != nil {
 				return err
 			}
-			in := map[string]any{"eventNames": splitList(*events), "description": *desc}
+			in := map[string]any{"eventNames": splitList(*events), "description": *desc, "ordered": *ordered}
 			if *url != "" {
 				in["url"] = *url
 			}
@@ -163,12 +181,13 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 			return callAndShow(ctx, c, "GET", httpapi.Path("/v1/datalinks/%s", id), nil, stdout, printDataLink)
 		}},
-		"update": {"update DATALINK_ID [--url URL] [--events NAME,NAME|all] [--description TEXT] [--enable|--disable]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		"update": {"update DATALINK_ID [--url URL] [--events NAME,NAME|all] [--description TEXT] [--enable|--disable] [--ordered|--ordered=false]", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			url := fs.String("url", "", "the data link's new URL")
 			events := fs.String("events", "", "new comma-separated event filter; \"all\" clears it")
 			desc := fs.String("description", "", "new description")
 			enable := fs.Bool("enable", false, "enable the data link")
 			disable := fs.Bool("disable", false, "disable the data link")
+			ordered := fs.Bool("ordered", false, "deliver one at a time, in event order (--ordered=false: concurrently again, releasing all that wait)")
 			id, err := oneArg(fs, args, "DATALINK_ID")
 			if err != nil {
 				return err
@@ -191,6 +210,11 @@ func runDataLinks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			if *enable || *disable {
 				in["enabled"] = *enable
 			}
+			fs.Visit(func(f *flag.Flag) {
+				if f.Name == "ordered" {
+					in["ordered"] = *ordered
+				}
+			})
 			return callAndShow(ctx, c, "PATCH", httpapi.Path("/v1/datalinks/%s", id), in, stdout, printDataLink)
 		}},
 		"delete": {"delete DATALINK_ID", func(c *clientFlags, fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {

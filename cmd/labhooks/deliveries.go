@@ -29,7 +29,7 @@ func lastAnswer(code int, errText string) string {
 // printDelivery prints a delivery and, when read alone, its attempts.
 func printDelivery(w io.Writer, d *labhooks.Delivery) error {
 	if err := fields(w, "ID", d.ID, "EVENT", d.EventName+"  ("+d.EventID+")", "PARTNER", d.PartnerID, "DATALINK", d.DataLinkID,
-		"STATUS", string(d.Status), "ATTEMPTS", strconv.Itoa(d.AttemptCount), "NEXT ATTEMPT", whenPtr(d.NextAttemptAt),
+		"STATUS", statusOf(d), "ATTEMPTS", strconv.Itoa(d.AttemptCount), "NEXT ATTEMPT", whenPtr(d.NextAttemptAt),
 		"LAST ANSWER", lastAnswer(d.LastStatusCode, d.LastError), "CREATED", when(d.CreatedAt), "UPDATED", when(d.UpdatedAt)); err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 			}
 			rows := make([][]string, len(out.Data))
 			for i, d := range out.Data {
-				rows[i] = []string{d.ID, d.EventName, string(d.Status), strconv.Itoa(d.AttemptCount), lastAnswer(d.LastStatusCode, d.LastError), d.DataLinkID, when(d.CreatedAt)}
+				rows[i] = []string{d.ID, d.EventName, statusOf(d), strconv.Itoa(d.AttemptCount), lastAnswer(d.LastStatusCode, d.LastError), d.DataLinkID, when(d.CreatedAt)}
 			}
 			if err := listing(stdout, "no deliveries", "ID\tEVENT\tSTATUS\tATTEMPTS\tLAST ANSWER\tDATALINK\tCREATED", rows); err != nil {
 				return err
@@ -131,4 +131,12 @@ func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 			})
 		}},
 	}, args, stdout, stderr)
+}
+
+// statusOf is a delivery's status, saying what a blocked one waits for.
+func statusOf(d *labhooks.Delivery) string {
+	if d.BlockedBehind != "" {
+		return string(d.Status) + " (blocked behind " + d.BlockedBehind + ")"
+	}
+	return string(d.Status)
 }

@@ -35,10 +35,10 @@ func (s *Store) CreateDataLink(ctx context.Context, d *labhooks.DataLink) error 
 		if n >= labhooks.MaxDataLinksPerPartner {
 			return labhooks.Errorf(labhooks.EConflict, "a partner may have at most %d data links", labhooks.MaxDataLinksPerPartner)
 		}
-		_, err = db.Exec(ctx, `INSERT INTO datalinks (`+dataLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		_, err = db.Exec(ctx, `INSERT INTO datalinks (`+dataLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			d.ID, d.PartnerID, db.TextArg(d.URL), db.TextArg(d.Description), d.Secret, d.PreviousSecret, db.NullTimeArg(d.PreviousSecretExpiresAt),
 			db.EventNamesArg(d.EventNames), d.Enabled, db.TextArg(d.DisabledReason), db.NullTimeArg(d.FailingSince),
-			db.TimeArg(d.CreatedAt), db.TimeArg(d.UpdatedAt), string(d.KindOrPush()))
+			db.TimeArg(d.CreatedAt), db.TimeArg(d.UpdatedAt), string(d.KindOrPush()), d.Ordered)
 		switch {
 		case db.ForeignKey(err):
 			return labhooks.Errorf(labhooks.ENotFound, "partner %s not found", d.PartnerID)
@@ -87,10 +87,14 @@ func (s *Store) UpdateDataLink(ctx context.Context, id string, change func(*labh
 		d.ID, d.PartnerID, d.CreatedAt = kept.ID, kept.PartnerID, kept.CreatedAt
 		_, err = db.Exec(ctx, `UPDATE datalinks SET url = $1, description = $2, secret = $3, previous_secret = $4,
 			previous_secret_expires_at = $5, event_names = $6, enabled = $7, disabled_reason = $8, failing_since = $9,
-			updated_at = $10 WHERE id = $11`,
+			updated_at = $10, ordered = $12 WHERE id = $11`,
 			db.TextArg(d.URL), db.TextArg(d.Description), d.Secret, d.PreviousSecret, db.NullTimeArg(d.PreviousSecretExpiresAt),
 			db.EventNamesArg(d.EventNames), d.Enabled, db.TextArg(d.DisabledReason), db.NullTimeArg(d.FailingSince),
-			db.TimeArg(d.UpdatedAt), id)
+			db.TimeArg(d.UpdatedAt), id, d.Ordered)
+		if err == nil && d.Ordered != kept.Ordered {
+			// The row is locked (LockRows) already.
+			err = s.orderingChanged(ctx, db, id, d.Ordered, d.UpdatedAt)
+		}
 		return d, err
 	})
 }

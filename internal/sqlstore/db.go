@@ -61,6 +61,10 @@ type Dialect interface {
 	// the foreign-key checks of other inserts that only reference the row;
 	// empty where a write transaction holds the whole database.
 	LockKey() string
+	// PendingByLink follows "FROM deliveries alias" where a read of one
+	// data link's pending deliveries must use the index that holds them
+	// by link (SQLite's INDEXED BY); empty where the planner finds it.
+	PendingByLink() string
 	// Unique and ForeignKey report whether err is the violation of a unique
 	// or a foreign-key constraint.
 	Unique(err error) bool
@@ -77,6 +81,11 @@ type Store struct {
 	// and rolled back otherwise. fn may run more than once, if the store
 	// tries a failed transaction again.
 	Write func(ctx context.Context, fn func(DB) error) error
+	// Due, when set, is told inside a write transaction that deliveries
+	// of links became due at at without a claim or an emit (an ordered
+	// link's next delivery released): SQLite lowers its due index, and
+	// PostgreSQL NOTIFYs the engines.
+	Due func(ctx context.Context, db DB, links []string, at time.Time) error
 }
 
 // call runs fn with run (a Store's Read or Write) and returns its result.

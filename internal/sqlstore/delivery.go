@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -22,6 +24,9 @@ func (s *Store) Delivery(ctx context.Context, id string) (*labhooks.Delivery, er
 		}
 		d := ds[0]
 		d.Attempts, err = query(ctx, db, scanAttempt, `SELECT `+attemptColumns+` FROM attempts WHERE delivery_id = $1 ORDER BY number`, id)
+		if err == nil {
+			err = fillBlockedBehind(ctx, db, ds)
+		}
 		return d, err
 	})
 }
@@ -37,7 +42,11 @@ func (s *Store) Deliveries(ctx context.Context, f labhooks.DeliveryFilter) ([]*l
 	limit := labhooks.ClampLimit(f.Limit)
 	q := fmt.Sprintf(`SELECT %s FROM deliveries %s ORDER BY id DESC LIMIT $%d`, deliveryColumns, w.String(), len(w.args)+1)
 	ds, err := call(ctx, s.Read, func(db DB) ([]*labhooks.Delivery, error) {
-		return query(ctx, db, scanDelivery, q, append(w.args, limit+1)...)
+		ds, err := query(ctx, db, scanDelivery, q, append(w.args, limit+1)...)
+		if err == nil {
+			err = fillBlockedBehind(ctx, db, ds)
+		}
+		return ds, err
 	})
 	if err != nil {
 		return nil, "", err
@@ -53,8 +62,18 @@ func (s *Store) Deliveries(ctx context.Context, f labhooks.DeliveryFilter) ([]*l
 // with a fresh retry schedule, and returns the data link of each, for the
 // store to wake what waits on them. It runs in db, the store's write
 // transaction. ENotFound when p.DeliveryID does not exist.
+//
+// On an ordered data link a requeued delivery does not overtake the head
+// nor run beside it: it waits, blocked, and goes in event order with the
+// others waiting (as the oldest, mostly, next); with no head it is the
+// head at once (requeueOrdered). The head itself, requeued, stays the head,
+// due at p.Now with a fresh schedule.
 func Requeue(ctx context.Context, db DB, p labhooks.RequeueParams) ([]string, error) {
 	w := &where{args: []any{db.TimeArg(p.Now)}}
+	ordered, head, err := requeueOrdered(ctx, db, p)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case p.DeliveryID != "":
 		w.add("id = $%d", p.DeliveryID)
@@ -95,7 +114,46 @@ func Requeue(ctx context.Context, db DB, p labhooks.RequeueParams) ([]string, er
 	if err == nil && p.OnCount != nil {
 		p.OnCount(len(links))
 	}
+	if err == nil && len(ordered) > 0 {
+		// Those requeued wait behind the head (kept, if it was one of
+		// them), and the oldest goes first when there is none.
+		_, err = db.Exec(ctx, `UPDATE deliveries SET next_attempt_at = NULL WHERE datalink_id = $1 AND status = 'pending'
+			AND next_attempt_at IS NOT NULL AND lease_token IS NULL AND id <> $2`, ordered[0], head)
+		if err == nil {
+			_, err = ReleaseNext(ctx, db, ordered, p.Now)
+		}
+	}
 	return links, err
+}
+
+// requeueOrdered returns, locked (OrderedLinks), the data link of the
+// deliveries p selects when it is ordered, before they are requeued, and
+// its head then ("" for none).
+func requeueOrdered(ctx context.Context, db DB, p labhooks.RequeueParams) (ordered []string, head string, err error) {
+	link := p.DataLinkID
+	if p.DeliveryID != "" {
+		err := db.QueryRow(ctx, `SELECT datalink_id FROM deliveries WHERE id = $1`, p.DeliveryID).Scan(&link)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, "", labhooks.Errorf(labhooks.ENotFound, "delivery %s not found", p.DeliveryID)
+		} else if err != nil {
+			return nil, "", err
+		}
+	}
+	if link == "" {
+		return nil, "", nil
+	}
+	if ordered, err = OrderedLinks(ctx, db, []string{link}); err != nil || len(ordered) == 0 {
+		return nil, "", err
+	}
+	var partner string
+	if err := db.QueryRow(ctx, `SELECT partner_id FROM datalinks WHERE id = $1`, link).Scan(&partner); err != nil {
+		return nil, "", err
+	}
+	q, err := orderedQueue(ctx, db, link, partner)
+	if err != nil {
+		return nil, "", err
+	}
+	return ordered, q.Head, nil
 }
 
 // Claimed reads the rows of a claim (see ScanClaimedRow) and returns the

@@ -225,7 +225,7 @@ func (s *Store) EraseUser(ctx context.Context, p labhooks.EraseUserParams) error
 			}
 		}
 		if len(match) > 0 {
-			if err := s.Write(ctx, func(db DB) error { return erasePayloads(ctx, db, match, p.Now) }); err != nil {
+			if err := s.Write(ctx, func(db DB) error { return s.erasePayloads(ctx, db, match, p.Now) }); err != nil {
 				return err
 			}
 		}

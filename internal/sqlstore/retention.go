@@ -79,14 +79,34 @@ func (s *Store) ErasePayloads(ctx context.Context, p labhooks.ErasePayloadsParam
 		if err != nil || len(ids) == 0 {
 			return 0, err
 		}
-		return len(ids), erasePayloads(ctx, db, ids, p.Now)
+		return len(ids), s.erasePayloads(ctx, db, ids, p.Now)
 	})
 }
 
 // erasePayloads erases the data of events ids at now, and the response
 // excerpts of their attempts; their pending deliveries, whose payload is
-// gone, are failed.
-func erasePayloads(ctx context.Context, db DB, ids []string, now time.Time) error {
+// gone, are failed, and the ordered links whose head that was release
+// their next.
+func (s *Store) erasePayloads(ctx context.Context, db DB, ids []string, now time.Time) error {
+	links, err := pendingLinks(ctx, db, ids)
+	if err != nil {
+		return err
+	}
+	ordered, err := OrderedLinks(ctx, db, links)
+	if err != nil {
+		return err
+	}
+	if err := failErased(ctx, db, ids, now); err != nil {
+		return err
+	}
+	released, err := ReleaseNext(ctx, db, ordered, now)
+	if err != nil {
+		return err
+	}
+	return s.due(ctx, db, released, now)
+}
+
+func failErased(ctx context.Context, db DB, ids []string, now time.Time) error {
 	in, args := inList(ids, 2)
 	if _, err := db.Exec(ctx, `UPDATE events SET data = 'null', erased_at = $1 WHERE id IN (`+in+`)`,
 		append([]any{db.TimeArg(now)}, args...)...); err != nil {

@@ -12,7 +12,7 @@ const (
 	partnerColumns = `id, name, role, key_prefix, api_key_hash, previous_key_hash, previous_key_expires_at, suspended_at,
 	created_at, updated_at, contacts`
 	dataLinkColumns = `id, partner_id, url, description, secret, previous_secret, previous_secret_expires_at,
-	event_names, enabled, disabled_reason, failing_since, created_at, updated_at, kind`
+	event_names, enabled, disabled_reason, failing_since, created_at, updated_at, kind, ordered`
 	deliveryColumns = `id, event_id, event_name, partner_id, datalink_id, status, attempt_count, next_attempt_at,
 	last_status_code, last_error, created_at, updated_at`
 	attemptColumns = `delivery_id, number, started_at, status_code, duration_ms, error, response_body`
@@ -40,7 +40,7 @@ func scanPartner(d Dialect, row Row) (*labhooks.Partner, error) {
 func scanDataLink(d Dialect, row Row) (*labhooks.DataLink, error) {
 	var l labhooks.DataLink
 	err := row.Scan(&l.ID, &l.PartnerID, &l.URL, &l.Description, &l.Secret, &l.PreviousSecret, d.NullTime(&l.PreviousSecretExpiresAt),
-		d.EventNames(&l.EventNames), &l.Enabled, &l.DisabledReason, d.NullTime(&l.FailingSince), d.Time(&l.CreatedAt), d.Time(&l.UpdatedAt), &l.Kind)
+		d.EventNames(&l.EventNames), &l.Enabled, &l.DisabledReason, d.NullTime(&l.FailingSince), d.Time(&l.CreatedAt), d.Time(&l.UpdatedAt), &l.Kind, &l.Ordered)
 	if err != nil {
 		return nil, err
 	}
