@@ -72,12 +72,16 @@ func TestEnginePartnerWithManyLinksKeepsToItsShare(t *testing.T) {
 // sender gives up, and otherwise answers 200 after a short while; it notes
 // the most requests it held at once in each phase.
 type flaky struct {
-	dead      atomic.Bool
-	arrived   atomic.Int32
-	inFlight  atomic.Int32
-	maxDead   atomic.Int32 // most at once among requests that came after the trip
-	maxAlive  atomic.Int32
-	tripAfter int32 // requests after which the link must have been tripped
+	dead     atomic.Bool
+	arrived  atomic.Int32
+	inFlight atomic.Int32
+	// lateFlight counts the requests in flight that came after the trip:
+	// those that came before it may still hang beside them until they
+	// time out, whatever the machine's load made of the timing.
+	lateFlight atomic.Int32
+	maxDead    atomic.Int32 // most at once among requests that came after the trip
+	maxAlive   atomic.Int32
+	tripAfter  int32 // requests after which the link must have been tripped
 }
 
 func raise(a *atomic.Int32, n int32) {
@@ -92,7 +96,8 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	seq := f.arrived.Add(1)
 	if f.dead.Load() {
 		if seq > f.tripAfter {
-			raise(&f.maxDead, n)
+			raise(&f.maxDead, f.lateFlight.Add(1))
+			defer f.lateFlight.Add(-1)
 		}
 		<-r.Context().Done()
 		return
@@ -110,8 +115,10 @@ func TestEngineDeadLinkDropsToOneSlot(t *testing.T) {
 	b := setupEngine(t)
 	const perLink = 4
 	// The first wave (perLink attempts), and those claimed while its
-	// timeouts come back, may overlap; from then on, one at a time.
-	f := &flaky{tripAfter: 2 * perLink}
+	// timeouts come back, may overlap; from then on, one at a time. The
+	// trip comes with the third timeout, by when at most perLink+3 have
+	// arrived: 3*perLink leaves room for a slow machine.
+	f := &flaky{tripAfter: 3 * perLink}
 	f.dead.Store(true)
 	srv := httptestServer(t, f)
 	p := b.partner(t)

@@ -79,14 +79,12 @@ func (s *Store) commitGroup(group []*createRequest) {
 	}
 }
 
-// commitTogether runs the group's statements in one transaction. A failed
-// statement rolls it back and is returned: nothing is stored. A failed
-// commit returns a commitError.
+// commitTogether runs the group's statements in one implicit transaction:
+// one batch, so one round trip and one commit (no BEGIN and COMMIT of their
+// own). A statement the server refused rolls it back and is returned:
+// nothing is stored. Any other failure (the connection lost after the batch
+// was sent) returns a commitError: whether it was stored is unknown.
 func (s *Store) commitTogether(ctx context.Context, group []*createRequest) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
 	// Entities' counter rows in one order in every group, so that two
 	// groups raising the same entities cannot deadlock.
 	group = slices.Clone(group)
@@ -100,26 +98,17 @@ func (s *Store) commitTogether(ctx context.Context, group []*createRequest) erro
 	for _, r := range group {
 		batch.Queue(createEventSQL, r.args...)
 	}
-	br := tx.SendBatch(ctx, batch)
+	br := s.pool.SendBatch(ctx, batch)
 	if _, err := br.Exec(); err != nil {
 		br.Close()
-		tx.Rollback(context.WithoutCancel(ctx))
-		return err
+		return ambiguous(err)
 	}
 	for _, r := range group {
 		var notified int
 		if err := br.QueryRow().Scan(&r.stored, &notified, &r.seq); err != nil {
 			br.Close()
-			tx.Rollback(context.WithoutCancel(ctx))
-			return err
+			return ambiguous(err)
 		}
 	}
-	if err := br.Close(); err != nil {
-		tx.Rollback(context.WithoutCancel(ctx))
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return commitError{err}
-	}
-	return nil
+	return ambiguous(br.Close())
 }

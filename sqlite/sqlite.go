@@ -181,6 +181,9 @@ func open(ctx context.Context, path string) (*Store, error) {
 			s.due.lower(link, ms(at))
 		}
 		return nil
+	}, Leased: func(link string, now time.Time) []string {
+		ids, _ := s.leases.liveOf([]string{link}, ms(now))
+		return ids
 	}}
 	if err := migrate.Up(ctx, schema{write}, migrations, "migrations"); err != nil {
 		errors.Join(read.Close(), write.Close())

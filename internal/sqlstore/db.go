@@ -86,6 +86,10 @@ type Store struct {
 	// link's next delivery released): SQLite lowers its due index, and
 	// PostgreSQL NOTIFYs the engines.
 	Due func(ctx context.Context, db DB, links []string, at time.Time) error
+	// Leased, when set, returns the deliveries of link in flight at now,
+	// for a store that keeps its leases in memory (SQLite); when nil, a
+	// delivery's lease_token says whether it is in flight.
+	Leased func(link string, now time.Time) []string
 }
 
 // call runs fn with run (a Store's Read or Write) and returns its result.

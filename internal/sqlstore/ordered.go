@@ -79,10 +79,18 @@ func ReleaseNext(ctx context.Context, db DB, ordered []string, now time.Time) ([
 // deliveries that are not leased (in flight) wait, blocked, and the oldest
 // is released unless a leased one stays the head. Deliveries in flight
 // meanwhile finish as they began, retries included; those behind wait for
-// them all. It reports whether it released one.
-func BlockQueue(ctx context.Context, db DB, link string, now time.Time) (bool, error) {
+// them all. inFlight are the deliveries in flight for a store whose rows
+// do not show their leases (Store.Leased). It reports whether it released
+// one.
+func BlockQueue(ctx context.Context, db DB, link string, inFlight []string, now time.Time) (bool, error) {
+	in, args := inList(inFlight, 3)
+	notInFlight := ""
+	if len(inFlight) > 0 {
+		notInFlight = ` AND id NOT IN (` + in + `)`
+	}
 	if _, err := db.Exec(ctx, `UPDATE deliveries SET next_attempt_at = NULL, updated_at = $1
-		WHERE datalink_id = $2 AND status = 'pending' AND lease_token IS NULL AND next_attempt_at IS NOT NULL`, db.TimeArg(now), link); err != nil {
+		WHERE datalink_id = $2 AND status = 'pending' AND lease_token IS NULL AND next_attempt_at IS NOT NULL`+notInFlight,
+		append([]any{db.TimeArg(now), link}, args...)...); err != nil {
 		return false, err
 	}
 	released, err := ReleaseNext(ctx, db, []string{link}, now)
@@ -199,7 +207,11 @@ func (s *Store) OrderedQueue(ctx context.Context, id string) (*labhooks.OrderedQ
 // the transaction that stores it, and tells the store of what became due.
 func (s *Store) orderingChanged(ctx context.Context, db DB, link string, on bool, now time.Time) error {
 	if on {
-		released, err := BlockQueue(ctx, db, link, now)
+		var inFlight []string
+		if s.Leased != nil {
+			inFlight = s.Leased(link, now)
+		}
+		released, err := BlockQueue(ctx, db, link, inFlight, now)
 		if err != nil || !released {
 			return err
 		}
