@@ -43,6 +43,10 @@ type Delivery struct {
 	// Attempts is filled only when a single delivery is read (then it is
 	// never nil, so the JSON shows [] for none); listings leave it out.
 	Attempts []*Attempt `json:"attempts,omitzero"`
+	// Ordered is set, on a delivery Event.Deliver made, when its data link
+	// was ordered as the audience was read: the store then checks, under
+	// the link's lock, whether it waits behind the link's head. Not stored.
+	Ordered bool `json:"-"`
 }
 
 // Attempt is one HTTP POST of a delivery.

@@ -77,6 +77,8 @@ type AudienceLink struct {
 	// Pull is set for a pull link (DataLinkPull): its deliveries are never
 	// due, they wait for the partner to pull them.
 	Pull bool
+	// Ordered is the link's DataLink.Ordered as the audience was read.
+	Ordered bool
 }
 
 // Recipients returns the data links that receive an event of this type
@@ -114,7 +116,7 @@ func (e *Event) Deliver(links []AudienceLink, now time.Time, newID func() string
 	for i, l := range links {
 		out[i] = &Delivery{
 			ID: newID(), EventID: e.ID, EventName: e.EventName, PartnerID: l.PartnerID, DataLinkID: l.ID,
-			Status: DeliveryPending, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
+			Status: DeliveryPending, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now, Ordered: l.Ordered,
 		}
 		if l.Pull {
 			// Never due: the engine never claims it; the feed serves it.

@@ -75,7 +75,12 @@ func (b *engineBundle) emitAt(t *testing.T, p *labhooks.Partner, n int, now time
 		Data: json.RawMessage(fmt.Sprintf(`{"appointmentId":%d,"locationId":2}`, n)), CreatedAt: now}
 	var to []labhooks.AudienceLink
 	for _, l := range b.links[p.ID] {
-		to = append(to, labhooks.AudienceLink{ID: l.ID, PartnerID: p.ID})
+		// As the application reads an audience: the link as it is now.
+		cur, err := b.store.DataLink(context.Background(), l.ID)
+		if err != nil {
+			t.Fatalf("DataLink: %v", err)
+		}
+		to = append(to, labhooks.AudienceLink{ID: l.ID, PartnerID: p.ID, Ordered: cur.Ordered})
 	}
 	deliveries := e.Deliver(to, now, func() string { return id.New(id.Delivery) })
 	r, err := b.store.CreateEvent(context.Background(), labhooks.CreateEventParams{Event: e, Deliveries: deliveries})

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,7 +31,7 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 		ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent, e.Entity, occurredAt(e)}
 	var out *labhooks.CreateEventResult
 	err := s.retry(ctx, func() error {
-		stored, seq, err := s.storeEvent(ctx, args, e.Entity)
+		stored, seq, err := s.storeEvent(ctx, args, e.Entity, slices.ContainsFunc(p.Deliveries, func(d *labhooks.Delivery) bool { return d.Ordered }))
 		switch {
 		case err != nil:
 			return err
@@ -80,7 +81,7 @@ const createEventSQL = `WITH seq AS (
 		RETURNING id, entity_seq
 	), dl AS (
 		INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status, next_attempt_at, created_at, updated_at)
-		SELECT d.id, ev.id, d.link, d.partner, $2, d.status, ` + orderedInsertDue + `, d.created, d.updated
+		SELECT d.id, ev.id, d.link, d.partner, $2, d.status, d.due, d.created, d.updated
 		FROM ev, unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[])
 			AS d (id, link, partner, status, due, created, updated)
 		RETURNING 1
@@ -98,26 +99,40 @@ func occurredAt(e *labhooks.Event) *time.Time {
 	return &t
 }
 
-// Ordered data links (sqlstore/ordered.go): lockOrderedSQL runs first in
-// the transaction of an emit, locking the ordered links among $1, so that
-// orderedInsertDue, in the statements after it, sees every delivery that
-// the emits, records and requeues which held them before committed.
+// Ordered data links (sqlstore/ordered.go): an emit with a delivery to a
+// link that was ordered when its audience was read runs lockOrderedSQL
+// first in its transaction, locking the ordered links among $1, and
+// blockOrderedSQL last, so that it sees every delivery that the emits,
+// records and requeues which held them before committed. Other emits run
+// neither: checking every delivery in the insert cost every emit about 40%
+// of PostgreSQL's throughput (BENCHMARKS.md). An emit whose audience was
+// read just before ordering was turned on goes as it would have before.
 
 // lockOrderedSQL locks the ordered ones of data links $1, by ID (one order
 // for every locker, against deadlocks); FOR NO KEY UPDATE leaves the
 // foreign-key checks of other inserts alone.
 const lockOrderedSQL = `SELECT id FROM datalinks WHERE id = ANY ($1) AND ordered ORDER BY id FOR NO KEY UPDATE`
 
-// orderedInsertDue is the next_attempt_at of a delivery d inserted by
-// createEventSQL: none (blocked) when its data link is ordered and has a
-// pending delivery already, else d.due. CASE keeps the order of the tests,
-// so an unordered link costs one primary-key read. Scalar subqueries, not
-// EXISTS: the planner may turn an EXISTS into a hashed subplan, which
-// reads every row of its table (every pending delivery) once per
-// statement, and so it did, halving the emits' throughput.
-const orderedInsertDue = `CASE WHEN (SELECT ol.ordered FROM datalinks ol WHERE ol.id = d.link) IS NOT TRUE THEN d.due
-		WHEN (SELECT 1 FROM deliveries op WHERE op.partner_id = d.partner AND op.datalink_id = d.link AND op.status = 'pending' LIMIT 1) IS NOT NULL THEN NULL
-		ELSE d.due END`
+// blockOrderedSQL makes the deliveries $1 just inserted wait, blocked, when
+// their data link is ordered and has an older pending delivery, or one
+// stored before (not among $1). Scalar subqueries, not EXISTS: the planner
+// may turn an EXISTS into a hashed subplan, which reads every pending
+// delivery once per statement.
+const blockOrderedSQL = `UPDATE deliveries d SET next_attempt_at = NULL
+	FROM datalinks l
+	WHERE d.id = ANY ($1) AND l.id = d.datalink_id AND l.ordered AND d.status = 'pending'
+	AND (SELECT 1 FROM deliveries o WHERE o.partner_id = d.partner_id AND o.datalink_id = d.datalink_id AND o.status = 'pending'
+		AND o.id <> d.id AND (o.id < d.id OR o.id <> ALL ($1)) LIMIT 1) IS NOT NULL`
+
+// deliveriesArg returns the delivery IDs of createEventSQL's arguments
+// args, for blockOrderedSQL.
+func deliveriesArg(args ...[]any) []string {
+	var ids []string
+	for _, a := range args {
+		ids = append(ids, a[8].([]string)...)
+	}
+	return ids
+}
 
 // linksArg returns the data links of createEventSQL's arguments args, for
 // lockOrderedSQL.
@@ -136,7 +151,7 @@ func linksArg(args ...[]any) []string {
 // gets a pending delivery, which the claim then fails as it does any
 // delivery whose link went away.
 func (s *Store) Audience(ctx context.Context, q labhooks.AudienceQuery) (*labhooks.Audience, error) {
-	const columns = `SELECT p.id, p.role, l.id, COALESCE(l.event_names, '{}'), COALESCE(l.enabled, false), COALESCE(l.kind, 'push') = 'pull'`
+	const columns = `SELECT p.id, p.role, l.id, COALESCE(l.event_names, '{}'), COALESCE(l.enabled, false), COALESCE(l.kind, 'push') = 'pull', COALESCE(l.ordered, false)`
 	var a *labhooks.Audience
 	err := s.retry(ctx, func() error {
 		a = &labhooks.Audience{}
@@ -160,7 +175,7 @@ func (s *Store) Audience(ctx context.Context, q labhooks.AudienceQuery) (*labhoo
 		for rows.Next() {
 			var l labhooks.AudienceLink
 			var linkID *string
-			if err := rows.Scan(&l.PartnerID, &l.Role, &linkID, &l.EventNames, &l.Enabled, &l.Pull); err != nil {
+			if err := rows.Scan(&l.PartnerID, &l.Role, &linkID, &l.EventNames, &l.Enabled, &l.Pull, &l.Ordered); err != nil {
 				return err
 			}
 			if q.PartnerID != "" {

@@ -30,6 +30,8 @@ type createRequest struct {
 	stored bool
 	// entity is the event's entity key; seq the number it was given.
 	entity string
+	// ordered: a delivery's link was ordered (labhooks.Delivery.Ordered).
+	ordered bool
 	seq    int64
 	done   chan error
 }
@@ -37,8 +39,8 @@ type createRequest struct {
 // storeEvent runs createEventSQL with args in the next group commit and
 // reports whether the event was stored (false: its idempotency key was
 // taken). The error is the statement's or the commit's.
-func (s *Store) storeEvent(ctx context.Context, args []any, entity string) (stored bool, seq int64, err error) {
-	r := &createRequest{args: args, entity: entity, done: make(chan error, 1)}
+func (s *Store) storeEvent(ctx context.Context, args []any, entity string, ordered bool) (stored bool, seq int64, err error) {
+	r := &createRequest{args: args, entity: entity, ordered: ordered, done: make(chan error, 1)}
 	stmtErr, err := groupcommit.Submit(ctx, s.creates, r, r.done)
 	if err != nil {
 		return false, 0, err
@@ -64,13 +66,21 @@ func (s *Store) commitGroup(group []*createRequest) {
 		// event is run on its own below, so each gets its own answer.
 	}
 	for _, r := range group {
-		// One implicit transaction: the lock of its ordered links, then
-		// the event.
+		// One implicit transaction: the lock of its ordered links, the
+		// event, what of it waits behind an ordered link's head.
 		b := &pgx.Batch{}
-		b.Queue(lockOrderedSQL, linksArg(r.args))
+		if r.ordered {
+			b.Queue(lockOrderedSQL, linksArg(r.args))
+		}
 		b.Queue(createEventSQL, r.args...)
+		if r.ordered {
+			b.Queue(blockOrderedSQL, deliveriesArg(r.args))
+		}
 		br := s.pool.SendBatch(ctx, b)
-		_, err := br.Exec()
+		var err error
+		if r.ordered {
+			_, err = br.Exec()
+		}
 		if err == nil {
 			var notified int
 			err = br.QueryRow().Scan(&r.stored, &notified, &r.seq)
@@ -90,18 +100,27 @@ func (s *Store) commitTogether(ctx context.Context, group []*createRequest) erro
 	group = slices.Clone(group)
 	slices.SortStableFunc(group, func(a, b *createRequest) int { return strings.Compare(a.entity, b.entity) })
 	batch := &pgx.Batch{}
-	all := make([][]any, len(group))
-	for i, r := range group {
-		all[i] = r.args
+	var ordered [][]any
+	for _, r := range group {
+		if r.ordered {
+			ordered = append(ordered, r.args)
+		}
 	}
-	batch.Queue(lockOrderedSQL, linksArg(all...))
+	if ordered != nil {
+		batch.Queue(lockOrderedSQL, linksArg(ordered...))
+	}
 	for _, r := range group {
 		batch.Queue(createEventSQL, r.args...)
 	}
+	if ordered != nil {
+		batch.Queue(blockOrderedSQL, deliveriesArg(ordered...))
+	}
 	br := s.pool.SendBatch(ctx, batch)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return ambiguous(err)
+	if ordered != nil {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return ambiguous(err)
+		}
 	}
 	for _, r := range group {
 		var notified int

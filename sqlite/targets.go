@@ -129,7 +129,7 @@ func (s *Store) loadTargets(ctx context.Context, q interface {
 			&d.URL, &d.Secret, &d.PreviousSecret, dialect{}.NullTime(&d.PreviousSecretExpiresAt), &d.Ordered); err != nil {
 			return nil, nil, dbError(err)
 		}
-		l.Role = roles[l.PartnerID]
+		l.Role, l.Ordered = roles[l.PartnerID], d.Ordered
 		links = append(links, l)
 		d.ID, d.PartnerID, d.Enabled = l.ID, l.PartnerID, l.Enabled
 		send[d.ID] = d
