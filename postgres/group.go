@@ -32,8 +32,8 @@ type createRequest struct {
 	entity string
 	// ordered: a delivery's link was ordered (labhooks.Delivery.Ordered).
 	ordered bool
-	seq    int64
-	done   chan error
+	seq     int64
+	done    chan error
 }
 
 // storeEvent runs createEventSQL with args in the next group commit and
