@@ -3,6 +3,8 @@ package delivery
 import (
 	"io"
 	"net/http"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,18 +72,13 @@ func TestEnginePartnerWithManyLinksKeepsToItsShare(t *testing.T) {
 
 // flaky is a receiver that, while dead, holds every request until the
 // sender gives up, and otherwise answers 200 after a short while; it notes
-// the most requests it held at once in each phase.
+// the most requests it held at once while alive.
 type flaky struct {
-	dead     atomic.Bool
-	arrived  atomic.Int32
-	inFlight atomic.Int32
-	// lateFlight counts the requests in flight that came after the trip:
-	// those that came before it may still hang beside them until they
-	// time out, whatever the machine's load made of the timing.
-	lateFlight atomic.Int32
-	maxDead    atomic.Int32 // most at once among requests that came after the trip
-	maxAlive   atomic.Int32
-	tripAfter  int32 // requests after which the link must have been tripped
+	dead      atomic.Bool
+	arrived   atomic.Int32
+	inFlight  atomic.Int32
+	maxAlive  atomic.Int32
+	tripAfter int32 // requests after which the link must have been tripped
 }
 
 func raise(a *atomic.Int32, n int32) {
@@ -93,12 +90,8 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.Copy(io.Discard, r.Body)
 	n := f.inFlight.Add(1)
 	defer f.inFlight.Add(-1)
-	seq := f.arrived.Add(1)
+	f.arrived.Add(1)
 	if f.dead.Load() {
-		if seq > f.tripAfter {
-			raise(&f.maxDead, f.lateFlight.Add(1))
-			defer f.lateFlight.Add(-1)
-		}
 		<-r.Context().Done()
 		return
 	}
@@ -131,13 +124,38 @@ func TestEngineDeadLinkDropsToOneSlot(t *testing.T) {
 	for i := range retries {
 		retries[i] = 10 * time.Millisecond
 	}
+	// The attempts as the engine made them, start to end: the receiver
+	// learns that a request was given up only when it notices the closed
+	// connection, which a loaded machine may delay past the next request.
+	type span struct{ from, to time.Time }
+	var mu sync.Mutex
+	var dead []span
 	b.start(t, EngineConfig{
 		Policy: fastPolicy(retries...), MaxInFlight: 32, PerDataLink: perLink,
 		Sender: NewSender(SenderConfig{AllowPrivateTargets: true, Timeout: 150 * time.Millisecond}),
+		OnAttempt: func(_ *labhooks.Job, res *Result, _ labhooks.DeliveryStatus) {
+			if res.OK() {
+				return
+			}
+			mu.Lock()
+			dead = append(dead, span{res.StartedAt, res.StartedAt.Add(res.Duration)})
+			mu.Unlock()
+		},
 	})
 	waitFor(t, "a dozen probes of the dead link", func() bool { return f.arrived.Load() >= f.tripAfter+12 })
-	if m := f.maxDead.Load(); m != 1 {
-		t.Fatalf("after %d timeouts in a row the dead link had %d attempts at once; want 1", labhooks.TripAfterTimeouts, m)
+	waitFor(t, "the engine's record of them", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(dead) >= int(f.tripAfter)+10
+	})
+	mu.Lock()
+	late := slices.SortedFunc(slices.Values(dead), func(a, b span) int { return a.from.Compare(b.from) })[f.tripAfter:]
+	mu.Unlock()
+	for i := 1; i < len(late); i++ {
+		if late[i].from.Before(late[i-1].to) {
+			t.Fatalf("after %d timeouts in a row the dead link had two attempts at once: one from %v to %v, the next from %v",
+				labhooks.TripAfterTimeouts, late[i-1].from, late[i-1].to, late[i].from)
+		}
 	}
 	// Every probe was recorded as an attempt.
 	recorded := 0
