@@ -1,9 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
@@ -26,24 +23,7 @@ func TestCustomEventTypesReachOtherProcesses(t *testing.T) {
 	t.Cleanup(srvB.Close)
 	call := func(srv *httptest.Server, method, path string, body any, want int) map[string]any {
 		t.Helper()
-		var buf bytes.Buffer
-		if body != nil {
-			json.NewEncoder(&buf).Encode(body)
-		}
-		req, _ := http.NewRequest(method, srv.URL+path, &buf)
-		req.Header.Set("Authorization", "Bearer "+testAdminKey)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d %v, want %d", method, path, resp.StatusCode, out, want)
-		}
-		return out
+		return callJSON(t, srv, method, path, body, want)
 	}
 	lab, err := a.app.CreatePartner(t.Context(), &app.Caller{Admin: true}, app.PartnerInput{Name: "Central Lab", Role: labhooks.RoleLab})
 	if err != nil {

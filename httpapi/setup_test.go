@@ -1,6 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,4 +53,28 @@ func newTestApp(t *testing.T, store labhooks.Store, adminKey string) (*app.Servi
 		Store: store, Catalog: cat, AdminKeyHash: labhooks.KeyHash(adminKey), AllowHTTPTargets: true,
 		Sender: delivery.NewSender(delivery.SenderConfig{AllowPrivateTargets: true, Timeout: 5 * time.Second}),
 	}), cat
+}
+
+// callJSON sends body as JSON to srv with the admin key and returns the
+// decoded answer, failing t unless its status is want.
+func callJSON(t *testing.T, srv *httptest.Server, method, path string, body any, want int) map[string]any {
+	t.Helper()
+	var buf bytes.Buffer
+	if body != nil {
+		json.NewEncoder(&buf).Encode(body)
+	}
+	req, _ := http.NewRequest(method, srv.URL+path, &buf)
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %v, want %d", method, path, resp.StatusCode, out, want)
+	}
+	return out
 }
