@@ -61,6 +61,7 @@ type Store struct {
 	log     *slog.Logger
 
 	creates *groupcommit.Committer[*createRequest] // CreateEvent calls awaiting a group commit
+	targets targetCache                            // what Audience answers from (targets.go)
 }
 
 // Open connects to the database in cfg.URL and brings its schema up to date.
@@ -215,7 +216,8 @@ func (s *Store) readTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 
 // writeTx runs fn, for package sqlstore, in a transaction (inTx) that
 // appends the audit entries ctx carries (see labhooks.WithAudit) before it
-// commits.
+// commits. It may change partners and data links, so it drops the target
+// cache once it is over: Audience answers this process's changes at once.
 func (s *Store) writeTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := fn(db{q: tx}); err != nil {
@@ -223,6 +225,7 @@ func (s *Store) writeTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 		}
 		return sqlstore.AppendAudit(ctx, db{q: tx})
 	})
+	s.targets.drop()
 	if err == nil {
 		labhooks.AuditAppended(ctx)
 	}
