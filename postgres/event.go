@@ -19,23 +19,10 @@ import (
 // transaction begins.
 func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (*labhooks.CreateEventResult, error) {
 	e := p.Event
-	n := len(p.Deliveries)
-	ids, links, partners, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	due, created, updated := make([]*time.Time, n), make([]time.Time, n), make([]time.Time, n)
-	for i, d := range p.Deliveries {
-		ids[i], links[i], partners[i], statuses[i] = d.ID, d.DataLinkID, d.PartnerID, string(d.Status)
-		due[i], created[i], updated[i] = tsPtr(d.NextAttemptAt), ts(d.CreatedAt), ts(d.UpdatedAt)
-	}
-	var key *string
-	if e.IdempotencyKey != "" {
-		key = &e.IdempotencyKey
-	}
-	args := []any{e.ID, e.EventName, string(e.Data), e.PartnerID, string(e.Role), key, p.RequestHash, ts(e.CreatedAt),
-		ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent, e.Entity, occurredAt(e)}
+	key := e.IdempotencyKey
 	var out *labhooks.CreateEventResult
 	err := s.retry(ctx, func() error {
-		stored, seq, err := s.storeEvent(ctx, args, e.Entity, slices.ContainsFunc(p.Deliveries, func(d *labhooks.Delivery) bool { return d.Ordered }),
-			p.AudienceVersion)
+		stored, seq, err := s.storeEvent(ctx, s.newCreateRequest(p))
 		switch {
 		case errors.Is(err, errStale):
 			s.targets.stale(p.AudienceVersion)
@@ -46,7 +33,7 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 			e.Sequence = seq
 			out = &labhooks.CreateEventResult{Event: e, Deliveries: p.Deliveries, RequestHash: p.RequestHash}
 			return nil
-		case key == nil:
+		case key == "":
 			return fmt.Errorf("event %s: not stored, and no idempotency key explains why", e.ID)
 		}
 		out, err = sqlstore.Replay(ctx, db{q: s.pool}, e.IdempotencyKey)
@@ -59,6 +46,30 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 		return nil, err
 	}
 	return out, nil
+}
+
+// newCreateRequest is p as createEventSQL stores it, for a group commit.
+func (s *Store) newCreateRequest(p labhooks.CreateEventParams) *createRequest {
+	e := p.Event
+	n := len(p.Deliveries)
+	ids, links, partners, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	due, created, updated := make([]*time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	for i, d := range p.Deliveries {
+		ids[i], links[i], partners[i], statuses[i] = d.ID, d.DataLinkID, d.PartnerID, string(d.Status)
+		due[i], created[i], updated[i] = tsPtr(d.NextAttemptAt), ts(d.CreatedAt), ts(d.UpdatedAt)
+	}
+	var key *string
+	if e.IdempotencyKey != "" {
+		key = &e.IdempotencyKey
+	}
+	return &createRequest{
+		args: []any{e.ID, e.EventName, string(e.Data), e.PartnerID, string(e.Role), key, p.RequestHash, ts(e.CreatedAt),
+			ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent, e.Entity, occurredAt(e)},
+		entity:  e.Entity,
+		ordered: slices.ContainsFunc(p.Deliveries, func(d *labhooks.Delivery) bool { return d.Ordered }),
+		version: p.AudienceVersion,
+		done:    make(chan error, 1),
+	}
 }
 
 // createEventSQL stores an event, its deliveries and the NOTIFY that wakes

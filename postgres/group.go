@@ -49,11 +49,10 @@ const staleCode = "LH001"
 // checkTargetsSQL fails its transaction unless the target version is $1.
 const checkTargetsSQL = `SELECT labhooks_check_targets($1)`
 
-// storeEvent runs createEventSQL with args in the next group commit and
-// reports whether the event was stored (false: its idempotency key was
-// taken). The error is the statement's or the commit's, or errStale.
-func (s *Store) storeEvent(ctx context.Context, args []any, entity string, ordered bool, version int64) (stored bool, seq int64, err error) {
-	r := &createRequest{args: args, entity: entity, ordered: ordered, version: version, done: make(chan error, 1)}
+// storeEvent runs r in the next group commit and reports whether the event
+// was stored (false: its idempotency key was taken). The error is the
+// statement's or the commit's, or errStale.
+func (s *Store) storeEvent(ctx context.Context, r *createRequest) (stored bool, seq int64, err error) {
 	stmtErr, err := groupcommit.Submit(ctx, s.creates, r, r.done)
 	if err != nil {
 		return false, 0, err
