@@ -60,12 +60,12 @@ func (s *Store) storeEvent(ctx context.Context, r *createRequest) (stored bool, 
 	return r.stored, r.seq, stmtErr
 }
 
-// A group's transaction checks one target version, first: the newest among
-// its members'. Versions only grow, so a member that read an older one is
-// stale whatever the database holds, and is answered errStale without
-// being sent. Should the check fail, every member with a version is
-// stale, and the others (version 0) are sent again without it.
-
+// commitGroup stores a group of events, in one transaction when it can.
+// That transaction checks one target version, first: the newest among its
+// members'. Versions only grow, so a member that read an older one is stale
+// whatever the database holds, and is answered errStale without being
+// sent. Should the check fail, every member with a version is stale, and
+// the others (version 0) are sent again without it.
 func (s *Store) commitGroup(group []*createRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
