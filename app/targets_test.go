@@ -233,3 +233,33 @@ func TestStaleGroupStoresEachOnce(t *testing.T) {
 		}
 	}
 }
+
+// alwaysStale is a store whose audience is always stale by the time the
+// event is stored, as when the links change faster than emits are stored.
+type alwaysStale struct{ countingStore }
+
+func (s *alwaysStale) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (*labhooks.CreateEventResult, error) {
+	s.creates.Add(1)
+	return nil, labhooks.ErrStaleAudience
+}
+
+// TestEmitGivesUpOnChurn: an emit whose audience proves stale at every try
+// is answered EUnavailable (try again) after a bounded number of tries,
+// having stored nothing.
+func TestEmitGivesUpOnChurn(t *testing.T) {
+	t.Parallel()
+	store := &alwaysStale{countingStore{Store: stores["sqlite"](t)}}
+	b := setupOn(t, store)
+	b.link(t, b.partner(t, "Central Lab", labhooks.RoleLab), "http://127.0.0.1:9/a")
+	_, err := b.app.Emit(t.Context(), admin, app.EmitInput{EventName: "sampleReceived", Data: sampleReceived, IdempotencyKey: "k"})
+	if !errors.Is(err, labhooks.ErrStaleAudience) {
+		t.Fatalf("Emit = %v; want ErrStaleAudience", err)
+	}
+	wantCode(t, err, labhooks.EUnavailable)
+	if au, cr, _ := store.calls(); au != 5 || cr != 5 {
+		t.Fatalf("%d Audience, %d CreateEvent; want 5 each", au, cr)
+	}
+	if _, err := b.store.IdempotentEvent(t.Context(), "k"); labhooks.ErrorCode(err) != labhooks.ENotFound {
+		t.Fatalf("IdempotentEvent = %v; want nothing stored", err)
+	}
+}
