@@ -8,9 +8,9 @@ import (
 	"github.com/labhooks/labhooks"
 )
 
-// The target cache. Reading the audience cost every emit a round trip of
-// its own before its insert, and about a tenth of labhooks' CPU in the e2e
-// benchmark (BENCHMARKS.md). Each process now keeps every partner's role
+// The target cache. Reading the audience cost every emit a round trip and
+// a transaction of its own before its insert, and about a tenth of
+// labhooks' CPU in the e2e benchmark (BENCHMARKS.md, issue 17). Each process now keeps every partner's role
 // and every data link's targeting columns in memory, with the target
 // version (migration 0014) read in the same statement, so in the same
 // snapshot. Triggers raise the version with every change to them, by any
