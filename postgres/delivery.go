@@ -118,7 +118,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
+			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'failed', next_attempt_at = NULL, lease_token = NULL, leased_until = NULL,
 				last_error = f.reason, updated_at = $1
 				FROM unnest($2::text[], $3::text[]) AS f (id, reason)
 				WHERE d.id = f.id AND d.id = ANY ($2) AND d.lease_token = $4`, now, ids, reasons, token); err != nil {
@@ -157,6 +157,7 @@ const claimSQL = `WITH ` + pendingPartnersCTE + `, candidates AS (
 			CROSS JOIN LATERAL (
 				SELECT id, datalink_id, partner_id, next_attempt_at FROM deliveries
 				WHERE status = 'pending' AND partner_id = p.id AND next_attempt_at <= $1 AND datalink_id <> ALL($2::text[])
+					AND (leased_until IS NULL OR leased_until <= $1)
 				ORDER BY next_attempt_at, id
 				LIMIT CASE WHEN $11 > 0 THEN LEAST($5, GREATEST(0, $11 - COALESCE(g.n, 0))) ELSE $5 END
 			) due
@@ -179,11 +180,15 @@ const claimSQL = `WITH ` + pendingPartnersCTE + `, candidates AS (
 		), locked AS (
 			-- Deliveries another process is claiming are skipped; one it
 			-- claimed since this statement began fails the check again.
+			-- (A lease leaves next_attempt_at alone and sets leased_until,
+			-- which no index reads: the claim's update is a HOT one, see
+			-- migration 0013.)
 			-- One primary-key read each (a plain join was planned as a hash
 			-- join over every pending delivery).
 			SELECT l.id FROM picked p CROSS JOIN LATERAL (
 				SELECT d.id FROM deliveries d
 				WHERE d.id = p.id AND d.status = 'pending' AND d.next_attempt_at <= $1
+					AND (d.leased_until IS NULL OR d.leased_until <= $1)
 				FOR UPDATE SKIP LOCKED
 			) l
 		), claimed AS (
@@ -191,7 +196,7 @@ const claimSQL = `WITH ` + pendingPartnersCTE + `, candidates AS (
 			-- primary key. (With "id = ANY (ARRAY (...))" it expected ten
 			-- and, on a table it had not analyzed yet, chose to read every
 			-- row of the table, and kept that plan as the table grew.)
-			UPDATE deliveries d SET next_attempt_at = $6, lease_token = $7, updated_at = $1
+			UPDATE deliveries d SET leased_until = $6, lease_token = $7, updated_at = $1
 			FROM locked p WHERE d.id = p.id
 			RETURNING d.id, d.event_id, d.event_name, d.datalink_id, d.partner_id, d.attempt_count, d.attempt_base, d.created_at
 		)
@@ -322,7 +327,8 @@ const recordSQL = `WITH r AS (
 			updated_at = r.updated_at,
 			status = CASE WHEN d.lease_token = r.lease_token THEN r.status ELSE d.status END,
 			next_attempt_at = CASE WHEN d.lease_token = r.lease_token THEN r.next_attempt_at ELSE d.next_attempt_at END,
-			lease_token = CASE WHEN d.lease_token = r.lease_token THEN NULL ELSE d.lease_token END
+			lease_token = CASE WHEN d.lease_token = r.lease_token THEN NULL ELSE d.lease_token END,
+			leased_until = CASE WHEN d.lease_token = r.lease_token THEN NULL ELSE d.leased_until END
 		FROM r WHERE d.id = r.delivery_id AND d.id = ANY ($1) -- lets the planner read by primary key
 		RETURNING d.id, d.attempt_count
 	)
@@ -340,14 +346,25 @@ const failingSinceSQL = `UPDATE datalinks l SET failing_since = CASE WHEN r.fres
 	WHERE l.id = r.id AND l.id = ANY ($1)
 		AND l.failing_since IS DISTINCT FROM (CASE WHEN r.fresh THEN r.since ELSE COALESCE(l.failing_since, r.since) END)`
 
-// NextDue returns when the earliest pending delivery becomes due.
+// NextDue returns when the earliest pending delivery becomes due: one in
+// flight when its lease runs out.
+//
+// For each partner: u, the first delivery not under a lease in due order,
+// stepping over the leased ones before it; and the earliest lease's end
+// among those. A lease is taken when its delivery is due and ends later, so
+// no delivery after u is due before u.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next *time.Time
 	err := s.retry(ctx, func() error {
-		return s.pool.QueryRow(ctx, `WITH `+pendingPartnersCTE+`
-			SELECT MIN((SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND partner_id = p.id
-				ORDER BY next_attempt_at LIMIT 1))
-			FROM pp p`).Scan(&next)
+		return s.pool.QueryRow(ctx, `WITH `+pendingPartnersCTE+`, u AS (
+				SELECT p.id, (SELECT next_attempt_at FROM deliveries WHERE status = 'pending' AND partner_id = p.id
+					AND next_attempt_at IS NOT NULL AND leased_until IS NULL
+					ORDER BY next_attempt_at, id LIMIT 1) AS next
+				FROM pp p
+			)
+			SELECT MIN(LEAST(u.next, (SELECT MIN(leased_until) FROM deliveries WHERE status = 'pending' AND partner_id = u.id
+				AND next_attempt_at <= COALESCE(u.next, 'infinity') AND leased_until IS NOT NULL)))
+			FROM u`).Scan(&next)
 	})
 	if err != nil || next == nil {
 		return time.Time{}, false, err
