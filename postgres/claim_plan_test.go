@@ -60,10 +60,20 @@ func TestClaimReadsOnlyWhatItTakes(t *testing.T) {
 	// exclude at their cap, and returns how many entries of
 	// deliveries it read looking for due ones (through deliveries_partner_due
 	// or otherwise) and how many it leased.
-	claim := func(exclude []string) (read, claimed float64) {
+	claims := 0
+	claim := func(exclude []string, perLink int) (read, claimed float64) {
 		t.Helper()
 		var plan []struct{ Plan planNode }
-		if err := tx.QueryRow(t.Context(), `EXPLAIN (ANALYZE, FORMAT JSON) `+claimSQL, now, exclude, limit, 0, limit,
+		// Each claim is undone before the next (the last one's leases
+		// are looked at below).
+		undo := `ROLLBACK TO SAVEPOINT claim`
+		if claims++; claims == 1 {
+			undo = `SAVEPOINT claim`
+		}
+		if _, err := tx.Exec(t.Context(), undo); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.QueryRow(t.Context(), `EXPLAIN (ANALYZE, FORMAT JSON) `+claimSQL, now, exclude, limit, perLink, limit,
 			now.Add(time.Minute), "test", []string{}, []int32{}, []string{}, 0, []string{}, []int32{}).Scan(&plan); err != nil {
 			t.Fatal(err)
 		}
@@ -83,11 +93,17 @@ func TestClaimReadsOnlyWhatItTakes(t *testing.T) {
 	// The partner's one link at its cap: nothing to take, nothing to read.
 	// (The scan used to step over the whole backlog looking for another
 	// link's delivery.)
-	if read, claimed := claim([]string{link.ID}); claimed != 0 || read != 0 {
+	if read, claimed := claim([]string{link.ID}, 0); claimed != 0 || read != 0 {
 		t.Errorf("with its only link at its cap, the claim took %v and read %v deliveries; want none", claimed, read)
 	}
 
-	read, claimed := claim([]string{})
+	// Its link may take 5 more: the claim reads for 5, not for 20.
+	if read, claimed := claim([]string{}, 5); claimed != 5 || read > 5+inFlight {
+		t.Errorf("with 5 free slots on the partner's one link, the claim took %v and read %v deliveries; want 5 and at most %d",
+			claimed, read, 5+inFlight)
+	}
+
+	read, claimed := claim([]string{}, 0)
 	if claimed != limit {
 		t.Fatalf("the claim took %v deliveries, want %d", claimed, limit)
 	}

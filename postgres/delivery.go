@@ -150,8 +150,10 @@ const pendingPartnersCTE = `pp (id) AS (SELECT id FROM partners)`
 const claimSQL = `WITH ` + pendingPartnersCTE + `, candidates AS (
 			-- The earliest due of each partner not excluded, read through
 			-- deliveries_partner_due, no more of each than its share leaves
-			-- room for: an excluded partner's backlog costs nothing. Only
-			-- those picked are locked (below).
+			-- room for, nor than its data links' caps could take: an
+			-- excluded partner's backlog costs nothing, and a partner with
+			-- one link is read for 16, not for the whole claim. Only those
+			-- picked are locked (below).
 			SELECT due.id, due.datalink_id, due.partner_id, due.next_attempt_at
 			FROM pp p LEFT JOIN unnest($12::text[], $13::int[]) AS g (partner, n) ON g.partner = p.id
 			CROSS JOIN LATERAL (
@@ -159,7 +161,8 @@ const claimSQL = `WITH ` + pendingPartnersCTE + `, candidates AS (
 				WHERE status = 'pending' AND partner_id = p.id AND next_attempt_at <= $1 AND datalink_id <> ALL($2::text[])
 					AND (leased_until IS NULL OR leased_until <= $1)
 				ORDER BY next_attempt_at, id
-				LIMIT CASE WHEN $11 > 0 THEN LEAST($5, GREATEST(0, $11 - COALESCE(g.n, 0))) ELSE $5 END
+				LIMIT LEAST(CASE WHEN $11 > 0 THEN LEAST($5, GREATEST(0, $11 - COALESCE(g.n, 0))) ELSE $5 END,
+					CASE WHEN $4 > 0 THEN $4 * GREATEST(1, (SELECT count(*) FROM datalinks l WHERE l.partner_id = p.id)) ELSE $5 END)
 			) due
 			WHERE p.id <> ALL($10::text[])
 				-- A partner whose every data link is at its cap ($2) is
@@ -209,15 +212,15 @@ const claimSQL = `WITH ` + pendingPartnersCTE + `, candidates AS (
 			RETURNING d.id, d.event_id, d.event_name, d.datalink_id, d.partner_id, d.attempt_count, d.attempt_base, d.created_at
 		)
 		-- The columns of sqlstore.ScanClaimedRow.
+		-- The event is read once per delivery.
 		SELECT c.id, c.event_id, c.event_name, c.datalink_id, c.partner_id, c.attempt_count, c.attempt_base, c.created_at,
-			(SELECT e.data::text FROM events e WHERE e.id = c.event_id),
+			ev.data,
 			l.id IS NOT NULL, COALESCE(l.url, ''), COALESCE(l.secret, ''), COALESCE(l.previous_secret, ''),
 			l.previous_secret_expires_at, COALESCE(l.enabled, false),
-			(SELECT e.traceparent FROM events e WHERE e.id = c.event_id),
-			ev.occurred_at, ev.entity, ev.entity_seq
+			ev.traceparent, ev.occurred_at, ev.entity, ev.entity_seq
 		FROM claimed c LEFT JOIN datalinks l ON l.id = c.datalink_id
-		LEFT JOIN LATERAL (SELECT COALESCE(e.occurred_at, e.created_at) AS occurred_at, e.entity, e.entity_seq
-			FROM events e WHERE e.id = c.event_id) ev ON true
+		LEFT JOIN LATERAL (SELECT e.data::text AS data, e.traceparent, COALESCE(e.occurred_at, e.created_at) AS occurred_at,
+			e.entity, e.entity_seq FROM events e WHERE e.id = c.event_id) ev ON true
 		ORDER BY c.id`
 
 // RecordAttempts stores attempts and the new state of their deliveries, and
