@@ -27,7 +27,7 @@ type EngineConfig struct {
 	// wakes it.
 	Due labhooks.DueListener
 	// Fresh, when the store can hand deliveries over as it stores them
-	// (labhooks.FreshQueue: SQLite), gives this engine the deliveries due at
+	// (labhooks.FreshQueue: both stores), gives this engine the deliveries due at
 	// insert without a claim. The engine takes those its caps allow
 	// (MaxInFlight, PerDataLink and its lowered caps, the partners' shares)
 	// and gives the rest back at once for the claims. Default: none.

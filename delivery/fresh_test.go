@@ -63,8 +63,15 @@ func (ty *tally) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // engine has no room for go back to the store and are claimed later; none
 // is sent twice.
 func TestEngineFreshHandOverKeepsCaps(t *testing.T) {
-	t.Parallel()
-	b := setupEngine(t)
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testEngineFreshHandOverKeepsCaps(t, &engineBundle{store: openStores(t, name)[0], links: map[string][]*labhooks.DataLink{}})
+		})
+	}
+}
+
+func testEngineFreshHandOverKeepsCaps(t *testing.T, b *engineBundle) {
 	ty := &tally{byID: map[string]int{}, inFlight: map[string]int{}, most: map[string]int{}}
 	srv := httptestServer(t, ty)
 	p, q := b.partner(t), b.partner(t)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/internal/groupcommit"
 )
 
@@ -33,19 +34,37 @@ type createRequest struct {
 	// ordered: a delivery's link was ordered (labhooks.Delivery.Ordered).
 	ordered bool
 	seq     int64
-	done    chan error
+	// handed are the deliveries leased at insert (see OfferFresh).
+	handed []handedLink
+	done   chan error
+}
+
+// scan reads createEventSQL's row.
+func (r *createRequest) scan(row pgx.Row) error {
+	var notified int
+	var ids, urls, secrets, previous []string
+	var expires []*time.Time
+	if err := row.Scan(&r.stored, &notified, &r.seq, &ids, &urls, &secrets, &previous, &expires); err != nil {
+		return err
+	}
+	r.handed = r.handed[:0]
+	for i, id := range ids {
+		r.handed = append(r.handed, handedLink{delivery: id, link: labhooks.DataLink{URL: urls[i], Secret: secrets[i],
+			PreviousSecret: previous[i], PreviousSecretExpiresAt: expires[i], Enabled: true}})
+	}
+	return nil
 }
 
 // storeEvent runs createEventSQL with args in the next group commit and
 // reports whether the event was stored (false: its idempotency key was
 // taken). The error is the statement's or the commit's.
-func (s *Store) storeEvent(ctx context.Context, args []any, entity string, ordered bool) (stored bool, seq int64, err error) {
+func (s *Store) storeEvent(ctx context.Context, args []any, entity string, ordered bool) (stored bool, seq int64, handed []handedLink, err error) {
 	r := &createRequest{args: args, entity: entity, ordered: ordered, done: make(chan error, 1)}
 	stmtErr, err := groupcommit.Submit(ctx, s.creates, r, r.done)
 	if err != nil {
-		return false, 0, err
+		return false, 0, nil, err
 	}
-	return r.stored, r.seq, stmtErr
+	return r.stored, r.seq, r.handed, stmtErr
 }
 
 func (s *Store) commitGroup(group []*createRequest) {
@@ -82,8 +101,7 @@ func (s *Store) commitGroup(group []*createRequest) {
 			_, err = br.Exec()
 		}
 		if err == nil {
-			var notified int
-			err = br.QueryRow().Scan(&r.stored, &notified, &r.seq)
+			err = r.scan(br.QueryRow())
 		}
 		r.done <- ambiguous(errors.Join(err, br.Close()))
 	}
@@ -123,8 +141,7 @@ func (s *Store) commitTogether(ctx context.Context, group []*createRequest) erro
 		}
 	}
 	for _, r := range group {
-		var notified int
-		if err := br.QueryRow().Scan(&r.stored, &notified, &r.seq); err != nil {
+		if err := r.scan(br.QueryRow()); err != nil {
 			br.Close()
 			return ambiguous(err)
 		}

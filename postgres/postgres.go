@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -61,6 +62,15 @@ type Store struct {
 	log     *slog.Logger
 
 	creates *groupcommit.Committer[*createRequest] // CreateEvent calls awaiting a group commit
+
+	// fresh is the engine of this process that deliveries are handed to at
+	// insert (see OfferFresh); read and set under its lock.
+	fresh struct {
+		sync.Mutex
+		owner string
+		lease time.Duration
+		offer func([]*labhooks.Job) bool
+	}
 }
 
 // Open connects to the database in cfg.URL and brings its schema up to date.
