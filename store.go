@@ -280,10 +280,11 @@ type DueListener interface {
 
 // FreshQueue is a Queue that can lease deliveries as it stores them and
 // hand them straight to this process's delivery engine (claim at insert),
-// so that a fresh delivery costs the engine no claim: no lease written, no
-// row read back. Optional: only a store whose process alone works its
-// deliveries (SQLite, whose leases live in memory) implements it; the
-// application layer finds it on the store and gives it to the engine.
+// so that a fresh delivery costs the engine no claim. SQLite, whose leases
+// live in memory, writes no lease at all; PostgreSQL writes it in the
+// insert, so that no other process claims the delivery meanwhile. Optional
+// for a Queue; the application layer finds it on the store and gives it to
+// the engine.
 //
 // A delivery handed over is durable before it is handed (the commit comes
 // first) and is leased to the engine as ClaimDeliveries would lease it: no

@@ -27,7 +27,7 @@ type EngineConfig struct {
 	// wakes it.
 	Due labhooks.DueListener
 	// Fresh, when the store can hand deliveries over as it stores them
-	// (labhooks.FreshQueue: SQLite), gives this engine the deliveries due at
+	// (labhooks.FreshQueue: both stores), gives this engine the deliveries due at
 	// insert without a claim. The engine takes those its caps allow
 	// (MaxInFlight, PerDataLink and its lowered caps, the partners' shares)
 	// and gives the rest back at once for the claims. Default: none.
@@ -105,8 +105,8 @@ type Engine struct {
 	tracer  trace.Tracer
 	wake    chan struct{}
 	results chan labhooks.AttemptResult
-	sent    chan answer // each attempt whose receiver answered or gave up
-	done    chan int    // how many results the recorder has written
+	sent    chan answer   // each attempt whose receiver answered or gave up
+	done    chan recorded // what the recorder has written
 
 	// fresh brings the jobs handed over at insert (EngineConfig.Fresh) to
 	// the claim loop; freshOpen says whether it still takes them (see
@@ -161,7 +161,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		wake:    make(chan struct{}, 1),
 		results: make(chan labhooks.AttemptResult, cfg.MaxInFlight),
 		sent:    make(chan answer, cfg.MaxInFlight),
-		done:    make(chan int, cfg.MaxInFlight),
+		done:    make(chan recorded, cfg.MaxInFlight),
 		fresh:   make(chan []*labhooks.Job, freshBacklog),
 	}
 	e.failing.links = map[string]FailingLink{}
@@ -310,6 +310,27 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 	// the first, unless new work is announced or due.
 	claimNow, freed, refill := true, 0, 1
 	var firstFreed time.Time
+	// idle: the last claim found nothing due at all, with no link or
+	// partner held back by its cap. With a store that announces what
+	// becomes due (Due: PostgreSQL's NOTIFY of emits not handed over,
+	// releases, requeues, ordered links' next deliveries), slots coming
+	// back then are no reason to claim: only an announcement, giving back
+	// hand-overs, and the timer are (the next due time, this engine's own
+	// retries as they are recorded, or the poll). So an engine fed by
+	// hand-overs at insert does not claim, and find nothing, each time
+	// half its slots come back.
+	idle := false
+	// dueAt is when the store said, after the last claim that found
+	// nothing, its next delivery falls due; zero: not known.
+	var dueAt time.Time
+	// done counts a recorded batch back in. Its retries are in the store
+	// now, due at their time: the loop claims then, idle or not.
+	done := func(r recorded) {
+		inFlight -= r.n
+		if !r.retryAt.IsZero() && (dueAt.IsZero() || r.retryAt.Before(dueAt)) {
+			dueAt = r.retryAt
+		}
+	}
 	answered := func(a answer) {
 		if perLink[a.link]--; perLink[a.link] <= 0 {
 			delete(perLink, a.link)
@@ -358,6 +379,7 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 			// Off the loop: a release waits for the store's write
 			// connection.
 			go e.cfg.Fresh.Release(refused)
+			idle = false
 		}
 	}
 	for ctx.Err() == nil {
@@ -365,15 +387,15 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 			select {
 			case a := <-e.sent:
 				answered(a)
-			case n := <-e.done:
-				inFlight -= n
+			case r := <-e.done:
+				done(r)
 			case jobs := <-e.fresh:
 				take(jobs)
 			default:
 				drained = true
 			}
 		}
-		claimNow = claimNow || freed >= refill
+		claimNow = claimNow || freed >= refill && !idle
 		claimed, tried, full := 0, false, false
 		if room := e.cfg.MaxInFlight - inFlight; claimNow && room > 0 {
 			var saturated, busyPartners []string
@@ -415,6 +437,7 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 				attempts.Go(func() { e.attempt(j, claimSC) })
 			}
 			claimed, tried, full = len(jobs), true, len(jobs) == limit
+			idle = e.cfg.Due != nil && err == nil && claimed == 0 && len(saturated) == 0 && len(busyPartners) == 0
 			// Slots held by partners at their share (hanging receivers) are
 			// not waited for: they may not come back for the whole timeout.
 			claimNow, freed, refill = full, 0, max(1, min(batch, (inFlight-held)/2))
@@ -426,25 +449,37 @@ func (e *Engine) dispatch(ctx context.Context, attempts *sync.WaitGroup) {
 		// claimed belongs to a link with all its slots taken: an answer
 		// (e.sent) wakes the loop for it.
 		wait := e.cfg.PollInterval
-		if tried && claimed == 0 {
-			if next, ok, err := e.cfg.Queue.NextDue(ctx); err == nil && ok {
-				if d := next.Sub(e.cfg.Now()); d > 0 {
-					wait = min(wait, d)
+		if tried {
+			dueAt = time.Time{}
+			if claimed == 0 {
+				if next, ok, err := e.cfg.Queue.NextDue(ctx); err == nil && ok {
+					dueAt = next
 				}
 			}
 		}
-		if freed > 0 {
+		// Kept while idle: the loop may wake for other reasons (answers,
+		// hand-overs) before then, and must still claim at that time.
+		if !dueAt.IsZero() {
+			if d := dueAt.Sub(e.cfg.Now()); d > 0 {
+				wait = min(wait, d)
+			} else if idle {
+				// Due already, and no cap held anything back: claim it
+				// (after the usual short gathering).
+				wait = min(wait, maxClaimDelay)
+			}
+		}
+		if freed > 0 && !idle {
 			wait = min(wait, max(0, maxClaimDelay-e.cfg.Now().Sub(firstFreed)))
 		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 		case <-e.wake:
-			claimNow = true
+			claimNow, idle = true, false
 		case a := <-e.sent:
 			answered(a)
-		case n := <-e.done:
-			inFlight -= n
+		case r := <-e.done:
+			done(r)
 		case jobs := <-e.fresh:
 			take(jobs)
 		case <-timer.C:
@@ -470,8 +505,8 @@ const maxClaimDelay = 2 * time.Millisecond
 func (e *Engine) attempt(j *labhooks.Job, claim trace.SpanContext) {
 	ctx, span, traceparent := e.startAttempt(j, claim)
 	res := e.cfg.Sender.Send(ctx, Request{ID: j.DeliveryID, URL: j.URL, Secrets: j.Secrets, Redact: j.Redact, Body: j.Body, Traceparent: traceparent, Meta: JobMeta(j)})
-	e.sent <- answer{link: j.DataLinkID, partner: j.PartnerID, answered: res.Err == nil, timedOut: res.Outcome() == "timeout"}
 	status, next := e.cfg.Policy.After(j.Try, res.OK(), res.StartedAt.Add(res.Duration), res.RetryAfter, e.cfg.Rand)
+	e.sent <- answer{link: j.DataLinkID, partner: j.PartnerID, answered: res.Err == nil, timedOut: res.Outcome() == "timeout"}
 	r := labhooks.AttemptResult{
 		LeaseToken:    j.LeaseToken,
 		DataLinkID:    j.DataLinkID,
@@ -553,8 +588,21 @@ func (e *Engine) record(ctx context.Context) {
 			case <-time.After(backoff):
 			}
 		}
-		e.done <- len(batch)
+		done := recorded{n: len(batch)}
+		for _, r := range batch {
+			if r.Status == labhooks.DeliveryPending && r.NextAttemptAt != nil && (done.retryAt.IsZero() || r.NextAttemptAt.Before(done.retryAt)) {
+				done.retryAt = *r.NextAttemptAt
+			}
+		}
+		e.done <- done
 	}
+}
+
+// recorded is what one batch of the recorder wrote: n results, the
+// earliest of them to be tried again at retryAt (zero: none).
+type recorded struct {
+	n       int
+	retryAt time.Time
 }
 
 // disableFailing hands the Disabler, every DisableCheckInterval until ctx

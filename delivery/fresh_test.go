@@ -1,8 +1,10 @@
 package delivery
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,8 +65,15 @@ func (ty *tally) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // engine has no room for go back to the store and are claimed later; none
 // is sent twice.
 func TestEngineFreshHandOverKeepsCaps(t *testing.T) {
-	t.Parallel()
-	b := setupEngine(t)
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testEngineFreshHandOverKeepsCaps(t, &engineBundle{store: openStores(t, name)[0], links: map[string][]*labhooks.DataLink{}})
+		})
+	}
+}
+
+func testEngineFreshHandOverKeepsCaps(t *testing.T, b *engineBundle) {
 	ty := &tally{byID: map[string]int{}, inFlight: map[string]int{}, most: map[string]int{}}
 	srv := httptestServer(t, ty)
 	p, q := b.partner(t), b.partner(t)
@@ -100,5 +109,82 @@ func TestEngineFreshHandOverKeepsCaps(t *testing.T) {
 	}
 	if fresh.released.Load() == 0 {
 		t.Error("the engine took every hand-over: the test no longer tests its caps")
+	}
+}
+
+// countingClaims counts a store's claims.
+type countingClaims struct {
+	labhooks.Store
+	claims atomic.Int32
+}
+
+func (c *countingClaims) ClaimDeliveries(ctx context.Context, p labhooks.ClaimParams) ([]*labhooks.Job, error) {
+	c.claims.Add(1)
+	return c.Store.ClaimDeliveries(ctx, p)
+}
+
+// flakyOnce answers 500 to the first request whose body holds fail, then
+// 200 to every request.
+type flakyOnce struct {
+	fail   string
+	mu     sync.Mutex
+	failed bool
+}
+
+func (f *flakyOnce) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	fail := !f.failed && strings.Contains(string(body), f.fail)
+	f.failed = f.failed || fail
+	f.mu.Unlock()
+	if fail {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// TestEngineClaimsOnlyWhenAnnounced, on PostgreSQL as serve runs it (claim
+// at insert, and NOTIFY for what becomes due otherwise), with a poll far
+// longer than the test: deliveries handed over at insert are sent without
+// a claim each time slots come back; deliveries another process stores
+// (announced) and this engine's own retries are still sent at once.
+func TestEngineClaimsOnlyWhenAnnounced(t *testing.T) {
+	t.Parallel()
+	stores := openStores(t, "postgres")
+	counted := &countingClaims{Store: stores[0]}
+	b := &engineBundle{store: counted, links: map[string][]*labhooks.DataLink{}}
+	f := &flakyOnce{fail: `"appointmentId":200,`}
+	srv := httptestServer(t, f)
+	p := b.partner(t)
+	b.link(t, p, srv.URL)
+	b.start(t, EngineConfig{Fresh: stores[0].(labhooks.FreshQueue), Due: stores[0].(labhooks.DueListener),
+		PollInterval: time.Minute, Policy: fastPolicy(20 * time.Millisecond)})
+	waitFor(t, "the engine's first claim", func() bool { return counted.claims.Load() > 0 })
+	time.Sleep(100 * time.Millisecond) // the wake-up of Listen's connection, and its claim
+
+	before := counted.claims.Load()
+	var ids []string
+	for i := range 40 {
+		ids = append(ids, b.emit(t, p, i)[0].ID)
+	}
+	for _, id := range ids {
+		b.waitStatus(t, id, labhooks.DeliverySucceeded)
+	}
+	if n := counted.claims.Load() - before; n > 4 {
+		t.Errorf("the engine claimed %d times for 40 deliveries handed over at insert; want next to none", n)
+	}
+
+	// Stored by another process: not handed over here, announced.
+	other := *b
+	other.store = stores[1]
+	announced := other.emit(t, p, 100)[0].ID
+	b.waitStatus(t, announced, labhooks.DeliverySucceeded)
+
+	// This engine's own retry, 20 ms on.
+	flaky := b.emit(t, p, 200)[0].ID
+	d := b.waitStatus(t, flaky, labhooks.DeliverySucceeded)
+	if d.AttemptCount != 2 {
+		t.Fatalf("the delivery answered 500 once succeeded after %d attempts, want 2", d.AttemptCount)
 	}
 }

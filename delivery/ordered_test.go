@@ -76,31 +76,40 @@ func (o *orderedReceiver) snapshot() (arrived, stored []int, most int) {
 // concurrently. On PostgreSQL two engines on two stores (as two processes
 // have) share the database, and still no two requests to the ordered link
 // are ever in flight at once.
+// openStores opens one SQLite store ("sqlite"), or two PostgreSQL stores on
+// one new schema ("postgres"), as two processes have; they close when the
+// test ends.
+func openStores(t *testing.T, name string) []labhooks.Store {
+	t.Helper()
+	var stores []labhooks.Store
+	switch name {
+	case "sqlite":
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, s)
+	case "postgres":
+		url := pgtest.NewSchema(t)
+		for range 2 {
+			s, err := postgres.Open(t.Context(), postgres.Config{URL: url, MaxConns: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stores = append(stores, s)
+		}
+	}
+	for _, s := range stores {
+		t.Cleanup(func() { s.Close() })
+	}
+	return stores
+}
+
 func TestOrderedLinkDeliversInEventOrder(t *testing.T) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var stores []labhooks.Store
-			switch name {
-			case "sqlite":
-				s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				stores = append(stores, s)
-			case "postgres":
-				url := pgtest.NewSchema(t)
-				for range 2 {
-					s, err := postgres.Open(t.Context(), postgres.Config{URL: url, MaxConns: 4})
-					if err != nil {
-						t.Fatal(err)
-					}
-					stores = append(stores, s)
-				}
-			}
-			for _, s := range stores {
-				t.Cleanup(func() { s.Close() })
-			}
+			stores := openStores(t, name)
 			b := &engineBundle{store: stores[0], links: map[string][]*labhooks.DataLink{}}
 			ord := &orderedReceiver{tried: map[int]bool{}, hold: 5 * time.Millisecond, failEveryThirdOnce: true}
 			free := &orderedReceiver{tried: map[int]bool{}, hold: 50 * time.Millisecond}

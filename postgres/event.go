@@ -20,9 +20,10 @@ import (
 func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (*labhooks.CreateEventResult, error) {
 	e := p.Event
 	key := e.IdempotencyKey
+	fresh := s.startFresh(p, time.Now())
 	var out *labhooks.CreateEventResult
 	err := s.retry(ctx, func() error {
-		stored, seq, err := s.storeEvent(ctx, s.newCreateRequest(p))
+		stored, seq, handed, err := s.storeEvent(ctx, s.newCreateRequest(p, fresh))
 		switch {
 		case errors.Is(err, errStale):
 			s.targets.stale(p.AudienceVersion)
@@ -32,6 +33,13 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 		case stored:
 			e.Sequence = seq
 			out = &labhooks.CreateEventResult{Event: e, Deliveries: p.Deliveries, RequestHash: p.RequestHash}
+			if len(handed) > 0 {
+				// Committed (durable) first, handed over then; what the
+				// engine does not take is released, for the claims.
+				if jobs := fresh.jobs(e, p.Deliveries, handed); !fresh.offer(jobs) {
+					s.Release(jobs)
+				}
+			}
 			return nil
 		case key == "":
 			return fmt.Errorf("event %s: not stored, and no idempotency key explains why", e.ID)
@@ -48,8 +56,9 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 	return out, nil
 }
 
-// newCreateRequest is p as createEventSQL stores it, for a group commit.
-func (s *Store) newCreateRequest(p labhooks.CreateEventParams) *createRequest {
+// newCreateRequest is p as createEventSQL stores it, for a group commit,
+// with the hand-over fresh (nil: none).
+func (s *Store) newCreateRequest(p labhooks.CreateEventParams, fresh *freshEvent) *createRequest {
 	e := p.Event
 	n := len(p.Deliveries)
 	ids, links, partners, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -62,9 +71,16 @@ func (s *Store) newCreateRequest(p labhooks.CreateEventParams) *createRequest {
 	if e.IdempotencyKey != "" {
 		key = &e.IdempotencyKey
 	}
+	var token *string
+	var leaseEnd *time.Time
+	hand := make([]bool, n)
+	if fresh != nil {
+		token, leaseEnd, hand = &fresh.token, &fresh.leaseEnd, fresh.hand
+	}
 	return &createRequest{
 		args: []any{e.ID, e.EventName, string(e.Data), e.PartnerID, string(e.Role), key, p.RequestHash, ts(e.CreatedAt),
-			ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent, e.Entity, occurredAt(e)},
+			ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent, e.Entity, occurredAt(e),
+			token, leaseEnd, hand},
 		entity:  e.Entity,
 		ordered: slices.ContainsFunc(p.Deliveries, func(d *labhooks.Delivery) bool { return d.Ordered }),
 		version: p.AudienceVersion,
@@ -98,15 +114,26 @@ const createEventSQL = `WITH seq AS (
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING id, entity_seq
 	), dl AS (
-		INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status, next_attempt_at, created_at, updated_at)
-		SELECT d.id, ev.id, d.link, d.partner, $2, d.status, d.due, d.created, d.updated
-		FROM ev, unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[])
-			AS d (id, link, partner, status, due, created, updated)
-		RETURNING 1
+		INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status, next_attempt_at, created_at, updated_at,
+			lease_token, leased_until)
+		SELECT d.id, ev.id, d.link, d.partner, $2, d.status, d.due, d.created, d.updated,
+			CASE WHEN h.id IS NOT NULL THEN $20::text END, CASE WHEN h.id IS NOT NULL THEN $21::timestamptz END
+		FROM ev, unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
+				$22::boolean[])
+			AS d (id, link, partner, status, due, created, updated, hand)
+			LEFT JOIN datalinks h ON d.hand AND h.id = d.link AND h.enabled AND NOT h.ordered AND h.kind = 'push'
+		RETURNING id, datalink_id, lease_token IS NOT NULL AS leased
+	), handed AS (
+		-- Those leased at insert, with what their attempts need of their
+		-- links, read in the insert's snapshot.
+		SELECT dl.id, l.url, l.secret, COALESCE(l.previous_secret, '') AS previous_secret, l.previous_secret_expires_at
+		FROM dl JOIN datalinks l ON l.id = dl.datalink_id WHERE dl.leased
 	)
-	SELECT EXISTS (SELECT FROM ev), (SELECT count(*) FROM (SELECT pg_notify($16, '') FROM dl LIMIT 1) n),
+	SELECT EXISTS (SELECT FROM ev), (SELECT count(*) FROM (SELECT pg_notify($16, '') FROM dl WHERE NOT dl.leased LIMIT 1) n),
 		CASE WHEN EXISTS (SELECT FROM ev) THEN (SELECT entity_seq FROM ev)
-			WHEN EXISTS (SELECT FROM seq) AND labhooks_sequence_race() THEN 0 ELSE 0 END`
+			WHEN EXISTS (SELECT FROM seq) AND labhooks_sequence_race() THEN 0 ELSE 0 END,
+		ARRAY(SELECT id FROM handed ORDER BY id), ARRAY(SELECT url FROM handed ORDER BY id), ARRAY(SELECT secret FROM handed ORDER BY id),
+		ARRAY(SELECT previous_secret FROM handed ORDER BY id), ARRAY(SELECT previous_secret_expires_at FROM handed ORDER BY id)`
 
 // occurredAt is e's OccurredAt as stored: NULL when it is its CreatedAt.
 func occurredAt(e *labhooks.Event) *time.Time {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/internal/groupcommit"
 )
 
@@ -36,7 +37,25 @@ type createRequest struct {
 	// (labhooks.CreateEventParams.AudienceVersion); 0: no check.
 	version int64
 	seq     int64
-	done    chan error
+	// handed are the deliveries leased at insert (see OfferFresh).
+	handed []handedLink
+	done   chan error
+}
+
+// scan reads createEventSQL's row.
+func (r *createRequest) scan(row pgx.Row) error {
+	var notified int
+	var ids, urls, secrets, previous []string
+	var expires []*time.Time
+	if err := row.Scan(&r.stored, &notified, &r.seq, &ids, &urls, &secrets, &previous, &expires); err != nil {
+		return err
+	}
+	r.handed = r.handed[:0]
+	for i, id := range ids {
+		r.handed = append(r.handed, handedLink{delivery: id, link: labhooks.DataLink{URL: urls[i], Secret: secrets[i],
+			PreviousSecret: previous[i], PreviousSecretExpiresAt: expires[i], Enabled: true}})
+	}
+	return nil
 }
 
 // errStale is a request's answer when its target version is not the
@@ -50,14 +69,15 @@ const staleCode = "LH001"
 const checkTargetsSQL = `SELECT labhooks_check_targets($1)`
 
 // storeEvent runs r in the next group commit and reports whether the event
-// was stored (false: its idempotency key was taken). The error is the
-// statement's or the commit's, or errStale.
-func (s *Store) storeEvent(ctx context.Context, r *createRequest) (stored bool, seq int64, err error) {
+// was stored (false: its idempotency key was taken), and what of it was
+// leased at insert. The error is the statement's or the commit's, or
+// errStale.
+func (s *Store) storeEvent(ctx context.Context, r *createRequest) (stored bool, seq int64, handed []handedLink, err error) {
 	stmtErr, err := groupcommit.Submit(ctx, s.creates, r, r.done)
 	if err != nil {
-		return false, 0, err
+		return false, 0, nil, err
 	}
-	return r.stored, r.seq, stmtErr
+	return r.stored, r.seq, r.handed, stmtErr
 }
 
 // commitGroup stores a group of events, in one transaction when it can.
@@ -128,8 +148,7 @@ func (s *Store) commitGroup(group []*createRequest) {
 			_, err = br.Exec()
 		}
 		if err == nil {
-			var notified int
-			err = br.QueryRow().Scan(&r.stored, &notified, &r.seq)
+			err = r.scan(br.QueryRow())
 		}
 		err = ambiguous(errors.Join(err, br.Close()))
 		if isCode(err, staleCode) {
@@ -197,8 +216,7 @@ func (s *Store) commitTogether(ctx context.Context, group []*createRequest, vers
 		}
 	}
 	for _, r := range group {
-		var notified int
-		if err := br.QueryRow().Scan(&r.stored, &notified, &r.seq); err != nil {
+		if err := r.scan(br.QueryRow()); err != nil {
 			br.Close()
 			return ambiguous(err)
 		}

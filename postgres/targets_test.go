@@ -89,7 +89,7 @@ func TestGroupWithStaleMembers(t *testing.T) {
 		for _, v := range versions {
 			e := &labhooks.Event{ID: id.New(id.Event), EventName: "appointmentCreated", Data: []byte(`{}`), CreatedAt: time.Now()}
 			events = append(events, e.ID)
-			group = append(group, s.newCreateRequest(labhooks.CreateEventParams{Event: e, AudienceVersion: v}))
+			group = append(group, s.newCreateRequest(labhooks.CreateEventParams{Event: e, AudienceVersion: v}, nil))
 		}
 		s.commitGroup(group)
 		for _, r := range group {

@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +34,9 @@ func (h *handed) got() []*labhooks.Job {
 	return append([]*labhooks.Job(nil), h.jobs...)
 }
 
+// The hand-over's behaviour both stores share is in storetest (Fresh…);
+// these are SQLite's own: its restart, its group commit, its records.
+
 func openFresh(t *testing.T, path string, take bool) (*sqlite.Store, *handed) {
 	t.Helper()
 	s, err := sqlite.Open(t.Context(), path)
@@ -66,56 +68,6 @@ func claimAt(t *testing.T, s labhooks.Queue, now time.Time) []*labhooks.Job {
 	return jobs
 }
 
-// A delivery handed over at insert is leased to the engine: a claim made
-// meanwhile does not take it again, NextDue says when its lease ends, and
-// its record (by the lease it was handed with) makes it final.
-func TestHandOverAtInsertIsNotClaimedAgain(t *testing.T) {
-	s, h := openFresh(t, filepath.Join(t.TempDir(), "labhooks.db"), true)
-	defer s.Close()
-	link := storetest.NewLink(t, s, labhooks.RoleLab)
-	now := time.Now()
-	var ids []string
-	for range 3 {
-		ids = append(ids, emitResult(t, s, now).Deliveries[0].ID)
-	}
-	jobs := h.got()
-	if len(jobs) != 3 {
-		t.Fatalf("handed over %d jobs, want 3", len(jobs))
-	}
-	for i, j := range jobs {
-		if j.DeliveryID != ids[i] || j.Try != 1 || j.URL != link.URL || len(j.Secrets) != 1 || j.Secrets[0] != link.Secret ||
-			!strings.HasPrefix(j.LeaseToken, "engine:") || !strings.Contains(string(j.Body), `"resultId":1`) || j.DataLinkID != link.ID {
-			t.Fatalf("handed job %d = %+v", i, j)
-		}
-	}
-	if again := claimAt(t, s, now); len(again) != 0 {
-		t.Fatalf("a claim took %d deliveries that were handed over at insert", len(again))
-	}
-	if next, ok, err := s.NextDue(t.Context()); err != nil || !ok || next.Before(now.Add(50*time.Second)) {
-		t.Fatalf("NextDue = %v, %v, %v; want the hand-over's lease end, a minute on", next, ok, err)
-	}
-	var rs []labhooks.AttemptResult
-	for _, j := range jobs {
-		rs = append(rs, labhooks.AttemptResult{LeaseToken: j.LeaseToken, DataLinkID: j.DataLinkID, Status: labhooks.DeliverySucceeded,
-			Attempt: labhooks.Attempt{DeliveryID: j.DeliveryID, StartedAt: now, StatusCode: 200}})
-	}
-	if err := s.RecordAttempts(t.Context(), rs); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range ids {
-		d, err := s.Delivery(t.Context(), id)
-		if err != nil || d.Status != labhooks.DeliverySucceeded || d.AttemptCount != 1 || len(d.Attempts) != 1 {
-			t.Fatalf("after its record, delivery = %+v, %v", d, err)
-		}
-	}
-	if _, ok, err := s.NextDue(t.Context()); ok || err != nil {
-		t.Fatalf("NextDue with nothing pending: %v, %v", ok, err)
-	}
-	if again := claimAt(t, s, now.Add(time.Hour)); len(again) != 0 {
-		t.Fatalf("claimed %d deliveries that succeeded", len(again))
-	}
-}
-
 // A process that dies with handed-over deliveries not recorded leaves them
 // pending: reopened, the store has them claimable at once.
 func TestHandOverLostInACrashIsPendingAfterReopening(t *testing.T) {
@@ -135,59 +87,6 @@ func TestHandOverLostInACrashIsPendingAfterReopening(t *testing.T) {
 	jobs := claimAt(t, s, time.Now())
 	if len(jobs) != 1 || jobs[0].DeliveryID != res.Deliveries[0].ID || jobs[0].Try != 1 {
 		t.Fatalf("after reopening, claimed %+v; want the delivery handed over before the crash", jobs)
-	}
-}
-
-// What the engine refuses (no room), or gives back, is claimed as usual,
-// at once.
-func TestHandOverRefusedOrReleasedIsClaimable(t *testing.T) {
-	s, h := openFresh(t, filepath.Join(t.TempDir(), "labhooks.db"), false)
-	defer s.Close()
-	storetest.NewLink(t, s, labhooks.RoleLab)
-	refused := emitResult(t, s, time.Now()).Deliveries[0].ID
-	if jobs := claimAt(t, s, time.Now()); len(jobs) != 1 || jobs[0].DeliveryID != refused {
-		t.Fatalf("after the engine refused the hand-over, claimed %+v", jobs)
-	}
-	h.mu.Lock()
-	h.take = true
-	h.mu.Unlock()
-	given := emitResult(t, s, time.Now()).Deliveries[0].ID
-	jobs := h.got()
-	if len(jobs) != 1 || jobs[0].DeliveryID != given {
-		t.Fatalf("handed over %+v", jobs)
-	}
-	s.Release(jobs)
-	if again := claimAt(t, s, time.Now()); len(again) != 1 || again[0].DeliveryID != given {
-		t.Fatalf("after Release, claimed %+v; want the delivery given back", again)
-	}
-	// The released lease no longer moves the delivery on; the claim's does.
-	j := jobs[0]
-	stale := labhooks.AttemptResult{LeaseToken: j.LeaseToken, DataLinkID: j.DataLinkID, Status: labhooks.DeliverySucceeded,
-		Attempt: labhooks.Attempt{DeliveryID: j.DeliveryID, StartedAt: time.Now(), StatusCode: 200}}
-	if err := s.RecordAttempts(t.Context(), []labhooks.AttemptResult{stale}); err != nil {
-		t.Fatal(err)
-	}
-	if d, _ := s.Delivery(t.Context(), given); d.Status != labhooks.DeliveryPending {
-		t.Fatalf("a released lease's record moved the delivery on: %+v", d)
-	}
-}
-
-// Only deliveries due at insert are handed over: one due later waits for
-// its time, and a claim then.
-func TestHandOverOnlyWhatIsDue(t *testing.T) {
-	s, h := openFresh(t, filepath.Join(t.TempDir(), "labhooks.db"), true)
-	defer s.Close()
-	storetest.NewLink(t, s, labhooks.RoleLab)
-	later := time.Now().Add(time.Hour)
-	id := emitResult(t, s, later).Deliveries[0].ID
-	if jobs := h.got(); len(jobs) != 0 {
-		t.Fatalf("handed over %+v, due in an hour", jobs)
-	}
-	if jobs := claimAt(t, s, time.Now()); len(jobs) != 0 {
-		t.Fatalf("claimed %+v before it was due", jobs)
-	}
-	if jobs := claimAt(t, s, later); len(jobs) != 1 || jobs[0].DeliveryID != id {
-		t.Fatalf("once due, claimed %+v", jobs)
 	}
 }
 

@@ -82,6 +82,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OrderedToggle", testOrderedToggle},
 		{"OrderedConcurrentEmit", testOrderedConcurrentEmit},
 		{"OrderedErasure", testOrderedErasure},
+		{"FreshHandOver", testFreshHandOver},
+		{"FreshRefusedOrReleased", testFreshRefusedOrReleased},
+		{"FreshOnlyWhatIsDue", testFreshOnlyWhatIsDue},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
 	}

@@ -61,6 +61,7 @@ type benchConfig struct {
 	perDataLink int
 	hostileRate int
 	jsonOut     bool
+	oneSample   bool
 	cpuProfile  string
 	profile     *os.File // open while --cpuprofile is to be written
 	// purgeOld, seed and during: see benchpurge.go.
@@ -88,6 +89,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.perDataLink, "per-datalink", labhooks.DefaultPerDataLink, "concurrent deliveries to one data link")
 	fs.IntVar(&cfg.hostileRate, "hostile-rate", 2, "events per second to the hostile partner, each to its 50 links (hostile)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print one JSON object")
+	fs.BoolVar(&cfg.oneSample, "one-sample", false, "every event about the same sample, so every emit raises one entity's sequence (the worst case for it); default: each event about a sample of its own, as real traffic is")
 	fs.IntVar(&cfg.purgeOld, "purge-old", 0, "steady: store this many deliveries of events 100 days old, then run steady twice, without a purge and while the purge (retention and history) erases and deletes them, and compare the p99s")
 	fs.IntVar(&cfg.tracingRuns, "tracing-runs", 0, "run the scenario this many times each with OpenTelemetry tracing off and on (exporting over OTLP/HTTP to a collector stand-in on 127.0.0.1), alternating, and compare them (default 0: once, tracing off)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file (go tool pprof); for drain, the delivery phase only")
@@ -218,7 +220,7 @@ func benchRun(ctx context.Context, cfg benchConfig, scenario string, slowLinks, 
 			return nil, err
 		}
 	}
-	em := &loadgen.Emitter{Client: inst.client, Slow: map[string]bool{}}
+	em := &loadgen.Emitter{Client: inst.client, Slow: map[string]bool{}, OneSample: cfg.oneSample}
 	for i := range slowLinks {
 		em.Slow[targets[i]] = true
 	}

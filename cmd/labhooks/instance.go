@@ -97,7 +97,7 @@ func newInstance(ctx context.Context, cfg serveConfig, store labhooks.Store, due
 	}
 	in.app = app.New(acfg)
 	if cfg.workers > 0 {
-		// A store that hands deliveries over as it stores them (SQLite)
+		// A store that hands deliveries over as it stores them (both do)
 		// spares the engine a claim for each.
 		fresh, _ := store.(labhooks.FreshQueue)
 		in.engine = delivery.NewEngine(delivery.EngineConfig{

@@ -34,19 +34,33 @@ type Emitter struct {
 	Client *httpapi.Client
 	// Slow are the partner IDs whose links are slow; their deliveries are
 	// left out of the latencies.
-	Slow    map[string]bool
-	mu      sync.Mutex
-	emitted map[string]time.Time // delivery ID → emit start
-	slowIDs map[string]bool
-	n       int
-	err     atomic.Pointer[error]
+	Slow map[string]bool
+	// OneSample makes every event about the same sample (Data's), so that
+	// every emit raises one entity's sequence: the worst case for it.
+	// Otherwise each event is about a sample of its own, as real traffic
+	// is (the sequence's counter rows are then all different).
+	OneSample bool
+	samples   atomic.Int64
+	mu        sync.Mutex
+	emitted   map[string]time.Time // delivery ID → emit start
+	slowIDs   map[string]bool
+	n         int
+	err       atomic.Pointer[error]
 }
 
 // Data is the sampleReceived event every scenario emits.
 var Data = json.RawMessage(`{"dashboardUrl":"https://dashboard.daslab.app/labs/1/samples/123","sampleId":123,"appointmentId":45,"locationId":6}`)
 
 func (em *Emitter) emitOne(ctx context.Context, partnerID string) {
-	body := map[string]any{"eventName": "sampleReceived", "data": Data}
+	data := Data
+	if !em.OneSample {
+		// Data with a sample of its own, 123 + n: the same size to a few
+		// bytes.
+		n := 123 + em.samples.Add(1)
+		data = json.RawMessage(`{"dashboardUrl":"https://dashboard.daslab.app/labs/1/samples/` + strconv.FormatInt(n, 10) +
+			`","sampleId":` + strconv.FormatInt(n, 10) + `,"appointmentId":45,"locationId":6}`)
+	}
+	body := map[string]any{"eventName": "sampleReceived", "data": data}
 	if partnerID != "" {
 		body["partnerId"] = partnerID
 	}

@@ -89,7 +89,7 @@ func Requeue(ctx context.Context, db DB, p labhooks.RequeueParams) ([]string, er
 	default:
 		return nil, labhooks.Errorf(labhooks.EInvalid, "requeue what? give a delivery or a data link")
 	}
-	rows, err := db.Query(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_token = NULL,
+	rows, err := db.Query(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_token = NULL, leased_until = NULL,
 		attempt_base = attempt_count, updated_at = $1 `+w.String()+` RETURNING datalink_id`, w.args...)
 	if err != nil {
 		return nil, err

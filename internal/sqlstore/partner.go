@@ -99,7 +99,7 @@ func deleteFailingPending(ctx context.Context, db DB, table, column, id string, 
 	if n == 0 {
 		return labhooks.Errorf(labhooks.ENotFound, "%s %s not found", what, id)
 	}
-	_, err = db.Exec(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
+	_, err = db.Exec(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_token = NULL, leased_until = NULL,
 		last_error = $1, updated_at = $2 WHERE `+column+` = $3 AND status = 'pending'`, reason, db.TimeArg(now), id)
 	return err
 }

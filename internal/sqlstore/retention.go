@@ -118,7 +118,7 @@ func failErased(ctx context.Context, db DB, ids []string, now time.Time) error {
 		return err
 	}
 	in, args = inList(ids, 3)
-	_, err := db.Exec(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_token = NULL,
+	_, err := db.Exec(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_token = NULL, leased_until = NULL,
 		last_error = $1, updated_at = $2 WHERE status = 'pending' AND event_id IN (`+in+`)`,
 		append([]any{"the event's payload was erased (a dataDeletionRequest for its user)", db.TimeArg(now)}, args...)...)
 	return err
