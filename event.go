@@ -87,6 +87,11 @@ type CreateEventParams struct {
 	// RequestHash identifies the request behind Event.IdempotencyKey, so a
 	// key reused for a different request can be refused.
 	RequestHash string
+	// AudienceVersion is the Version of the Audience the deliveries were
+	// picked from: when it is not zero, a store stores nothing and returns
+	// ErrStaleAudience if its partners or data links changed since. Zero:
+	// no check (an exact audience, or a caller that picked no audience).
+	AudienceVersion int64
 }
 
 // CreateEventResult is what CreateEvent stored, or found stored under the same

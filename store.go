@@ -84,13 +84,18 @@ type EventStore interface {
 	// EventTypes lists the custom event types by name.
 	EventTypes(ctx context.Context) ([]*EventType, error)
 	// Audience answers q: the role of the partner it names, and the data
-	// links of the partners it selects (see EventType.Recipients).
+	// links of the partners it selects (see EventType.Recipients). It may
+	// answer from a cache that lags the changes of other processes, never
+	// those of its own, unless q.Fresh; its Version then lets CreateEvent
+	// tell.
 	Audience(ctx context.Context, q AudienceQuery) (*Audience, error)
 	// CreateEvent stores an event and its deliveries in one transaction,
 	// durably before it returns; when p.Event.IdempotencyKey is taken it
 	// stores nothing and returns what the key's first call stored, with
 	// Replayed set, even when that call runs at the same moment in another
-	// process.
+	// process. ErrStaleAudience (stored nothing) when p.AudienceVersion is
+	// set and the partners or data links changed since that audience was
+	// read.
 	CreateEvent(ctx context.Context, p CreateEventParams) (*CreateEventResult, error)
 	// IdempotentEvent returns what was stored under an idempotency key, with
 	// Replayed set. ENotFound.

@@ -44,6 +44,10 @@ func (t *EventType) CheckTarget(tg Target) error {
 type AudienceQuery struct {
 	PartnerID string
 	Roles     []Role
+	// Fresh asks a store that answers from a cache (see Audience.Version)
+	// to read its database instead, as before refusing an emit for a
+	// partner the cache may not know yet.
+	Fresh bool
 }
 
 // AudienceQuery returns the query whose answer holds every data link an
@@ -65,7 +69,21 @@ type Audience struct {
 	PartnerRole Role
 	// Links are the data links of the partners selected, enabled or not.
 	Links []AudienceLink
+	// Version is the store's count of changes to partners and data links
+	// as this answer was read, for CreateEventParams.AudienceVersion: a
+	// store shared by several processes may answer from a cache that
+	// another process's change has made stale, and CreateEvent, checking
+	// the version in its transaction, refuses deliveries picked from it
+	// (ErrStaleAudience). Zero: the answer is exact, nothing to check.
+	Version int64
 }
+
+// ErrStaleAudience is CreateEvent's answer when the partners or data links
+// changed after the audience its deliveries were picked from was read: it
+// stored nothing, and the store no longer answers from that audience.
+// Target the event again with a new Audience. Should it reach a client,
+// it says to try again.
+var ErrStaleAudience = &Error{Code: EUnavailable, Message: "the partners or data links changed while the event was stored; try again"}
 
 // AudienceLink is a data link as targeting sees it.
 type AudienceLink struct {

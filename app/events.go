@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -134,31 +135,50 @@ func (s *Service) emit(ctx context.Context, c *Caller, in EmitInput, traceparent
 		e.Entity = catalog.EntityKey(data)
 	}
 
-	// Target.
-	audience, err := s.store.Audience(ctx, t.AudienceQuery(target))
-	if err != nil {
-		return nil, err
-	}
-	links, err := t.Recipients(target, audience)
-	if err != nil {
-		// The key's first call may have reached the partner before it
-		// was deleted or changed role: its answer stands.
-		if e.IdempotencyKey != "" {
-			if prev, perr := s.store.IdempotentEvent(ctx, e.IdempotencyKey); perr == nil {
-				return replayed(prev, e.IdempotencyKey, hash)
-			} else if labhooks.ErrorCode(perr) != labhooks.ENotFound {
-				return nil, perr
-			}
+	// Target and store. A store shared by several processes may answer the
+	// audience from a cache that another process's change made stale:
+	// CreateEvent then stores nothing (ErrStaleAudience) and the event is
+	// targeted again, with the same ID, from a fresh reading.
+	var res *labhooks.CreateEventResult
+	for try := 1; ; try++ {
+		q := t.AudienceQuery(target)
+		audience, err := s.store.Audience(ctx, q)
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
-	}
-
-	// Store.
-	res, err := s.store.CreateEvent(ctx, labhooks.CreateEventParams{
-		Event: e, Deliveries: e.Deliver(links, now, newDeliveryID), RequestHash: hash,
-	})
-	if err != nil {
-		return nil, err
+		links, err := t.Recipients(target, audience)
+		if err != nil && audience.Version != 0 {
+			// The answer may come from a cache older than the partner
+			// or its role: read them before refusing.
+			q.Fresh = true
+			if audience, err = s.store.Audience(ctx, q); err != nil {
+				return nil, err
+			}
+			links, err = t.Recipients(target, audience)
+		}
+		if err != nil {
+			// The key's first call may have reached the partner before it
+			// was deleted or changed role: its answer stands.
+			if e.IdempotencyKey != "" {
+				if prev, perr := s.store.IdempotentEvent(ctx, e.IdempotencyKey); perr == nil {
+					return replayed(prev, e.IdempotencyKey, hash)
+				} else if labhooks.ErrorCode(perr) != labhooks.ENotFound {
+					return nil, perr
+				}
+			}
+			return nil, err
+		}
+		res, err = s.store.CreateEvent(ctx, labhooks.CreateEventParams{
+			Event: e, Deliveries: e.Deliver(links, now, newDeliveryID), RequestHash: hash, AudienceVersion: audience.Version,
+		})
+		if errors.Is(err, labhooks.ErrStaleAudience) && try < maxTargetTries {
+			continue
+		}
+		if err != nil {
+			// After maxTargetTries, ErrStaleAudience: EUnavailable, try again.
+			return nil, err
+		}
+		break
 	}
 	if t.Name == ErasureEvent {
 		// A replay records it too: the first call may have stopped
@@ -176,6 +196,13 @@ func (s *Service) emit(ctx context.Context, c *Caller, in EmitInput, traceparent
 }
 
 func newDeliveryID() string { return id.New(id.Delivery) }
+
+// maxTargetTries bounds how often one emit is targeted: each try after the
+// first follows a change to the partners or data links, committed (by
+// any process) between the try's reading and its insert. Five in a row
+// mean the links change faster than an emit is stored; the emitter is told
+// to try again (EUnavailable) rather than given a stale audience.
+const maxTargetTries = 5
 
 // replayed answers an emit whose idempotency key was taken: with the first
 // call's result when it asked for the same, else EConflict.

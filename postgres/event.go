@@ -2,45 +2,32 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/labhooks/labhooks"
 	"github.com/labhooks/labhooks/internal/sqlstore"
 )
 
 // CreateEvent stores an event and its deliveries atomically, or returns
 // what an earlier call with the same idempotency key stored, even when that
-// call ran at the same moment in another process. EUnavailable.
+// call ran at the same moment in another process. EUnavailable;
+// labhooks.ErrStaleAudience, having stored nothing and dropped the target
+// cache, when p.AudienceVersion is set and not the target version as the
+// transaction begins.
 func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (*labhooks.CreateEventResult, error) {
 	e := p.Event
-	n := len(p.Deliveries)
-	ids, links, partners, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	due, created, updated := make([]*time.Time, n), make([]time.Time, n), make([]time.Time, n)
-	for i, d := range p.Deliveries {
-		ids[i], links[i], partners[i], statuses[i] = d.ID, d.DataLinkID, d.PartnerID, string(d.Status)
-		due[i], created[i], updated[i] = tsPtr(d.NextAttemptAt), ts(d.CreatedAt), ts(d.UpdatedAt)
-	}
-	var key *string
-	if e.IdempotencyKey != "" {
-		key = &e.IdempotencyKey
-	}
+	key := e.IdempotencyKey
 	fresh := s.startFresh(p, time.Now())
-	var token *string
-	var leaseEnd *time.Time
-	hand := make([]bool, n)
-	if fresh != nil {
-		token, leaseEnd, hand = &fresh.token, &fresh.leaseEnd, fresh.hand
-	}
-	args := []any{e.ID, e.EventName, string(e.Data), e.PartnerID, string(e.Role), key, p.RequestHash, ts(e.CreatedAt),
-		ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent, e.Entity, occurredAt(e),
-		token, leaseEnd, hand}
 	var out *labhooks.CreateEventResult
 	err := s.retry(ctx, func() error {
-		stored, seq, handed, err := s.storeEvent(ctx, args, e.Entity, slices.ContainsFunc(p.Deliveries, func(d *labhooks.Delivery) bool { return d.Ordered }))
+		stored, seq, handed, err := s.storeEvent(ctx, s.newCreateRequest(p, fresh))
 		switch {
+		case errors.Is(err, errStale):
+			s.targets.stale(p.AudienceVersion)
+			return labhooks.ErrStaleAudience
 		case err != nil:
 			return err
 		case stored:
@@ -54,7 +41,7 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 				}
 			}
 			return nil
-		case key == nil:
+		case key == "":
 			return fmt.Errorf("event %s: not stored, and no idempotency key explains why", e.ID)
 		}
 		out, err = sqlstore.Replay(ctx, db{q: s.pool}, e.IdempotencyKey)
@@ -67,6 +54,38 @@ func (s *Store) CreateEvent(ctx context.Context, p labhooks.CreateEventParams) (
 		return nil, err
 	}
 	return out, nil
+}
+
+// newCreateRequest is p as createEventSQL stores it, for a group commit,
+// with the hand-over fresh (nil: none).
+func (s *Store) newCreateRequest(p labhooks.CreateEventParams, fresh *freshEvent) *createRequest {
+	e := p.Event
+	n := len(p.Deliveries)
+	ids, links, partners, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	due, created, updated := make([]*time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	for i, d := range p.Deliveries {
+		ids[i], links[i], partners[i], statuses[i] = d.ID, d.DataLinkID, d.PartnerID, string(d.Status)
+		due[i], created[i], updated[i] = tsPtr(d.NextAttemptAt), ts(d.CreatedAt), ts(d.UpdatedAt)
+	}
+	var key *string
+	if e.IdempotencyKey != "" {
+		key = &e.IdempotencyKey
+	}
+	var token *string
+	var leaseEnd *time.Time
+	hand := make([]bool, n)
+	if fresh != nil {
+		token, leaseEnd, hand = &fresh.token, &fresh.leaseEnd, fresh.hand
+	}
+	return &createRequest{
+		args: []any{e.ID, e.EventName, string(e.Data), e.PartnerID, string(e.Role), key, p.RequestHash, ts(e.CreatedAt),
+			ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent, e.Entity, occurredAt(e),
+			token, leaseEnd, hand},
+		entity:  e.Entity,
+		ordered: slices.ContainsFunc(p.Deliveries, func(d *labhooks.Delivery) bool { return d.Ordered }),
+		version: p.AudienceVersion,
+		done:    make(chan error, 1),
+	}
 }
 
 // createEventSQL stores an event, its deliveries and the NOTIFY that wakes
@@ -168,54 +187,4 @@ func linksArg(args ...[]any) []string {
 		links = append(links, a[9].([]string)...)
 	}
 	return links
-}
-
-// Audience answers q in one query: the partner it names, LEFT JOINed to its
-// data links so that its role comes back without any, or the data links of
-// the partners of its roles. Its answer and the CreateEvent that follows
-// need no transaction between them: a link disabled or deleted meanwhile
-// gets a pending delivery, which the claim then fails as it does any
-// delivery whose link went away.
-func (s *Store) Audience(ctx context.Context, q labhooks.AudienceQuery) (*labhooks.Audience, error) {
-	const columns = `SELECT p.id, p.role, l.id, COALESCE(l.event_names, '{}'), COALESCE(l.enabled, false), COALESCE(l.kind, 'push') = 'pull', COALESCE(l.ordered, false)`
-	var a *labhooks.Audience
-	err := s.retry(ctx, func() error {
-		a = &labhooks.Audience{}
-		var rows pgx.Rows
-		var err error
-		if q.PartnerID != "" {
-			rows, err = s.pool.Query(ctx, columns+` FROM partners p LEFT JOIN datalinks l ON l.partner_id = p.id
-				WHERE p.id = $1 ORDER BY l.id`, q.PartnerID)
-		} else {
-			roles := make([]string, len(q.Roles))
-			for i, r := range q.Roles {
-				roles[i] = string(r)
-			}
-			rows, err = s.pool.Query(ctx, columns+` FROM datalinks l JOIN partners p ON p.id = l.partner_id
-				WHERE p.role = ANY ($1) ORDER BY l.id`, roles)
-		}
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var l labhooks.AudienceLink
-			var linkID *string
-			if err := rows.Scan(&l.PartnerID, &l.Role, &linkID, &l.EventNames, &l.Enabled, &l.Pull, &l.Ordered); err != nil {
-				return err
-			}
-			if q.PartnerID != "" {
-				a.PartnerRole = l.Role
-			}
-			if linkID != nil {
-				l.ID = *linkID
-				a.Links = append(a.Links, l)
-			}
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, err
-	}
-	return a, nil
 }

@@ -33,6 +33,9 @@ type createRequest struct {
 	entity string
 	// ordered: a delivery's link was ordered (labhooks.Delivery.Ordered).
 	ordered bool
+	// version is the target version its deliveries were picked at
+	// (labhooks.CreateEventParams.AudienceVersion); 0: no check.
+	version int64
 	seq     int64
 	// handed are the deliveries leased at insert (see OfferFresh).
 	handed []handedLink
@@ -55,11 +58,21 @@ func (r *createRequest) scan(row pgx.Row) error {
 	return nil
 }
 
-// storeEvent runs createEventSQL with args in the next group commit and
-// reports whether the event was stored (false: its idempotency key was
-// taken). The error is the statement's or the commit's.
-func (s *Store) storeEvent(ctx context.Context, args []any, entity string, ordered bool) (stored bool, seq int64, handed []handedLink, err error) {
-	r := &createRequest{args: args, entity: entity, ordered: ordered, done: make(chan error, 1)}
+// errStale is a request's answer when its target version is not the
+// database's: nothing of it was stored.
+var errStale = errors.New("postgres: stale target version")
+
+// staleCode is the SQLSTATE of labhooks_check_targets' failure.
+const staleCode = "LH001"
+
+// checkTargetsSQL fails its transaction unless the target version is $1.
+const checkTargetsSQL = `SELECT labhooks_check_targets($1)`
+
+// storeEvent runs r in the next group commit and reports whether the event
+// was stored (false: its idempotency key was taken), and what of it was
+// leased at insert. The error is the statement's or the commit's, or
+// errStale.
+func (s *Store) storeEvent(ctx context.Context, r *createRequest) (stored bool, seq int64, handed []handedLink, err error) {
 	stmtErr, err := groupcommit.Submit(ctx, s.creates, r, r.done)
 	if err != nil {
 		return false, 0, nil, err
@@ -67,17 +80,44 @@ func (s *Store) storeEvent(ctx context.Context, args []any, entity string, order
 	return r.stored, r.seq, r.handed, stmtErr
 }
 
+// commitGroup stores a group of events, in one transaction when it can.
+// That transaction checks one target version, first: the newest among its
+// members'. Versions only grow, so a member that read an older one is stale
+// whatever the database holds, and is answered errStale without being
+// sent. Should the check fail, every member with a version is stale, and
+// the others (version 0) are sent again without it.
 func (s *Store) commitGroup(group []*createRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
+	var version int64
+	for _, r := range group {
+		version = max(version, r.version)
+	}
+	if version != 0 {
+		group = slices.DeleteFunc(slices.Clone(group), func(r *createRequest) bool {
+			if r.version != 0 && r.version < version {
+				r.done <- errStale
+				return true
+			}
+			return false
+		})
+	}
 	if len(group) > 1 {
-		err := s.commitTogether(ctx, group)
+		err := s.commitTogether(ctx, group, version)
 		var ce commitError
-		if err == nil || errors.As(err, &ce) {
+		switch {
+		case err == nil || errors.As(err, &ce):
 			// Committed, or the commit failed and whether it took effect is
 			// unknown: every member gets that answer.
 			for _, r := range group {
 				r.done <- err
+			}
+			return
+		case isCode(err, staleCode):
+			// Stored nothing: the members without a version go again,
+			// together.
+			if group = answerStale(group); len(group) > 0 {
+				s.commitGroup(group)
 			}
 			return
 		}
@@ -85,9 +125,13 @@ func (s *Store) commitGroup(group []*createRequest) {
 		// event is run on its own below, so each gets its own answer.
 	}
 	for _, r := range group {
-		// One implicit transaction: the lock of its ordered links, the
-		// event, what of it waits behind an ordered link's head.
+		// One implicit transaction: the check of its target version, the
+		// lock of its ordered links, the event, what of it waits behind an
+		// ordered link's head.
 		b := &pgx.Batch{}
+		if r.version != 0 {
+			b.Queue(checkTargetsSQL, r.version)
+		}
 		if r.ordered {
 			b.Queue(lockOrderedSQL, linksArg(r.args))
 		}
@@ -97,27 +141,52 @@ func (s *Store) commitGroup(group []*createRequest) {
 		}
 		br := s.pool.SendBatch(ctx, b)
 		var err error
-		if r.ordered {
+		if r.version != 0 {
+			_, err = br.Exec()
+		}
+		if err == nil && r.ordered {
 			_, err = br.Exec()
 		}
 		if err == nil {
 			err = r.scan(br.QueryRow())
 		}
-		r.done <- ambiguous(errors.Join(err, br.Close()))
+		err = ambiguous(errors.Join(err, br.Close()))
+		if isCode(err, staleCode) {
+			err = errStale
+		}
+		r.done <- err
 	}
+}
+
+// answerStale answers errStale to the members of group with a version and
+// returns the others.
+func answerStale(group []*createRequest) []*createRequest {
+	var rest []*createRequest
+	for _, r := range group {
+		if r.version != 0 {
+			r.done <- errStale
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	return rest
 }
 
 // commitTogether runs the group's statements in one implicit transaction:
 // one batch, so one round trip and one commit (no BEGIN and COMMIT of their
-// own). A statement the server refused rolls it back and is returned:
-// nothing is stored. Any other failure (the connection lost after the batch
-// was sent) returns a commitError: whether it was stored is unknown.
-func (s *Store) commitTogether(ctx context.Context, group []*createRequest) error {
+// own), which first checks the target version when it is not 0. A
+// statement the server refused rolls it back and is returned: nothing is
+// stored. Any other failure (the connection lost after the batch was sent)
+// returns a commitError: whether it was stored is unknown.
+func (s *Store) commitTogether(ctx context.Context, group []*createRequest, version int64) error {
 	// Entities' counter rows in one order in every group, so that two
 	// groups raising the same entities cannot deadlock.
 	group = slices.Clone(group)
 	slices.SortStableFunc(group, func(a, b *createRequest) int { return strings.Compare(a.entity, b.entity) })
 	batch := &pgx.Batch{}
+	if version != 0 {
+		batch.Queue(checkTargetsSQL, version)
+	}
 	var ordered [][]any
 	for _, r := range group {
 		if r.ordered {
@@ -134,6 +203,12 @@ func (s *Store) commitTogether(ctx context.Context, group []*createRequest) erro
 		batch.Queue(blockOrderedSQL, deliveriesArg(ordered...))
 	}
 	br := s.pool.SendBatch(ctx, batch)
+	if version != 0 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return ambiguous(err)
+		}
+	}
 	if ordered != nil {
 		if _, err := br.Exec(); err != nil {
 			br.Close()

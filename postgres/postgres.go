@@ -62,6 +62,7 @@ type Store struct {
 	log     *slog.Logger
 
 	creates *groupcommit.Committer[*createRequest] // CreateEvent calls awaiting a group commit
+	targets targetCache                            // what Audience answers from (targets.go)
 
 	// fresh is the engine of this process that deliveries are handed to at
 	// insert (see OfferFresh); read and set under its lock.
@@ -233,7 +234,8 @@ func (s *Store) readTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 
 // writeTx runs fn, for package sqlstore, in a transaction (inTx) that
 // appends the audit entries ctx carries (see labhooks.WithAudit) before it
-// commits.
+// commits. It may change partners and data links, so it drops the target
+// cache once it is over: Audience answers this process's changes at once.
 func (s *Store) writeTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := fn(db{q: tx}); err != nil {
@@ -241,6 +243,7 @@ func (s *Store) writeTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 		}
 		return sqlstore.AppendAudit(ctx, db{q: tx})
 	})
+	s.targets.drop()
 	if err == nil {
 		labhooks.AuditAppended(ctx)
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -343,4 +344,61 @@ func testTargetsFollowChanges(t *testing.T, newStore NewStore) {
 	}
 	_, err := b.tryEmit(ResultAdded, labhooks.Target{PartnerID: q.ID}, "")
 	wantCode(t, err, labhooks.ENotFound)
+}
+
+// testStaleAudience stores an event with deliveries picked from an audience
+// read before a data link was added: a store whose Audience carries a
+// Version refuses it (labhooks.ErrStaleAudience) and stores nothing; one
+// that answers Version 0 (exact, nothing to check) stores it. Either way
+// the audience read after the change has the link, and an event picked
+// from it is stored.
+func testStaleAudience(t *testing.T, newStore NewStore) {
+	t.Parallel()
+	b := setup(t, newStore)
+	p := b.partner(t, labhooks.RoleSampler)
+	l1 := b.link(t, p)
+	create := func(a *labhooks.Audience) (*labhooks.Event, *labhooks.CreateEventResult, error) {
+		t.Helper()
+		links, err := AppointmentCreated.Recipients(toAll, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &labhooks.Event{ID: id.New(id.Event), EventName: AppointmentCreated.Name, Data: []byte(`{}`), CreatedAt: b.now}
+		r, err := b.s.CreateEvent(b.ctx, labhooks.CreateEventParams{Event: e, RequestHash: "h", AudienceVersion: a.Version,
+			Deliveries: e.Deliver(links, b.now, func() string { return id.New(id.Delivery) })})
+		return e, r, err
+	}
+	before, err := b.s.Audience(b.ctx, AppointmentCreated.AudienceQuery(toAll))
+	if err != nil || !slices.Equal(linkIDs(before.Links), []string{l1.ID}) {
+		t.Fatalf("Audience = %+v, %v", before, err)
+	}
+	l2 := b.link(t, p)
+	after, err := b.s.Audience(b.ctx, AppointmentCreated.AudienceQuery(toAll))
+	if err != nil || !slices.Equal(linkIDs(after.Links), []string{l1.ID, l2.ID}) {
+		t.Fatalf("Audience after a link was added = %+v, %v; want both links", after, err)
+	}
+	if before.Version != 0 && after.Version == before.Version {
+		t.Fatalf("Audience.Version %d both before and after a link was added", after.Version)
+	}
+
+	e, r, err := create(before)
+	switch {
+	case before.Version == 0 && (err != nil || len(r.Deliveries) != 1):
+		t.Fatalf("CreateEvent from an exact audience = %+v, %v", r, err)
+	case before.Version != 0:
+		if !errors.Is(err, labhooks.ErrStaleAudience) {
+			t.Fatalf("CreateEvent from a stale audience = %+v, %v; want ErrStaleAudience", r, err)
+		}
+		wantCode(t, err, labhooks.EUnavailable)
+		_, err := b.s.Event(b.ctx, e.ID)
+		wantCode(t, err, labhooks.ENotFound)
+	}
+	if _, r, err = create(after); err != nil || len(r.Deliveries) != 2 {
+		t.Fatalf("CreateEvent from the audience after the change = %+v, %v", r, err)
+	}
+	// An event that picked no audience is not checked.
+	lone := &labhooks.Event{ID: id.New(id.Event), EventName: AppointmentCreated.Name, Data: []byte(`{}`), CreatedAt: b.now}
+	if r, err := b.s.CreateEvent(b.ctx, labhooks.CreateEventParams{Event: lone}); err != nil || len(r.Deliveries) != 0 {
+		t.Fatalf("CreateEvent without an audience = %+v, %v", r, err)
+	}
 }

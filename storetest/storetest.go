@@ -9,6 +9,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CreateEventIdempotency", testCreateEventIdempotency},
 		{"CreateEventConcurrent", testCreateEventConcurrent},
 		{"TargetsFollowChanges", testTargetsFollowChanges},
+		{"StaleAudience", testStaleAudience},
 		{"ClaimAndLease", testClaimAndLease},
 		{"ClaimFairness", testClaimFairness},
 		{"ClaimPartnerShare", testClaimPartnerShare},
@@ -104,26 +106,43 @@ var (
 // Emit stores e, an event of type et, as the application does: it asks s
 // for the audience of e's target (e.PartnerID or e.Role, else every role
 // et allows), lets et pick the recipients, and stores e with a delivery to
-// each, due at e.CreatedAt. It fills in e.ID when empty, and e.EventName.
+// each, due at e.CreatedAt, checked against the audience's version; should
+// the audience prove stale (labhooks.ErrStaleAudience), it targets e again.
+// It fills in e.ID when empty, and e.EventName.
 func Emit(ctx context.Context, s labhooks.Store, et *labhooks.EventType, e *labhooks.Event) (*labhooks.CreateEventResult, error) {
 	if e.ID == "" {
 		e.ID = id.New(id.Event)
 	}
 	e.EventName = et.Name
 	tg := labhooks.Target{PartnerID: e.PartnerID, Role: e.Role}
-	a, err := s.Audience(ctx, et.AudienceQuery(tg))
-	if err != nil {
-		return nil, err
+	for try := 1; ; try++ {
+		q := et.AudienceQuery(tg)
+		a, err := s.Audience(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		links, err := et.Recipients(tg, a)
+		if err != nil && a.Version != 0 {
+			q.Fresh = true
+			if a, err = s.Audience(ctx, q); err != nil {
+				return nil, err
+			}
+			links, err = et.Recipients(tg, a)
+		}
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.CreateEvent(ctx, labhooks.CreateEventParams{
+			Event:           e,
+			Deliveries:      e.Deliver(links, e.CreatedAt, func() string { return id.New(id.Delivery) }),
+			RequestHash:     e.RequestHash(),
+			AudienceVersion: a.Version,
+		})
+		if errors.Is(err, labhooks.ErrStaleAudience) && try < 5 {
+			continue
+		}
+		return r, err
 	}
-	links, err := et.Recipients(tg, a)
-	if err != nil {
-		return nil, err
-	}
-	return s.CreateEvent(ctx, labhooks.CreateEventParams{
-		Event:       e,
-		Deliveries:  e.Deliver(links, e.CreatedAt, func() string { return id.New(id.Delivery) }),
-		RequestHash: e.RequestHash(),
-	})
 }
 
 // NewLink stores, through s, a partner of role with one enabled data link,
