@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,8 +25,9 @@ import (
 
 // backlogHold is how long the backlog scenario's serve holds its backlog
 // before the receiver answers: below the default --timeout, so that the
-// attempts held meanwhile succeed rather than time out.
-const backlogHold = 10 * time.Second
+// attempts held meanwhile succeed rather than time out. A variable for
+// tests.
+var backlogHold = 10 * time.Second
 
 // benchBacklog measures the memory of a `labhooks serve` process alone
 // while it holds cfg.events pending deliveries and while it drains them: a
@@ -80,6 +82,11 @@ func benchBacklog(ctx context.Context, cfg benchConfig, progress *loadgen.Progre
 	cmd := exec.CommandContext(ctx, exe, "serve", "--db", cfg.db, "--addr", "127.0.0.1:0", "--admin-key", adminKey,
 		"--allow-private-targets", "--workers", strconv.Itoa(cfg.workers), "--per-datalink", strconv.Itoa(cfg.perDataLink),
 		"--log-level", "warn")
+	// serve on its defaults and these flags: none of this environment's
+	// LABHOOKS_* settings (its database, its secrets key), nor OTEL_*.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "LABHOOKS_") || strings.HasPrefix(kv, "OTEL_")
+	})
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
 	var logs tailBuffer
