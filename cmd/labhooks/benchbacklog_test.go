@@ -46,7 +46,9 @@ func TestBenchBacklog(t *testing.T) {
 		t.Errorf("pending %d at the start, %d at the end; want 300, 0", s.PendingAtStart, s.PendingAtEnd)
 	case s.PID == os.Getpid():
 		t.Error("measured the bench process, not serve's")
-	case s.HoldPeakRssBytes <= 0 || s.PeakRssBytes < s.HoldPeakRssBytes || s.DrainMaxRssBytes <= 0 || s.DrainMaxRssBytes > s.PeakRssBytes:
+	case s.HoldPeakRssBytes <= 0 || s.PeakRssBytes < s.HoldPeakRssBytes || s.DrainMaxRssBytes <= 0:
+		// (Not DrainMaxRssBytes ≤ PeakRssBytes: Linux updates VmHWM lazily,
+		// and a VmRSS sample can exceed it by a few pages.)
 		t.Errorf("memory figures out of order: %+v", *s)
 	case s.DrainSeconds <= 0 || s.HoldGoSysBytes <= 0:
 		t.Errorf("drain %.3f s, Go runtime %d bytes", s.DrainSeconds, s.HoldGoSysBytes)

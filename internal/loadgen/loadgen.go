@@ -405,8 +405,9 @@ type ServeMemory struct {
 	// meanwhile.
 	DrainSeconds     float64 `json:"drainSeconds"`
 	DrainMaxRssBytes int64   `json:"drainMaxRssBytes"`
-	// PeakRssBytes is VmHWM at the end: the peak over the process's life;
-	// RssFileBytes its file-backed part then.
+	// PeakRssBytes is VmHWM at the end: the peak over the process's life
+	// (Linux updates it lazily: a VmRSS sample can be a few pages above
+	// it); RssFileBytes the file-backed part then.
 	PeakRssBytes int64 `json:"peakRssBytes"`
 	RssFileBytes int64 `json:"rssFileBytes"`
 	// GoSysBytes is go_memstats_sys_bytes at the end.
