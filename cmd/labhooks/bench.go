@@ -46,10 +46,11 @@ Scenarios:
              timeout); compares the fast links' latency with a clean run
              without the hostile partner, and reports how many of the hostile
              partner's deliveries were attempted and recorded
-  backlog    a restart with a backlog, for memory: --events are stored
-             through the application layer (as emits store them) with the
-             engine off, then ` + "`labhooks serve`" + ` is started on that database in
-             a process of its own with its delivery engine; the receiver
+  backlog    a restart with a backlog, for memory: --events are stored, 64
+             at once, through the application layer (as emits store them)
+             with the engine off, then ` + "`labhooks serve`" + ` is started on that
+             database in a process of its own with its delivery engine
+             (--workers, --per-datalink, its defaults otherwise); the receiver
              holds every request for 10 s, then answers, and the scenario
              reports that process's peak RSS (VmHWM of /proc/PID/status)
              while it held the backlog and while it drained it, and how long
