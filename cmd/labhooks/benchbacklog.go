@@ -101,6 +101,7 @@ func benchBacklog(ctx context.Context, cfg benchConfig, progress *loadgen.Progre
 	var exitErr error
 	go func() { exitErr = cmd.Wait(); close(exited) }()
 	defer func() {
+		rc.Release() // so that its attempts in flight end at once
 		cmd.Process.Signal(syscall.SIGTERM)
 		<-exited
 	}()
