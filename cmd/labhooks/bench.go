@@ -23,7 +23,7 @@ import (
 	"github.com/labhooks/labhooks/internal/loadgen"
 )
 
-const benchUsage = `Usage: labhooks bench [--scenario drain|e2e|steady|fanout|isolation|hostile] [flags]
+const benchUsage = `Usage: labhooks bench [--scenario drain|e2e|steady|fanout|isolation|hostile|backlog] [flags]
 
 Starts labhooks in this process (SQLite in a temporary folder unless --db is
 given) with a built-in fast receiver on 127.0.0.1, creates partners and data
@@ -46,6 +46,15 @@ Scenarios:
              timeout); compares the fast links' latency with a clean run
              without the hostile partner, and reports how many of the hostile
              partner's deliveries were attempted and recorded
+  backlog    a restart with a backlog, for memory: --events are stored, 64
+             at once, through the application layer (as emits store them)
+             with the engine off, then ` + "`labhooks serve`" + ` is started on that
+             database in a process of its own with its delivery engine
+             (--workers, --per-datalink, its defaults otherwise); the receiver
+             holds every request for 10 s, then answers, and the scenario
+             reports that process's peak RSS (VmHWM of /proc/PID/status)
+             while it held the backlog and while it drained it, and how long
+             the drain took (try --events 1000000)
 
 A database given with --db is used as it is: use a fresh one.`
 
@@ -78,13 +87,13 @@ type benchConfig struct {
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg benchConfig
 	fs := newFlagSet("bench", benchUsage, stderr)
-	fs.StringVar(&cfg.scenario, "scenario", "e2e", "drain, e2e, steady, fanout, isolation or hostile")
+	fs.StringVar(&cfg.scenario, "scenario", "e2e", "drain, e2e, steady, fanout, isolation, hostile or backlog")
 	fs.StringVar(&cfg.db, "db", "", "database; default: SQLite in a temporary folder")
-	fs.IntVar(&cfg.events, "events", 20000, "events to emit (drain, e2e; fanout: default 20, each to 1,000 data links)")
+	fs.IntVar(&cfg.events, "events", 20000, "events to emit (drain, e2e, backlog; fanout: default 20, each to 1,000 data links)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent emit requests")
 	fs.IntVar(&cfg.rate, "rate", 1000, "events per second (steady, isolation, hostile)")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to emit (steady, isolation, hostile)")
-	fs.IntVar(&cfg.links, "links", 8, "data links, one partner each (drain, e2e, steady; hostile: the fast partners, default 20)")
+	fs.IntVar(&cfg.links, "links", 8, "data links, one partner each (drain, e2e, steady, backlog; hostile: the fast partners, default 20)")
 	fs.IntVar(&cfg.workers, "workers", labhooks.DefaultWorkers, "concurrent deliveries")
 	fs.IntVar(&cfg.perDataLink, "per-datalink", labhooks.DefaultPerDataLink, "concurrent deliveries to one data link")
 	fs.IntVar(&cfg.hostileRate, "hostile-rate", 2, "events per second to the hostile partner, each to its 50 links (hostile)")
@@ -102,14 +111,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.events = 20
 	}
 	switch {
-	case !slices.Contains([]string{"drain", "e2e", "steady", "fanout", "isolation", "hostile"}, cfg.scenario):
-		return usageError{fmt.Errorf("--scenario %q: use drain, e2e, steady, fanout, isolation or hostile", cfg.scenario)}
+	case !slices.Contains([]string{"drain", "e2e", "steady", "fanout", "isolation", "hostile", "backlog"}, cfg.scenario):
+		return usageError{fmt.Errorf("--scenario %q: use drain, e2e, steady, fanout, isolation, hostile or backlog", cfg.scenario)}
 	case cfg.events < 1, cfg.concurrency < 1, cfg.rate < 1, cfg.links < 1, cfg.workers < 1, cfg.perDataLink < 1, cfg.hostileRate < 1:
 		return usageError{errors.New("--events, --concurrency, --rate, --links, --workers, --per-datalink and --hostile-rate must be positive")}
 	case cfg.duration <= 0:
 		return usageError{errors.New("--duration must be positive")}
-	case cfg.tracingRuns < 0 || cfg.tracingRuns > 0 && (cfg.scenario == "isolation" || cfg.scenario == "hostile" || cfg.purgeOld > 0):
-		return usageError{errors.New("--tracing-runs: 0 or more, and not with isolation, hostile or --purge-old")}
+	case cfg.tracingRuns < 0 || cfg.tracingRuns > 0 && (cfg.scenario == "isolation" || cfg.scenario == "hostile" || cfg.scenario == "backlog" || cfg.purgeOld > 0):
+		return usageError{errors.New("--tracing-runs: 0 or more, and not with isolation, hostile, backlog or --purge-old")}
+	case cfg.scenario == "backlog" && (cfg.cpuProfile != "" || cfg.purgeOld > 0):
+		return usageError{errors.New("--scenario backlog: not with --cpuprofile (serve runs in a process of its own) or --purge-old")}
 	}
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
@@ -126,6 +137,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch {
 	case cfg.scenario == "isolation":
 		rep, err = benchIsolation(ctx, cfg, progress)
+	case cfg.scenario == "backlog":
+		rep, err = benchBacklog(ctx, cfg, progress)
 	case cfg.scenario == "hostile":
 		linksGiven := false
 		fs.Visit(func(f *flag.Flag) { linksGiven = linksGiven || f.Name == "links" })

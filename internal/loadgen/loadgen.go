@@ -201,6 +201,23 @@ type Receiver struct {
 	first map[string]time.Time
 	dups  int
 	fast  atomic.Int64
+	// gate, while set, holds every request until it is closed (Hold,
+	// Release).
+	gate atomic.Pointer[chan struct{}]
+}
+
+// Hold makes the receiver hold every request, unanswered and uncounted,
+// until Release.
+func (rc *Receiver) Hold() {
+	ch := make(chan struct{})
+	rc.gate.Store(&ch)
+}
+
+// Release answers the requests held since Hold, and those after at once.
+func (rc *Receiver) Release() {
+	if ch := rc.gate.Swap(nil); ch != nil {
+		close(*ch)
+	}
 }
 
 // NewReceiver starts a Receiver.
@@ -218,6 +235,13 @@ func NewReceiver() (*Receiver, error) {
 
 func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 	io.Copy(io.Discard, r.Body)
+	if ch := rc.gate.Load(); ch != nil {
+		select {
+		case <-*ch:
+		case <-r.Context().Done():
+			return // given up by the sender: not received
+		}
+	}
 	now := time.Now()
 	if strings.HasPrefix(r.URL.Path, "/slow/") {
 		select {
@@ -238,6 +262,13 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 		rc.mu.Unlock()
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// Duplicates is how many deliveries arrived more than once.
+func (rc *Receiver) Duplicates() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.dups
 }
 
 // FastReceived is how many distinct deliveries reached fast paths.
@@ -285,20 +316,37 @@ func Percentile(ds []time.Duration, p float64) float64 {
 }
 
 // PeakRSS is the process's high-water resident set size, from /proc.
-func PeakRSS() int64 {
-	f, err := os.Open("/proc/self/status")
+func PeakRSS() int64 { return ProcMemory("self").HWM }
+
+// Memory is a process's resident memory as /proc/PID/status reports it,
+// in bytes.
+type Memory struct {
+	// HWM is the peak resident set size (VmHWM) since the process began,
+	// RSS the current one (VmRSS), of which Anon is anonymous memory
+	// (RssAnon: the Go heap, stacks) and File file-backed pages (RssFile:
+	// the binary, memory-mapped files).
+	HWM, RSS, Anon, File int64
+}
+
+// ProcMemory reads /proc/PID/status; pid "self" is this process. A field
+// it cannot read is 0.
+func ProcMemory(pid string) Memory {
+	var m Memory
+	f, err := os.Open("/proc/" + pid + "/status")
 	if err != nil {
-		return 0
+		return m
 	}
 	defer f.Close()
+	fields := map[string]*int64{"VmHWM:": &m.HWM, "VmRSS:": &m.RSS, "RssAnon:": &m.Anon, "RssFile:": &m.File}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		name, v, _ := strings.Cut(sc.Text(), "\t")
+		if p, ok := fields[strings.TrimSpace(name)]; ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
+			*p = kb * 1024
 		}
 	}
-	return 0
+	return m
 }
 
 // Report is what bench prints; with --json, as one object.
@@ -335,9 +383,49 @@ type Report struct {
 	// Hostile is, for hostile, what became of the hostile partner's
 	// deliveries.
 	Hostile *HostileReport `json:"hostile,omitempty"`
+	// Serve is, for backlog, the memory of the serve process that held and
+	// drained the backlog.
+	Serve *ServeMemory `json:"serve,omitempty"`
 	// Tracing compares runs with tracing off and on (--tracing-runs).
 	Tracing *TracingComparison `json:"tracing,omitempty"`
 	Machine string             `json:"machine"`
+}
+
+// ServeMemory is what the backlog scenario measured of its `labhooks
+// serve` process, from /proc/PID/status (bytes) and /metrics.
+type ServeMemory struct {
+	PID int `json:"pid"`
+	// StartSeconds is from starting the process to its listening.
+	StartSeconds float64 `json:"startSeconds"`
+	// PendingAtStart is labhooks_queue_pending as the hold began;
+	// PendingAtEnd once every delivery had arrived (and its attempt was
+	// recorded: 0).
+	PendingAtStart int64 `json:"pendingAtStart"`
+	PendingAtEnd   int64 `json:"pendingAtEnd"`
+	// HoldPeakRssBytes is VmHWM after HoldSeconds of holding the backlog
+	// (the engine running, the receiver holding every request), of which
+	// HoldRssFileBytes file-backed.
+	HoldSeconds      float64 `json:"holdSeconds"`
+	HoldPeakRssBytes int64   `json:"holdPeakRssBytes"`
+	HoldRssFileBytes int64   `json:"holdRssFileBytes"`
+	// HoldGoSysBytes is what the Go runtime had from the system then
+	// (go_memstats_sys_bytes), HoldGoHeapInuseBytes its heap in use: the
+	// rest of the anonymous memory is outside Go's heap (SQLite's page
+	// caches, which the pure-Go driver allocates itself).
+	HoldGoSysBytes       int64 `json:"holdGoSysBytes"`
+	HoldGoHeapInuseBytes int64 `json:"holdGoHeapInuseBytes"`
+	// DrainSeconds is from the receiver's answering to the last delivery's
+	// arrival; DrainMaxRssBytes the highest VmRSS sampled (every 100 ms)
+	// meanwhile.
+	DrainSeconds     float64 `json:"drainSeconds"`
+	DrainMaxRssBytes int64   `json:"drainMaxRssBytes"`
+	// PeakRssBytes is VmHWM at the end: the peak over the process's life
+	// (Linux updates it lazily: a VmRSS sample can be a few pages above
+	// it); RssFileBytes the file-backed part then.
+	PeakRssBytes int64 `json:"peakRssBytes"`
+	RssFileBytes int64 `json:"rssFileBytes"`
+	// GoSysBytes is go_memstats_sys_bytes at the end.
+	GoSysBytes int64 `json:"goSysBytes"`
 }
 
 // HostileReport is what became of the hostile partner's deliveries by the
@@ -405,7 +493,9 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  delivered  %10.0f deliveries/s\n", r.DeliveredPerSec)
 	fmt.Fprintf(w, "  baseline   %10.0f requests/s (plain Go client, same receiver and body)\n", r.BaselinePerSec)
 	fmt.Fprintf(w, "  ratio      %10.2f delivered/baseline\n", r.Ratio)
-	fmt.Fprintf(w, "  latency    p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (emit → delivered)\n", r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs)
+	if r.Serve == nil {
+		fmt.Fprintf(w, "  latency    p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (emit → delivered)\n", r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs)
+	}
 	if h := r.Hostile; h != nil {
 		fmt.Fprintf(w, "  hostile    fast links' p50 %.1f ms, p99 %.1f ms beside a hostile partner; %.1f ms, %.1f ms without (p99 %.2fx)\n",
 			r.P50Ms, r.P99Ms, r.ControlP50Ms, r.ControlP99Ms, r.P99Ms/r.ControlP99Ms)
@@ -426,6 +516,16 @@ func (r *Report) Print(w io.Writer) {
 			t.RateRatio(), t.P99Ratio(), t.Exports, float64(t.ExportedBytes)/(1<<20))
 	}
 	fmt.Fprintf(w, "  duplicates %d\n", r.Duplicates)
+	if s := r.Serve; s != nil {
+		mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+		fmt.Fprintf(w, "  serve      pid %d, listening after %.1f s; pending %d at the start, %d at the end\n", s.PID, s.StartSeconds, s.PendingAtStart, s.PendingAtEnd)
+		fmt.Fprintf(w, "    hold     %.0f s: peak RSS %.1f MiB (%.1f MiB file-backed; the Go runtime had %.1f MiB from the system, %.1f MiB of heap in use)\n",
+			s.HoldSeconds, mib(s.HoldPeakRssBytes), mib(s.HoldRssFileBytes), mib(s.HoldGoSysBytes), mib(s.HoldGoHeapInuseBytes))
+		fmt.Fprintf(w, "    drain    %.1f s: RSS at most %.1f MiB\n", s.DrainSeconds, mib(s.DrainMaxRssBytes))
+		fmt.Fprintf(w, "    overall  peak RSS %.1f MiB (%.1f MiB file-backed at the end; the Go runtime had %.1f MiB from the system)\n", mib(s.PeakRssBytes), mib(s.RssFileBytes), mib(s.GoSysBytes))
+		fmt.Fprintf(w, "  peak RSS   %.1f MiB (this process: the seeding, the receiver and its record of every delivery)\n", mib(r.PeakRssBytes))
+		return
+	}
 	fmt.Fprintf(w, "  peak RSS   %.1f MiB\n", float64(r.PeakRssBytes)/(1<<20))
 }
 
