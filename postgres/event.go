@@ -117,11 +117,14 @@ const createEventSQL = `WITH seq AS (
 		INSERT INTO deliveries (id, event_id, datalink_id, partner_id, event_name, status, next_attempt_at, created_at, updated_at,
 			lease_token, leased_until)
 		SELECT d.id, ev.id, d.link, d.partner, $2, d.status, d.due, d.created, d.updated,
-			CASE WHEN h.id IS NOT NULL THEN $20::text END, CASE WHEN h.id IS NOT NULL THEN $21::timestamptz END
-		FROM ev, unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
-				$22::boolean[])
-			AS d (id, link, partner, status, due, created, updated, hand)
-			LEFT JOIN datalinks h ON d.hand AND h.id = d.link AND h.enabled AND NOT h.ordered AND h.kind = 'push'
+			CASE WHEN d.handed THEN $20::text END, CASE WHEN d.handed THEN $21::timestamptz END
+		FROM ev, (
+			-- The link is read only for the deliveries to hand over (a
+			-- few; an event to a thousand links has a thousand rows).
+			SELECT d.*, d.hand AND EXISTS (SELECT FROM datalinks h WHERE h.id = d.link AND h.enabled AND NOT h.ordered AND h.kind = 'push') AS handed
+			FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
+				$22::boolean[]) AS d (id, link, partner, status, due, created, updated, hand)
+		) d
 		RETURNING id, datalink_id, lease_token IS NOT NULL AS leased
 	), handed AS (
 		-- Those leased at insert, with what their attempts need of their

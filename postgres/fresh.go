@@ -79,16 +79,26 @@ func (s *Store) startFresh(p labhooks.CreateEventParams, now time.Time) *freshEv
 		return nil
 	}
 	f := &freshEvent{token: owner + ":" + randomHex(8), now: now, leaseEnd: now.Add(lease), offer: offer, hand: make([]bool, len(p.Deliveries))}
-	some := false
+	n := 0
 	for i, d := range p.Deliveries {
-		f.hand[i] = d.Status == labhooks.DeliveryPending && d.NextAttemptAt != nil && !d.NextAttemptAt.After(now) && !d.Ordered
-		some = some || f.hand[i]
+		f.hand[i] = n < maxHandOver && d.Status == labhooks.DeliveryPending && d.NextAttemptAt != nil && !d.NextAttemptAt.After(now) && !d.Ordered
+		if f.hand[i] {
+			n++
+		}
 	}
-	if !some {
+	if n == 0 {
 		return nil
 	}
 	return f
 }
+
+// maxHandOver bounds how many of one emit's deliveries are handed over at
+// insert. An engine has room for a few (--workers, 128 by default, shared
+// with everything else in flight); the deliveries of an event sent to
+// hundreds of links were leased, returned with their links, offered, and
+// mostly released again, which cost a fanout emit a third of its rate. The
+// rest are announced and claimed, by any process.
+const maxHandOver = 32
 
 // handedLink is what createEventSQL returns of a delivery it leased at
 // insert: its data link, as a claim would read it.
