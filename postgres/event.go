@@ -118,19 +118,19 @@ const createEventSQL = `WITH seq AS (
 			lease_token, leased_until)
 		SELECT d.id, ev.id, d.link, d.partner, $2, d.status, d.due, d.created, d.updated,
 			CASE WHEN d.handed THEN $20::text END, CASE WHEN d.handed THEN $21::timestamptz END
-		FROM ev, (
-			-- The link is read only for the deliveries to hand over (a
-			-- few; an event to a thousand links has a thousand rows).
-			SELECT d.*, d.hand AND EXISTS (SELECT FROM datalinks h WHERE h.id = d.link AND h.enabled AND NOT h.ordered AND h.kind = 'push') AS handed
-			FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
-				$22::boolean[]) AS d (id, link, partner, status, due, created, updated, hand)
-		) d
+		FROM ev, unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
+				$22::boolean[]) AS d (id, link, partner, status, due, created, updated, handed)
 		RETURNING id, datalink_id, lease_token IS NOT NULL AS leased
 	), handed AS (
 		-- Those leased at insert, with what their attempts need of their
-		-- links, read in the insert's snapshot.
+		-- links, read in the insert's snapshot. Which to lease was decided
+		-- from the audience, whose version the batch checked just before;
+		-- a link disabled, deleted or made ordered in the instant between
+		-- is left out here, its delivery leased to no attempt: a claim
+		-- takes it when the lease runs out, and fails or orders it then.
 		SELECT dl.id, l.url, l.secret, COALESCE(l.previous_secret, '') AS previous_secret, l.previous_secret_expires_at
-		FROM dl JOIN datalinks l ON l.id = dl.datalink_id WHERE dl.leased
+		FROM dl JOIN datalinks l ON l.id = dl.datalink_id
+		WHERE dl.leased AND l.enabled AND NOT l.ordered AND l.kind = 'push'
 	)
 	SELECT EXISTS (SELECT FROM ev), (SELECT count(*) FROM (SELECT pg_notify($16, '') FROM dl WHERE NOT dl.leased LIMIT 1) n),
 		CASE WHEN EXISTS (SELECT FROM ev) THEN (SELECT entity_seq FROM ev)

@@ -64,8 +64,12 @@ type freshEvent struct {
 	offer    func([]*labhooks.Job) bool
 	// hand says, by delivery, whether it is leased at insert: due at once,
 	// and to a link that was not ordered when the audience was read. The
-	// insert also checks that the link is enabled, of the push kind and not
-	// ordered, as it is when the insert runs.
+	// hand-over leaves out a link that is no longer enabled, push and
+	// unordered when the insert runs (createEventSQL's handed): that
+	// delivery's lease runs out and a claim takes it. The decision is made
+	// here, not in the statement, so that PostgreSQL keeps one plan for it
+	// (a check per delivery in the insert had it planned afresh for every
+	// emit, 0.22 ms of 0.35).
 	hand []bool
 }
 
