@@ -73,14 +73,19 @@ func (s *Store) newCreateRequest(p labhooks.CreateEventParams, fresh *freshEvent
 	}
 	var token *string
 	var leaseEnd *time.Time
-	hand := make([]bool, n)
+	hand, handLinks := make([]bool, n), []string{}
 	if fresh != nil {
 		token, leaseEnd, hand = &fresh.token, &fresh.leaseEnd, fresh.hand
+		for i, d := range p.Deliveries {
+			if hand[i] {
+				handLinks = append(handLinks, d.DataLinkID)
+			}
+		}
 	}
 	return &createRequest{
 		args: []any{e.ID, e.EventName, string(e.Data), e.PartnerID, string(e.Role), key, p.RequestHash, ts(e.CreatedAt),
 			ids, links, partners, statuses, due, created, updated, s.channel, e.Traceparent, e.Entity, occurredAt(e),
-			token, leaseEnd, hand},
+			token, leaseEnd, hand, handLinks},
 		entity:  e.Entity,
 		ordered: slices.ContainsFunc(p.Deliveries, func(d *labhooks.Delivery) bool { return d.Ordered }),
 		version: p.AudienceVersion,
@@ -120,17 +125,17 @@ const createEventSQL = `WITH seq AS (
 			CASE WHEN d.handed THEN $20::text END, CASE WHEN d.handed THEN $21::timestamptz END
 		FROM ev, unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
 				$22::boolean[]) AS d (id, link, partner, status, due, created, updated, handed)
-		RETURNING id, datalink_id, lease_token IS NOT NULL AS leased
+		RETURNING lease_token IS NOT NULL AS leased
 	), handed AS (
-		-- Those leased at insert, with what their attempts need of their
-		-- links, read in the insert's snapshot. Which to lease was decided
-		-- from the audience, whose version the batch checked just before;
-		-- a link disabled, deleted or made ordered in the instant between
-		-- is left out here, its delivery leased to no attempt: a claim
-		-- takes it when the lease runs out, and fails or orders it then.
-		SELECT dl.id, l.url, l.secret, COALESCE(l.previous_secret, '') AS previous_secret, l.previous_secret_expires_at
-		FROM dl JOIN datalinks l ON l.id = dl.datalink_id
-		WHERE dl.leased AND l.enabled AND NOT l.ordered AND l.kind = 'push'
+		-- What the attempts of those leased at insert need of their links
+		-- ($23, one delivery each), read in the insert's snapshot, by
+		-- primary key. Which to lease was decided from the audience, whose
+		-- version the batch checked just before; a link disabled, deleted
+		-- or made ordered in the instant between is left out here, its
+		-- delivery leased to no attempt: a claim takes it when the lease
+		-- runs out, and fails or orders it then.
+		SELECT l.id, l.url, l.secret, COALESCE(l.previous_secret, '') AS previous_secret, l.previous_secret_expires_at
+		FROM datalinks l WHERE l.id = ANY ($23::text[]) AND l.enabled AND NOT l.ordered AND l.kind = 'push'
 	)
 	SELECT EXISTS (SELECT FROM ev), (SELECT count(*) FROM (SELECT pg_notify($16, '') FROM dl WHERE NOT dl.leased LIMIT 1) n),
 		CASE WHEN EXISTS (SELECT FROM ev) THEN (SELECT entity_seq FROM ev)

@@ -104,19 +104,21 @@ func (s *Store) startFresh(p labhooks.CreateEventParams, now time.Time) *freshEv
 // rest are announced and claimed, by any process.
 const maxHandOver = 32
 
-// handedLink is what createEventSQL returns of a delivery it leased at
-// insert: its data link, as a claim would read it.
+// handedLink is what createEventSQL returns of the data link of a delivery
+// it leased at insert, as a claim would read it.
 type handedLink struct {
-	delivery string
-	link     labhooks.DataLink
+	link labhooks.DataLink
 }
 
 // jobs returns the jobs of event e's deliveries that the insert leased, as
 // a claim would have returned them.
 func (f *freshEvent) jobs(e *labhooks.Event, ds []*labhooks.Delivery, handed []handedLink) []*labhooks.Job {
-	byID := make(map[string]*labhooks.Delivery, len(ds))
-	for _, d := range ds {
-		byID[d.ID] = d
+	// An event has one delivery per data link.
+	byLink := make(map[string]*labhooks.Delivery, len(ds))
+	for i, d := range ds {
+		if f.hand[i] {
+			byLink[d.DataLinkID] = d
+		}
 	}
 	occurred := e.OccurredAt
 	if occurred.IsZero() {
@@ -124,7 +126,7 @@ func (f *freshEvent) jobs(e *labhooks.Event, ds []*labhooks.Delivery, handed []h
 	}
 	var jobs []*labhooks.Job
 	for i := range handed {
-		d := byID[handed[i].delivery]
+		d := byLink[handed[i].link.ID]
 		if d == nil {
 			continue
 		}

@@ -52,7 +52,7 @@ func (r *createRequest) scan(row pgx.Row) error {
 	}
 	r.handed = r.handed[:0]
 	for i, id := range ids {
-		r.handed = append(r.handed, handedLink{delivery: id, link: labhooks.DataLink{URL: urls[i], Secret: secrets[i],
+		r.handed = append(r.handed, handedLink{link: labhooks.DataLink{ID: id, URL: urls[i], Secret: secrets[i],
 			PreviousSecret: previous[i], PreviousSecretExpiresAt: expires[i], Enabled: true}})
 	}
 	return nil
