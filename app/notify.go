@@ -339,18 +339,25 @@ func (s *Service) sendNotification(ctx context.Context, n *labhooks.Notification
 		n.Status, n.SentAt, n.NextAttemptAt, n.LastError = labhooks.NotificationSent, &now, nil, ""
 	case now.Sub(n.CreatedAt) >= labhooks.NotificationGiveUp:
 		n.Status, n.NextAttemptAt, n.LastError = labhooks.NotificationFailed, nil, strings.Join(problems, "; ")
-		s.log.Error("gave up sending a notification", "notification", n.ID, "subject", n.SubjectID, "state", n.State, "err", n.LastError)
 	default:
 		next := now.Add(labhooks.NotificationBackoff(s.cfg.NotifyRetry, n.Attempts))
 		n.NextAttemptAt, n.LastError = &next, strings.Join(problems, "; ")
-		s.log.Warn("sending a notification failed; it will be tried again", "notification", n.ID, "subject", n.SubjectID,
-			"state", n.State, "attempt", n.Attempts, "next", next, "err", n.LastError)
 	}
 	if err := s.store.RecordNotification(ctx, n); err != nil {
 		if ctx.Err() != nil {
 			return false, errors.Join(err, ctx.Err())
 		}
 		return false, err
+	}
+	// Logged once recorded: what the log says is what a restart finds (a
+	// process killed before the record leaves the notification under its
+	// claim's lease, tried again when that runs out).
+	switch {
+	case n.Status == labhooks.NotificationFailed:
+		s.log.Error("gave up sending a notification", "notification", n.ID, "subject", n.SubjectID, "state", n.State, "err", n.LastError)
+	case len(problems) > 0:
+		s.log.Warn("sending a notification failed; it will be tried again", "notification", n.ID, "subject", n.SubjectID,
+			"state", n.State, "attempt", n.Attempts, "next", *n.NextAttemptAt, "err", n.LastError)
 	}
 	return len(problems) == 0, nil
 }
