@@ -16,9 +16,7 @@ var _ labhooks.FreshQueue = (*Store)(nil)
 // process, takes them while the lease holds, and no engine is woken for
 // them. A nil offer stops it.
 func (s *Store) OfferFresh(owner string, lease time.Duration, offer func([]*labhooks.Job) bool) bool {
-	s.fresh.Lock()
-	s.fresh.owner, s.fresh.lease, s.fresh.offer = owner, lease, offer
-	s.fresh.Unlock()
+	s.fresh.Set(owner, lease, offer)
 	return true
 }
 
@@ -76,9 +74,7 @@ type freshEvent struct {
 // startFresh returns the hand-over of an emit of p at now, or nil when no
 // engine of this process takes deliveries at insert or none of p's is due.
 func (s *Store) startFresh(p labhooks.CreateEventParams, now time.Time) *freshEvent {
-	s.fresh.Lock()
-	owner, lease, offer := s.fresh.owner, s.fresh.lease, s.fresh.offer
-	s.fresh.Unlock()
+	owner, lease, offer := s.fresh.Get()
 	if offer == nil {
 		return nil
 	}

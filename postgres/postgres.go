@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -65,13 +64,8 @@ type Store struct {
 	targets targetCache                            // what Audience answers from (targets.go)
 
 	// fresh is the engine of this process that deliveries are handed to at
-	// insert (see OfferFresh); read and set under its lock.
-	fresh struct {
-		sync.Mutex
-		owner string
-		lease time.Duration
-		offer func([]*labhooks.Job) bool
-	}
+	// insert (see OfferFresh).
+	fresh sqlstore.FreshOffer
 }
 
 // Open connects to the database in cfg.URL and brings its schema up to date.

@@ -14,9 +14,7 @@ var _ labhooks.FreshQueue = (*Store)(nil)
 // once to offer, leased under owner for lease (claim at insert): see
 // labhooks.FreshQueue. A nil offer stops it.
 func (s *Store) OfferFresh(owner string, lease time.Duration, offer func([]*labhooks.Job) bool) bool {
-	s.fresh.Lock()
-	s.fresh.owner, s.fresh.lease, s.fresh.offer = owner, lease, offer
-	s.fresh.Unlock()
+	s.fresh.Set(owner, lease, offer)
 	return true
 }
 
@@ -56,9 +54,7 @@ type freshGroup struct {
 // cache, which has the data links' URLs and secrets, fails to load): the
 // group's deliveries are then claimed as usual.
 func (s *Store) startFresh(ctx context.Context, tx *sql.Tx) *freshGroup {
-	s.fresh.Lock()
-	owner, lease, offer := s.fresh.owner, s.fresh.lease, s.fresh.offer
-	s.fresh.Unlock()
+	owner, lease, offer := s.fresh.Get()
 	if offer == nil {
 		return nil
 	}

@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,39 +11,17 @@ import (
 	"github.com/labhooks/labhooks/storetest"
 )
 
-// handed collects what a store hands over at insert.
-type handed struct {
-	mu   sync.Mutex
-	jobs []*labhooks.Job
-	take bool
-}
-
-func (h *handed) offer(jobs []*labhooks.Job) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.take {
-		h.jobs = append(h.jobs, jobs...)
-	}
-	return h.take
-}
-
-func (h *handed) got() []*labhooks.Job {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]*labhooks.Job(nil), h.jobs...)
-}
-
 // The hand-over's behaviour both stores share is in storetest (Fresh…);
 // these are SQLite's own: its restart, its group commit, its records.
 
-func openFresh(t *testing.T, path string, take bool) (*sqlite.Store, *handed) {
+func openFresh(t *testing.T, path string, take bool) (*sqlite.Store, *storetest.Handed) {
 	t.Helper()
 	s, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &handed{take: take}
-	if !s.OfferFresh("engine", time.Minute, h.offer) {
+	h := &storetest.Handed{Take: take}
+	if !s.OfferFresh("engine", time.Minute, h.Offer) {
 		t.Fatal("OfferFresh = false on SQLite")
 	}
 	return s, h
@@ -75,8 +52,8 @@ func TestHandOverLostInACrashIsPendingAfterReopening(t *testing.T) {
 	s, h := openFresh(t, path, true)
 	storetest.NewLink(t, s, labhooks.RoleLab)
 	res := emitResult(t, s, time.Now())
-	if len(h.got()) != 1 {
-		t.Fatalf("handed over %d jobs, want 1", len(h.got()))
+	if len(h.Got()) != 1 {
+		t.Fatalf("handed over %d jobs, want 1", len(h.Got()))
 	}
 	s.Close() // no record: as if the process died with the attempt under way
 	s, err := sqlite.Open(t.Context(), path)
@@ -116,7 +93,7 @@ func TestGroupWithAFailingEventStoresTheOthers(t *testing.T) {
 	if _, err := s.Delivery(t.Context(), dup.Deliveries[0].ID); labhooks.ErrorCode(err) != labhooks.ENotFound {
 		t.Fatalf("the failing event's delivery: %v; want ENotFound", err)
 	}
-	jobs := h.got()
+	jobs := h.Got()
 	if len(jobs) != 3 || jobs[1].DeliveryID != ok1.Deliveries[0].ID || jobs[2].DeliveryID != ok2.Deliveries[0].ID {
 		t.Fatalf("handed over %+v; want the first emit's, then the group's two stored", jobs)
 	}

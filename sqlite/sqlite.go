@@ -62,13 +62,8 @@ type Store struct {
 	due    dueLinks // which data links have deliveries due, and when
 	leases leases   // the deliveries claimed and not yet recorded
 	// fresh is the engine that deliveries are handed to at insert (see
-	// OfferFresh); read and set under its lock.
-	fresh struct {
-		sync.Mutex
-		owner string
-		lease time.Duration
-		offer func([]*labhooks.Job) bool
-	}
+	// OfferFresh).
+	fresh sqlstore.FreshOffer
 
 	creates *groupcommit.Committer[*createRequest] // CreateEvent calls awaiting a group commit
 }

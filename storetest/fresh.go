@@ -13,44 +13,48 @@ import (
 // implements: the deliveries an emit stores due at once are leased in the
 // insert and handed to the engine after the commit.
 
-// handed collects what a store hands over at insert; take is what offer
+// Handed collects what a store hands over at insert (its Offer is the
+// engine's side of labhooks.FreshQueue.OfferFresh); Take is what Offer
 // answers.
-type handed struct {
+type Handed struct {
 	mu   sync.Mutex
 	jobs []*labhooks.Job
-	take bool
+	Take bool
 }
 
-func (h *handed) offer(jobs []*labhooks.Job) bool {
+// Offer keeps jobs when Take, and answers Take.
+func (h *Handed) Offer(jobs []*labhooks.Job) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.take {
+	if h.Take {
 		h.jobs = append(h.jobs, jobs...)
 	}
-	return h.take
+	return h.Take
 }
 
-func (h *handed) got() []*labhooks.Job {
+// Got returns the jobs kept so far.
+func (h *Handed) Got() []*labhooks.Job {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]*labhooks.Job(nil), h.jobs...)
 }
 
-func (h *handed) setTake(take bool) {
+// SetTake sets what Offer answers from now on.
+func (h *Handed) SetTake(take bool) {
 	h.mu.Lock()
-	h.take = take
+	h.Take = take
 	h.mu.Unlock()
 }
 
 // fresh sets up b's store to hand over at insert to h.
-func (b *bundle) fresh(t *testing.T, take bool) (labhooks.FreshQueue, *handed) {
+func (b *bundle) fresh(t *testing.T, take bool) (labhooks.FreshQueue, *Handed) {
 	t.Helper()
 	fq, ok := b.s.(labhooks.FreshQueue)
 	if !ok {
 		t.Fatalf("%T does not hand deliveries over at insert (labhooks.FreshQueue)", b.s)
 	}
-	h := &handed{take: take}
-	if !fq.OfferFresh("engine", time.Minute, h.offer) {
+	h := &Handed{Take: take}
+	if !fq.OfferFresh("engine", time.Minute, h.Offer) {
 		t.Fatalf("%T: OfferFresh = false", b.s)
 	}
 	t.Cleanup(func() { fq.OfferFresh("engine", time.Minute, nil) })
@@ -90,7 +94,7 @@ func testFreshHandOver(t *testing.T, newStore NewStore) {
 	for range 3 {
 		ids = append(ids, b.emitAt(t, now).Deliveries[0].ID)
 	}
-	jobs := h.got()
+	jobs := h.Got()
 	if len(jobs) != 3 {
 		t.Fatalf("handed over %d jobs, want 3", len(jobs))
 	}
@@ -140,9 +144,9 @@ func testFreshRefusedOrReleased(t *testing.T, newStore NewStore) {
 	if jobs := b.claimAt(t, time.Now()); len(jobs) != 1 || jobs[0].DeliveryID != refused {
 		t.Fatalf("after the engine refused the hand-over, claimed %+v", jobs)
 	}
-	h.setTake(true)
+	h.SetTake(true)
 	given := b.emitAt(t, time.Now()).Deliveries[0].ID
-	jobs := h.got()
+	jobs := h.Got()
 	if len(jobs) != 1 || jobs[0].DeliveryID != given {
 		t.Fatalf("handed over %+v", jobs)
 	}
@@ -172,7 +176,7 @@ func testFreshOnlyWhatIsDue(t *testing.T, newStore NewStore) {
 	b.link(t, lab)
 	later := time.Now().Add(time.Hour)
 	id := b.emitAt(t, later).Deliveries[0].ID
-	if jobs := h.got(); len(jobs) != 0 {
+	if jobs := h.Got(); len(jobs) != 0 {
 		t.Fatalf("handed over %+v, due in an hour", jobs)
 	}
 	if jobs := b.claimAt(t, time.Now()); len(jobs) != 0 {
@@ -194,13 +198,13 @@ func testFreshOnlyWhatIsDue(t *testing.T, newStore NewStore) {
 		t.Fatal(err)
 	}
 	res := b.emitAt(t, time.Now())
-	for _, j := range h.got() {
+	for _, j := range h.Got() {
 		if j.DataLinkID == ordered.ID || j.DataLinkID == pull.ID {
 			t.Fatalf("handed over %+v, to an ordered or pull link", j)
 		}
 	}
-	if len(res.Deliveries) != 3 || len(h.got()) != 1 {
+	if len(res.Deliveries) != 3 || len(h.Got()) != 1 {
 		t.Fatalf("an emit to three links (one ordinary, one ordered, one pull) stored %d deliveries and handed over %d; want 3 and 1",
-			len(res.Deliveries), len(h.got()))
+			len(res.Deliveries), len(h.Got()))
 	}
 }
